@@ -1,0 +1,70 @@
+"""Helpers for tests that run the real pipeline against simulators over ASGITransport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
+
+from worker.app import Runtime, open_runtime
+from worker.config import Settings, Target
+from worker.ports import Clock
+from worker.storage.tables import campaign_events, campaign_history, sync_errors
+
+VOX_KEY = "vox-test-key-0123456789"
+
+
+def secret(value: str) -> SecretStr:
+    return SecretStr(value)
+
+
+@asynccontextmanager
+async def runtime_for(
+    engine: AsyncEngine, clock: Clock, apps: Mapping[Target, ASGIApp]
+) -> AsyncIterator[Runtime]:
+    """A Runtime on ``engine`` whose targets talk to the given in-process apps."""
+    settings = Settings(targets=tuple(apps))
+    transports = {t.name: httpx.ASGITransport(app=app) for t, app in apps.items()}
+    async with open_runtime(settings, clock=clock, engine=engine, transports=transports) as rt:
+        yield rt
+
+
+async def count(engine: AsyncEngine, table: Any, *where: Any) -> int:
+    async with engine.connect() as conn:
+        return int(
+            (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+        )
+
+
+async def events(engine: AsyncEngine, *where: Any) -> list[dict[str, Any]]:
+    """Stored events in global order, as plain dicts."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(campaign_events).where(*where).order_by(campaign_events.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+async def event_types(engine: AsyncEngine, campaign_id: str) -> list[str]:
+    return [e["type"] for e in await events(engine, campaign_events.c.campaign_id == campaign_id)]
+
+
+async def errors(engine: AsyncEngine) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(sync_errors).order_by(sync_errors.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
+async def history_count(engine: AsyncEngine) -> int:
+    return await count(engine, campaign_history)
+
+
+async def row(engine: AsyncEngine, sql: str, **params: Any) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        return dict((await conn.execute(text(sql), params)).one()._mapping)

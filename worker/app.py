@@ -1,0 +1,155 @@
+"""The composition root: the one place settings become connected, running parts.
+
+Everything long-lived is an async context manager entered on one exit stack:
+the database (embedded or configured), the engine, one HTTP client per target,
+and the pipeline. Tests and the demo enter the same root with their own clock
+and, for tests, in-process transports to the simulators.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from worker import __version__
+from worker.clock import SystemClock
+from worker.config import Settings, Target
+from worker.errors import StorageError
+from worker.pipeline import SyncPipeline
+from worker.ports import Clock, Provider, RunSummary
+from worker.providers import PROVIDERS
+from worker.storage import migrate
+from worker.storage.embedded import EmbeddedPostgres, default_data_dir
+from worker.storage.engine import create_engine, display_url
+from worker.storage.postgres import PostgresStore
+
+__all__ = ["Runtime", "open_database", "open_runtime"]
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_database(
+    settings: Settings, *, migrate_embedded: bool = True
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on the configured server, or on the embedded one when none is set.
+
+    The embedded database is migrated on start (it belongs to this process);
+    a configured server is migrated only by ``campaign-sync migrate``.
+    """
+    async with AsyncExitStack() as stack:
+        if settings.database_url is not None:
+            url = settings.database_url.get_secret_value()
+            log.info("using PostgreSQL at %s", display_url(url), extra={"event": "db.configured"})
+            engine = create_engine(url)
+        else:
+            data_dir: Path = settings.data_dir or default_data_dir()
+            embedded = await stack.enter_async_context(EmbeddedPostgres(data_dir))
+            engine = create_engine(embedded.url)
+        stack.push_async_callback(engine.dispose)
+        if settings.database_url is None and migrate_embedded:
+            await migrate.upgrade(engine)
+        yield engine
+
+
+async def require_schema(engine: AsyncEngine) -> None:
+    """Fail fast, with the fix, when the database is not at the newest migration."""
+    current, head = await migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        raise StorageError(
+            f"database schema is at revision {current or 'none'}, this worker needs {head}; "
+            "run `campaign-sync migrate` first"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The wired worker: storage, pipeline and one provider adapter per target."""
+
+    settings: Settings
+    engine: AsyncEngine
+    store: PostgresStore
+    pipeline: SyncPipeline
+    providers: Mapping[str, Provider]
+    clock: Clock
+
+    async def sync_target(self, name: str) -> RunSummary:
+        """One cycle of one target; its failure never reaches the caller as an exception."""
+        provider = self.providers[name]
+        try:
+            return await self.pipeline.sync_once(provider)
+        except StorageError as exc:
+            log.error(
+                "sync of %s could not be recorded: %s",
+                name,
+                exc,
+                extra={"event": "sync.storage_failed", "target": name},
+            )
+            return RunSummary(status="failed", error=str(exc))
+
+    async def sync_all(self) -> dict[str, RunSummary]:
+        """One cycle of every target, concurrently; each target fails alone."""
+        results: dict[str, RunSummary] = {}
+
+        async def one(name: str) -> None:
+            results[name] = await self.sync_target(name)
+
+        async with anyio.create_task_group() as tg:
+            for name in self.providers:
+                tg.start_soon(one, name)
+        return results
+
+
+def _client(target: Target, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=target.base_url,
+        transport=transport,
+        timeout=httpx.Timeout(target.http.deadline),
+        headers={"User-Agent": f"campaign-sync/{__version__}"},
+        follow_redirects=False,
+    )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Wire every part from ``settings``.
+
+    Args:
+        clock: defaults to the system clock.
+        engine: an existing engine (tests); otherwise :func:`open_database` is entered.
+        transports: per target name, an httpx transport to use instead of the
+            network (tests mount simulators with ``httpx.ASGITransport``).
+    """
+    clock = clock or SystemClock()
+    transports = transports or {}
+    async with AsyncExitStack() as stack:
+        if engine is None:
+            engine = await stack.enter_async_context(open_database(settings))
+        await require_schema(engine)
+        secrets = settings.secrets()
+        store = PostgresStore(engine, secrets=secrets)
+        providers: dict[str, Provider] = {}
+        for target in settings.targets:
+            client = await stack.enter_async_context(_client(target, transports.get(target.name)))
+            providers[target.name] = PROVIDERS[target.provider].from_settings(target, client, clock)
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            store=store,
+            pipeline=SyncPipeline(store, clock, secrets=secrets),
+            providers=providers,
+            clock=clock,
+        )

@@ -1,0 +1,252 @@
+"""Configuration: one YAML file plus ``CAMPAIGN_SYNC_*`` environment overrides.
+
+Validated once at start-up (:func:`load_settings`) and passed explicitly.
+Secrets are only ever given by reference, ``{env: NAME}`` or ``{file: PATH}``,
+resolved here into ``SecretStr`` so they never print. Options for facts the
+providers leave undocumented (PROVIDERS.md section 5) are explicit, with the
+default documented beside each.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from worker.domain.timestamps import load_zone
+from worker.errors import ConfigError, TimestampError
+
+__all__ = [
+    "HttpSettings",
+    "SarvamTarget",
+    "Settings",
+    "Target",
+    "VoxV2Target",
+    "VoxV3Target",
+    "VoxoTarget",
+    "load_settings",
+]
+
+CONFIG_ENV = "CAMPAIGN_SYNC_CONFIG"
+
+
+def _resolve_secret(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value
+    if isinstance(value, dict) and set(value) == {"env"}:
+        name = str(value["env"])
+        secret = os.environ.get(name)
+        if not secret:
+            raise ValueError(f"environment variable {name} is not set or empty")
+        return SecretStr(secret)
+    if isinstance(value, dict) and set(value) == {"file"}:
+        path = Path(str(value["file"])).expanduser()
+        try:
+            secret = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"secret file {path} cannot be read ({exc.strerror})") from None
+        if not secret:
+            raise ValueError(f"secret file {path} is empty")
+        return SecretStr(secret)
+    raise ValueError("give secrets by reference, as {env: NAME} or {file: PATH}, never inline")
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+
+
+def _zone_name(value: str) -> str:
+    try:
+        load_zone(value, "timezone")
+    except TimestampError as exc:
+        raise ValueError(exc.reason) from None
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(_Model):
+    """How one target talks HTTP: deadlines, retries and limits."""
+
+    deadline: float = Field(30.0, gt=0, description="total seconds for one request, body included")
+    attempts: int = Field(5, ge=1, le=20, description="tries per request, first one included")
+    retry_timeout: float = Field(
+        120.0, gt=0, description="give up retrying after this many seconds"
+    )
+    wait_initial: float = Field(0.5, ge=0, description="first backoff, doubled on each retry")
+    wait_max: float = Field(30.0, ge=0, description="longest backoff between two tries")
+    retry_after_max: float = Field(120.0, ge=0, description="clamp for a provider's Retry-After")
+    max_concurrency: int = Field(4, ge=1, description="requests in flight at once for this account")
+    rate_per_second: float | None = Field(
+        None, gt=0, description="request rate cap for this account; unset means no cap"
+    )
+
+
+class _TargetBase(_Model):
+    account: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    base_url: str = Field(pattern=r"^https?://")
+    poll_interval: float = Field(60.0, ge=1, description="seconds between two cycles")
+    http: HttpSettings = HttpSettings()
+
+    @property
+    def name(self) -> str:
+        """``provider/account``, the target's name in logs and tables."""
+        return f"{getattr(self, 'provider', '?')}/{self.account}"
+
+
+class VoxV3Target(_TargetBase):
+    """vox.ai v3: ``GET /v3/campaigns``, cursor paging, Bearer key."""
+
+    provider: Literal["vox_v3"] = "vox_v3"
+    api_key: Secret
+    page_size: int = Field(100, ge=1, le=100)
+
+
+class VoxV2Target(_TargetBase):
+    """vox.ai v2: ``POST /v2/campaigns/list``, the cursor is the last campaign id."""
+
+    provider: Literal["vox_v2"] = "vox_v2"
+    api_key: Secret
+    page_size: int = Field(100, ge=1, le=500)
+
+
+class VoxoTarget(_TargetBase):
+    """VOXO: token auth, one unpaged list per tenant, detail per campaign."""
+
+    provider: Literal["voxo"] = "voxo"
+    email: str = Field(min_length=3)
+    password: Secret
+    tenant_id: int = Field(ge=0)
+    lastrun_timezone: str = Field(
+        "campaign",
+        description=(
+            "zone that naive `lastrun` values are read in: 'campaign' (default: the "
+            "campaign's own `timezone`) or an IANA zone such as 'UTC'; VOXO does not say"
+        ),
+    )
+    fetch_detail: bool = Field(
+        True, description="GET each campaign's detail (numbers, destinations) after the list"
+    )
+
+    @field_validator("lastrun_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return value if value == "campaign" else _zone_name(value)
+
+
+class SarvamTarget(_TargetBase):
+    """Sarvam scheduling API: ``X-API-Key``, offset paging, detail per campaign."""
+
+    provider: Literal["sarvam"] = "sarvam"
+    api_key: Secret
+    org_id: str = Field(min_length=1)
+    workspace_id: str = Field(min_length=1)
+    page_size: int = Field(100, ge=1, le=100)
+    fetch_detail: bool = Field(
+        True, description="GET each campaign's detail (start/end timestamps, allowed_schedule)"
+    )
+
+
+Target = Annotated[
+    VoxV3Target | VoxV2Target | VoxoTarget | SarvamTarget, Field(discriminator="provider")
+]
+
+
+class Settings(BaseSettings):
+    """Everything the worker needs, validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGN_SYNC_", extra="forbid", frozen=True)
+
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL; unset runs the embedded server"
+    )
+    data_dir: Path | None = Field(None, description="embedded server data dir; default per user")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    targets: tuple[Target, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Settings:
+        dupes = [n for n, k in Counter(t.name for t in self.targets).items() if k > 1]
+        if dupes:
+            raise ValueError(f"duplicate targets: {', '.join(sorted(dupes))}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (which arrives as init values).
+        return env_settings, init_settings
+
+    def secrets(self) -> frozenset[str]:
+        """Every resolved secret value, to blank out of logs and stored errors."""
+        found: set[str] = set()
+        if self.database_url is not None:
+            password = _url_password(self.database_url.get_secret_value())
+            if password:
+                found.add(password)
+        for target in self.targets:
+            for value in target.__dict__.values():
+                if isinstance(value, SecretStr):
+                    found.add(value.get_secret_value())
+        return frozenset(found)
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file (``path``, else ``$CAMPAIGN_SYNC_CONFIG``, else none) and validate.
+
+    Raises:
+        ConfigError: listing every invalid field by its location; values are never echoed.
+    """
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded or {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        source = f" in {path}" if path else ""
+        raise ConfigError(f"invalid configuration{source}: {problems}") from None

@@ -1,0 +1,100 @@
+"""Typed change events and their CloudEvents 1.0 envelope.
+
+An event id is a UUIDv5 of what was observed: the campaign, the version it
+produced, that version's content hash and the event kind. The same observation
+always yields the same id, so writing it twice is a no-op (``event_id`` is unique).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from worker.domain.campaign import CampaignKey
+from worker.domain.timestamps import to_iso8601
+
+__all__ = ["EVENT_NAMESPACE", "ChangeEvent", "EventKind", "event_id", "to_cloudevent"]
+
+# Fixed forever: changing it would change every event id ever emitted.
+EVENT_NAMESPACE = uuid.UUID("7c0b3c8e-5b0e-4f4e-9a53-6e1f3c2d9a10")
+
+
+class EventKind(enum.StrEnum):
+    """The event catalogue (DESIGN.md section 5); the CloudEvents type is ``campaign.<kind>``."""
+
+    DISCOVERED = "discovered"
+    STATUS_CHANGED = "status_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    FINISHED = "finished"
+    PROGRESS = "progress"
+    UPDATED = "updated"
+    VANISHED = "vanished"
+    REAPPEARED = "reappeared"
+
+    @property
+    def type(self) -> str:
+        """The CloudEvents ``type`` attribute."""
+        return f"campaign.{self.value}"
+
+
+def event_id(key: CampaignKey, version: int, content_hash: str, kind: EventKind) -> str:
+    """Deterministic id: same campaign, version, content and kind give the same id."""
+    name = f"{key.provider}/{key.account}/{key.campaign_id}/{version}/{content_hash}/{kind.value}"
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeEvent:
+    """One observed change of one campaign.
+
+    Attributes:
+        version: the campaign version this event belongs to (CloudEvents ``sequence``).
+        occurred_at: when the provider says it happened, else when it was observed.
+        detected_at: when the worker observed it.
+        data: before/after of what changed, normalized and provider values.
+    """
+
+    event_id: str
+    kind: EventKind
+    key: CampaignKey
+    version: int
+    occurred_at: datetime
+    detected_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("occurred_at", "detected_at"):
+            if getattr(self, name).utcoffset() is None:
+                raise ValueError(f"{name} must be timezone-aware")
+        object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
+
+    @property
+    def type(self) -> str:
+        """The CloudEvents ``type``, e.g. ``campaign.paused``."""
+        return self.kind.type
+
+
+def to_cloudevent(event: ChangeEvent) -> dict[str, Any]:
+    """Render the CloudEvents 1.0 JSON envelope of an event.
+
+    ``sequence`` is the campaign version as a string, as the CloudEvents
+    sequence extension requires; ``detectedat`` is an extension attribute.
+    """
+    return {
+        "specversion": "1.0",
+        "id": event.event_id,
+        "source": f"campaign-sync/{event.key.provider}/{event.key.account}",
+        "type": event.type,
+        "subject": event.key.campaign_id,
+        "time": to_iso8601(event.occurred_at),
+        "sequence": str(event.version),
+        "detectedat": to_iso8601(event.detected_at),
+        "datacontenttype": "application/json",
+        "data": dict(event.data),
+    }

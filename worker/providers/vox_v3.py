@@ -1,0 +1,93 @@
+"""vox.ai v3: ``GET /v3/campaigns``, cursor paging, unix-millisecond times."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from worker.config import VoxV3Target
+from worker.domain.campaign import Campaign, Counters, PausedBy, Status, TargetKey
+from worker.domain.records import Record
+from worker.domain.windows import read_minute_window
+from worker.ports import Clock, RawRecord
+from worker.providers.base import ProviderHttp, StaticHeaderAuth
+from worker.providers.paging import cursor_pages
+from worker.providers.vox import VOX_STATUS
+
+__all__ = ["VoxV3Provider"]
+
+
+class VoxV3Provider:
+    """Campaigns of one vox.ai organization through the v3 API.
+
+    Fields (PROVIDERS.md 1.5): every ``*_at`` is integer unix milliseconds;
+    ``active_concurrency`` is the number of dials in progress.
+    """
+
+    name: ClassVar[str] = "vox_v3"
+    id_field: ClassVar[str] = "id"
+    status_table: ClassVar[Mapping[str, Status]] = VOX_STATUS
+
+    def __init__(self, http: ProviderHttp, settings: VoxV3Target) -> None:
+        self.http = http
+        self.settings = settings
+
+    @classmethod
+    def from_settings(
+        cls, settings: VoxV3Target, client: httpx.AsyncClient, clock: Clock
+    ) -> VoxV3Provider:
+        """Wire the adapter to its HTTP session (composition root)."""
+        auth = StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
+        target = TargetKey(provider=cls.name, account=settings.account)
+        return cls(
+            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
+            settings,
+        )
+
+    @property
+    def target(self) -> TargetKey:
+        """The vox organization this adapter reads."""
+        return self.http.target
+
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        """Pages of ``GET /v3/campaigns?limit=&cursor=`` until ``next_cursor`` is null."""
+
+        async def fetch(cursor: str | None) -> Any:
+            params: dict[str, Any] = {"limit": self.settings.page_size}
+            if cursor is not None:
+                params["cursor"] = cursor
+            return await self.http.request_json("GET", "/v3/campaigns", params=params)
+
+        return cursor_pages(self.http.target, "GET /v3/campaigns", fetch, items_key="items")
+
+    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+        """Normalize one v3 campaign object. Pure; raises NormalizationError."""
+        r = Record(raw)
+        campaign_id = r.id("id")
+        status_raw = r.text("status", required=True)
+        assert status_raw is not None
+        return Campaign(
+            provider=self.name,
+            account=self.settings.account,
+            campaign_id=campaign_id,
+            name=r.text("name"),
+            status=VOX_STATUS.get(status_raw, Status.UNKNOWN),
+            status_raw=status_raw,
+            paused_by=r.choice("paused_by", PausedBy),
+            counters=Counters(
+                total_calls=r.integer("total_calls"),
+                completed_calls=r.integer("completed_calls"),
+                failed_calls=r.integer("failed_calls"),
+                active_calls=r.integer("active_concurrency"),
+                concurrency=r.integer("concurrency"),
+            ),
+            created_at=r.unix_ms("created_at"),
+            scheduled_start_at=r.unix_ms("scheduled_at"),
+            paused_at=r.unix_ms("paused_at"),
+            finished_at=r.unix_ms("finished_at"),
+            call_window=read_minute_window(r),
+            raw=raw,
+        )

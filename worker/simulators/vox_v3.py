@@ -1,0 +1,198 @@
+"""vox.ai v3 simulator: ``/v3/campaigns`` with Bearer auth, cursor paging and unix-ms times.
+
+Serves the documented campaign object (seed pages 000 and 002) and error
+envelope ``{"error": {"code", "message", "details"}}``. Choices where vox is
+silent: a wrong-state PATCH or action answers 409 ``INVALID_STATE``; a bad key
+answers 401 ``UNAUTHORIZED``; the cursor is opaque (base64 of the last item's
+sort key). Malformed records (fault knob): ``bad_time`` serves ``created_at``
+as an ISO string instead of unix milliseconds, ``unknown_status`` serves
+``archived``, ``missing_id`` drops ``id``, ``wrong_type`` serves
+``total_calls`` as a string.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from worker.domain.records import Record
+from worker.domain.timestamps import to_iso8601, to_unix_ms
+from worker.domain.windows import minute_window_json
+from worker.errors import NormalizationError
+from worker.simulators.base import SimError, build_app, int_param, read_json
+from worker.simulators.faults import Faults
+from worker.simulators.vox_engine import EDITABLE, IllegalTransition, VoxCampaign, VoxEngine
+from worker.simulators.vox_requests import parse_create, parse_window
+
+__all__ = ["create_app", "render_v3"]
+
+_LIST_PARAMS = ("limit", "cursor", "sort_order")
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else to_unix_ms(value)
+
+
+BREAKERS: dict[str, Any] = {
+    "bad_time": lambda r: {
+        **r,
+        "created_at": to_iso8601(datetime.fromtimestamp(r["created_at"] / 1000, UTC)),
+    },
+    "unknown_status": lambda r: {**r, "status": "archived"},
+    "missing_id": lambda r: {k: v for k, v in r.items() if k != "id"},
+    "wrong_type": lambda r: {**r, "total_calls": str(r["total_calls"])},
+}
+
+
+def render_v3(c: VoxCampaign, now: datetime) -> dict[str, Any]:
+    """The v3 campaign object, exactly as documented."""
+    return {
+        "id": c.id,
+        "name": c.name,
+        "status": c.status,
+        "agent": {"agent_id": c.agent_id, "agent_version": str(c.agent_version)},
+        "from_number": c.from_number,
+        "total_calls": c.total_calls,
+        "completed_calls": c.completed_calls,
+        "failed_calls": c.failed_calls,
+        "concurrency": c.concurrency,
+        "active_concurrency": c.active_concurrency(now),
+        "created_at": to_unix_ms(c.created_at),
+        "presentation_number": c.presentation_number,
+        "scheduled_at": _ms(c.scheduled_at),
+        "finished_at": _ms(c.finished_at),
+        "paused_at": _ms(c.paused_at),
+        "paused_by": c.paused_by,
+        "call_time_window": None if c.call_window is None else minute_window_json(c.call_window),
+    }
+
+
+def _error(exc: SimError) -> Response:
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.details is not None:
+        body["details"] = exc.details
+    return JSONResponse({"error": body}, status_code=exc.status)
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    if status == 429:
+        return {"error": {"code": "RATE_LIMITED", "message": "Too many requests"}}
+    return {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
+
+
+def _cursor(c: VoxCampaign) -> str:
+    return base64.urlsafe_b64encode(f"{to_unix_ms(c.created_at)}:{c.id}".encode()).decode()
+
+
+def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None) -> ASGIApp:
+    """The v3 simulator over ``engine``; requests need ``Authorization: Bearer <api_key>``."""
+    faults = faults or Faults()
+
+    def authorize(request: Request) -> None:
+        if request.headers.get("authorization") != f"Bearer {api_key}":
+            raise SimError(401, "UNAUTHORIZED", "Invalid or missing API key")
+
+    def find(request: Request) -> VoxCampaign:
+        authorize(request)
+        campaign = engine.get(request.path_params["campaign_id"])
+        if campaign is None:
+            raise SimError(404, "NOT_FOUND", "Campaign not found")
+        return campaign
+
+    def one(campaign: VoxCampaign) -> Response:
+        now = engine.clock.now()
+        return JSONResponse(faults.corrupt(campaign.id, render_v3(campaign, now), BREAKERS))
+
+    async def list_campaigns(request: Request) -> Response:
+        authorize(request)
+        unknown = sorted(set(request.query_params) - set(_LIST_PARAMS))
+        if unknown:
+            raise SimError(
+                400,
+                "VALIDATION_ERROR",
+                f"Unknown query parameter: {unknown[0]}",
+                {"allowed_query_parameters": list(_LIST_PARAMS)},
+            )
+        limit = faults.cap(int_param(request, "limit", default=50, low=1, high=100))
+        order = request.query_params.get("sort_order", "desc")
+        if order not in ("asc", "desc"):
+            raise SimError(400, "VALIDATION_ERROR", "sort_order must be asc or desc")
+        items = engine.campaigns()
+        if order == "asc":
+            items.reverse()
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            keys = [_cursor(c) for c in items]
+            if cursor not in keys:
+                raise SimError(400, "VALIDATION_ERROR", "Invalid cursor")
+            items = items[keys.index(cursor) + 1 :]
+        page, rest = items[:limit], items[limit:]
+        now = engine.clock.now()
+        return JSONResponse(
+            {
+                "items": [faults.corrupt(c.id, render_v3(c, now), BREAKERS) for c in page],
+                "next_cursor": _cursor(page[-1]) if rest and page else None,
+                "total_count": len(engine.campaigns()),
+            }
+        )
+
+    async def create(request: Request) -> Response:
+        authorize(request)
+        campaign = parse_create(await read_json(request), engine, version="v3")
+        engine.add(campaign)
+        return one(campaign)
+
+    async def get_campaign(request: Request) -> Response:
+        return one(find(request))
+
+    async def patch_campaign(request: Request) -> Response:
+        campaign = find(request)
+        body = await read_json(request)
+        if not isinstance(body, dict) or not body:
+            raise SimError(400, "VALIDATION_ERROR", "Request body must name at least one field")
+        if campaign.status not in EDITABLE:
+            raise SimError(
+                409, "INVALID_STATE", f"Cannot edit a campaign in status {campaign.status}"
+            )
+        if "name" in body:
+            name = body["name"]
+            if not isinstance(name, str) or not name.strip() or len(name) > 255:
+                raise SimError(400, "VALIDATION_ERROR", "name must be 1-255 characters, not blank")
+            campaign.name = name
+        if "call_time_window" in body:
+            try:
+                campaign.call_window = parse_window(Record(body), required=True)
+            except NormalizationError as exc:
+                raise SimError(400, "VALIDATION_ERROR", str(exc)) from None
+        return one(campaign)
+
+    def action(name: str) -> Any:
+        async def handler(request: Request) -> Response:
+            campaign = find(request)
+            try:
+                getattr(engine, name)(campaign)
+            except IllegalTransition as exc:
+                raise SimError(409, "INVALID_STATE", str(exc)) from None
+            return one(campaign)
+
+        return handler
+
+    routes = [
+        Route("/v3/campaigns", list_campaigns, methods=["GET"]),
+        Route("/v3/campaigns", create, methods=["POST"]),
+        Route("/v3/campaigns/{campaign_id}", get_campaign, methods=["GET"]),
+        Route("/v3/campaigns/{campaign_id}", patch_campaign, methods=["PATCH"]),
+        *(
+            Route(f"/v3/campaigns/{{campaign_id}}/{name}", action(name), methods=["POST"])
+            for name in ("pause", "resume", "cancel")
+        ),
+    ]
+    return build_app(
+        routes, faults=faults, clock=engine.clock, render_error=_error, error_body=_error_body
+    )

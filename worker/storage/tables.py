@@ -1,0 +1,174 @@
+"""Table metadata: the single source the migrations are checked against.
+
+``campaigns`` holds the current version of each campaign; ``campaign_history``
+holds every version (SCD2: ``valid_to`` is NULL on the current one);
+``campaign_events`` is the outbox and event log; ``sync_runs`` and
+``sync_errors`` record cycles and what they set aside.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "campaign_events",
+    "campaign_history",
+    "campaigns",
+    "metadata",
+    "sync_errors",
+    "sync_runs",
+]
+
+NOTIFY_CHANNEL = "campaign_events"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+def _tz(name: str, *, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def _campaign_columns() -> list[Column[object]]:
+    """Normalized columns shared by the current-state and history tables."""
+    return [
+        Column("provider", Text, nullable=False),
+        Column("account", Text, nullable=False),
+        Column("campaign_id", Text, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("name", Text),
+        Column("status", Text, nullable=False),
+        Column("status_raw", Text, nullable=False),
+        Column("status_derived", Boolean, nullable=False, server_default=text("false")),
+        Column("paused_by", Text),
+        Column("total_calls", BigInteger),
+        Column("completed_calls", BigInteger),
+        Column("failed_calls", BigInteger),
+        Column("active_calls", BigInteger),
+        Column("concurrency", BigInteger),
+        _tz("created_at"),
+        _tz("scheduled_start_at"),
+        _tz("scheduled_end_at"),
+        _tz("paused_at"),
+        _tz("finished_at"),
+        _tz("provider_updated_at"),
+        _tz("last_run_at"),
+        Column("call_window", JSONB),
+        Column("time_flags", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("raw", JSONB, nullable=False),
+        Column("content_hash", Text, nullable=False),
+    ]
+
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    *_campaign_columns(),
+    _tz("first_seen_at", nullable=False),
+    _tz("last_changed_at", nullable=False),
+    _tz("vanished_at"),
+    PrimaryKeyConstraint("provider", "account", "campaign_id"),
+    Index(None, "status"),
+)
+
+campaign_history = Table(
+    "campaign_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    *_campaign_columns(),
+    _tz("valid_from", nullable=False),
+    _tz("valid_to"),
+    UniqueConstraint("provider", "account", "campaign_id", "version"),
+    Index(None, "valid_from"),
+    # At most one open (current) version per campaign.
+    Index(
+        "ux_campaign_history_current",
+        "provider",
+        "account",
+        "campaign_id",
+        unique=True,
+        postgresql_where=text("valid_to IS NULL"),
+    ),
+)
+
+campaign_events = Table(
+    "campaign_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=False), nullable=False, unique=True),
+    Column("type", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("campaign_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    _tz("occurred_at", nullable=False),
+    _tz("detected_at", nullable=False),
+    Column("data", JSONB, nullable=False),
+    Index(None, "provider", "account", "campaign_id", "id"),
+    Index(None, "type", "occurred_at"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    _tz("started_at", nullable=False),
+    _tz("finished_at"),
+    Column("status", Text, nullable=False),
+    Column("pages", Integer, nullable=False, server_default=text("0")),
+    Column("records", Integer, nullable=False, server_default=text("0")),
+    Column("changed", Integer, nullable=False, server_default=text("0")),
+    Column("events", Integer, nullable=False, server_default=text("0")),
+    Column("rejected", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Index(None, "provider", "account", "started_at"),
+)
+
+sync_errors = Table(
+    "sync_errors",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("fingerprint", Text, nullable=False, unique=True),
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("campaign_id", Text),
+    Column("field", Text, nullable=False, server_default=text("''")),
+    Column("reason", Text, nullable=False),
+    Column("raw", JSONB),
+    Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _tz("first_seen_at", nullable=False),
+    _tz("last_seen_at", nullable=False),
+    Column("occurrences", Integer, nullable=False, server_default=text("1")),
+    Column(
+        "last_run_id",
+        BigInteger,
+        ForeignKey("sync_runs.id", ondelete="SET NULL"),
+    ),
+    Index(None, "provider", "account", "last_seen_at"),
+)

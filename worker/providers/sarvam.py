@@ -1,0 +1,217 @@
+"""Sarvam scheduling API: offset-paged campaign list, a detail GET per campaign, ISO times.
+
+Paths sit under ``/v1/orgs/{org_id}/workspaces/{workspace_id}`` below the target's
+``base_url`` (``https://apps.sarvam.ai/api/scheduling`` in production); the key
+goes in ``X-API-Key``. Facts: PROVIDERS.md section 3. Choices where Sarvam is silent:
+
+* The list is read with ``sort_by=created_at&sort_order=asc`` so a campaign
+  created while we page lands after the pages already read instead of shifting
+  every later offset by one. Campaigns that share a ``created_at`` have no
+  documented order between requests; offset paging could then repeat or skip
+  one of them in a cycle (the next cycle sees it).
+* With ``fetch_detail`` (the default) each page's campaigns are fetched from
+  ``GET …/campaigns/{campaign_id}`` concurrently (bounded by the target's
+  ``max_concurrency``) and the detail is laid over the list item, detail
+  winning, so the record carries ``start_timestamp``, ``end_timestamp`` and
+  ``allowed_schedule``. A detail answering 404 (deleted between the list and
+  the detail) keeps the list item alone for that cycle instead of failing it;
+  any other detail failure fails the page like a list failure would.
+* ``allowed_schedule.timezone`` defaults to ``Asia/Kolkata`` when absent or
+  null, as the docs state; ``allowed_days`` absent or null means every day [I].
+  Equal start and end times mean around the clock (a range ending at or before
+  its start crosses midnight, see ``worker.domain.windows``).
+* Sarvam has no ``finished_at``, ``paused_at`` or ``paused_by``: they stay
+  ``None`` (the diff dates a finish by ``updated_at`` when it moved; a pause
+  is reported with ``paused_by`` unknown). There are no progress counters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from worker.config import SarvamTarget
+from worker.domain.campaign import Campaign, Status, TargetKey
+from worker.domain.records import Record
+from worker.domain.timestamps import load_zone, parse_hhmm
+from worker.domain.windows import EVERY_DAY, CallWindow, Weekday, WindowRange
+from worker.errors import ProviderAuthError, ProviderError, ProviderRejected
+from worker.ports import Clock, RawRecord
+from worker.providers.base import ProviderHttp, StaticHeaderAuth
+from worker.providers.paging import offset_pages
+
+__all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider", "read_allowed_schedule"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEZONE = "Asia/Kolkata"  # documented default of allowed_schedule.timezone
+
+# The five documented statuses (PROVIDERS.md 3.5); note "cancelled" with two "l"s.
+SARVAM_STATUS: Mapping[str, Status] = MappingProxyType(
+    {
+        "scheduled": Status.SCHEDULED,
+        "active": Status.RUNNING,
+        "paused": Status.PAUSED,
+        "ended": Status.COMPLETED,
+        "cancelled": Status.CANCELED,
+    }
+)
+
+
+class SarvamProvider:
+    """Campaigns of one Sarvam workspace through the scheduling API."""
+
+    name: ClassVar[str] = "sarvam"
+    id_field: ClassVar[str] = "campaign_id"
+    status_table: ClassVar[Mapping[str, Status]] = SARVAM_STATUS
+
+    def __init__(self, http: ProviderHttp, settings: SarvamTarget) -> None:
+        self.http = http
+        self.settings = settings
+        org, workspace = quote(settings.org_id, safe=""), quote(settings.workspace_id, safe="")
+        self._campaigns_path = f"/v1/orgs/{org}/workspaces/{workspace}/campaigns"
+
+    @classmethod
+    def from_settings(
+        cls, settings: SarvamTarget, client: httpx.AsyncClient, clock: Clock
+    ) -> SarvamProvider:
+        """Wire the adapter to its HTTP session (composition root)."""
+        auth = StaticHeaderAuth("X-API-Key", settings.api_key.get_secret_value())
+        target = TargetKey(provider=cls.name, account=settings.account)
+        return cls(
+            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
+            settings,
+        )
+
+    @property
+    def target(self) -> TargetKey:
+        """The Sarvam workspace this adapter reads."""
+        return self.http.target
+
+    async def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        """Pages of ``GET …/campaigns?limit=&offset=``, each with its details when configured."""
+        path = self._campaigns_path
+
+        async def fetch(offset: int) -> Any:
+            params = {
+                "limit": self.settings.page_size,
+                "offset": offset,
+                "sort_by": "created_at",
+                "sort_order": "asc",
+            }
+            return await self.http.request_json("GET", path, params=params)
+
+        async for page in offset_pages(self.target, f"GET {path}", fetch, items_key="items"):
+            yield await self._with_details(page) if self.settings.fetch_detail else page
+
+    async def _with_details(self, page: Sequence[RawRecord]) -> list[RawRecord]:
+        merged = list(page)
+        failures: list[ProviderError] = []
+
+        async def fill(index: int, campaign_id: str, scope: anyio.CancelScope) -> None:
+            try:
+                merged[index] = await self._detail(merged[index], campaign_id)
+            except ProviderError as exc:
+                failures.append(exc)
+                scope.cancel()  # the page fails anyway; stop the other requests
+
+        async with anyio.create_task_group() as tg:
+            for index, item in enumerate(page):
+                campaign_id = item.get(self.id_field) if isinstance(item, Mapping) else None
+                # Without a usable id there is nothing to ask for; normalize rejects the item.
+                if isinstance(campaign_id, str) and campaign_id:
+                    tg.start_soon(fill, index, campaign_id, tg.cancel_scope)
+        if failures:
+            raise failures[0]
+        return merged
+
+    async def _detail(self, item: RawRecord, campaign_id: str) -> RawRecord:
+        path = f"{self._campaigns_path}/{quote(campaign_id, safe='')}"
+        try:
+            detail = await self.http.request_json("GET", path)
+        except ProviderRejected as exc:
+            if exc.status_code != 404 or isinstance(exc, ProviderAuthError):
+                raise
+            log.info(
+                "%s: campaign %s listed but its detail is gone (404); keeping the list item",
+                self.target,
+                campaign_id,
+                extra={
+                    "event": "provider.detail_missing",
+                    "target": str(self.target),
+                    "campaign_id": campaign_id,
+                },
+            )
+            return item
+        if not isinstance(detail, dict):
+            raise ProviderRejected(
+                f"GET {path}: expected a JSON object, got {type(detail).__name__}",
+                target=str(self.target),
+            )
+        return {**item, **detail}
+
+    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+        """Normalize one list item or merged detail record. Pure; raises NormalizationError."""
+        r = Record(raw)
+        campaign_id = r.id("campaign_id")
+        status_raw = r.text("status", required=True)
+        assert status_raw is not None
+        # Not stored, but a non-integer here means the payload drifted from the schema.
+        r.integer("app_version", minimum=None)
+        return Campaign(
+            provider=self.name,
+            account=self.settings.account,
+            campaign_id=campaign_id,
+            name=r.text("name"),
+            status=SARVAM_STATUS.get(status_raw, Status.UNKNOWN),
+            status_raw=status_raw,
+            created_at=r.iso8601("created_at"),
+            scheduled_start_at=r.iso8601("start_timestamp"),
+            scheduled_end_at=r.iso8601("end_timestamp"),
+            provider_updated_at=r.iso8601("updated_at"),
+            call_window=read_allowed_schedule(r),
+            raw=raw,
+        )
+
+
+def read_allowed_schedule(record: Record, name: str = "allowed_schedule") -> CallWindow | None:
+    """Read Sarvam's ``allowed_schedule`` (local ``HH:MM`` times, weekday names, IANA zone).
+
+    Raises:
+        NormalizationError: naming the nested field, e.g. ``allowed_schedule.allowed_days``.
+    """
+    schedule = record.child(name)
+    if schedule is None:
+        return None
+    zone = schedule.text("timezone")
+    if zone is None:
+        zone = DEFAULT_TIMEZONE
+    load_zone(zone, schedule.path("timezone"))
+    start = parse_hhmm(
+        schedule.text("allowed_start_time", required=True), schedule.path("allowed_start_time")
+    )
+    end = parse_hhmm(
+        schedule.text("allowed_end_time", required=True), schedule.path("allowed_end_time")
+    )
+    days_raw = schedule.array("allowed_days")
+    if days_raw is None:
+        days: tuple[Weekday, ...] = EVERY_DAY
+    else:
+        try:
+            days = tuple(Weekday(day) for day in days_raw)
+        except ValueError:
+            raise schedule.error(
+                "allowed_days", "expected English weekday names, e.g. 'Monday'"
+            ) from None
+    return CallWindow(
+        timezone=zone,
+        ranges=(WindowRange(days=days, start_min=start, end_min=end),),
+        auto_resume=None,
+    )

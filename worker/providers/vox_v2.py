@@ -1,0 +1,121 @@
+"""vox.ai v2: ``POST /v2/campaigns/list``, the cursor is the last campaign id, ISO times.
+
+The v2 list is body-filtered (PROVIDERS.md 1.3): the request carries ``limit``
+(1-500), ``sort_order`` and ``pagination_key``, and the envelope is
+``{campaigns, next_cursor, total_count}`` where ``next_cursor`` is the id of
+the page's last campaign, or null on the last page. The adapter sends no
+``filter_criteria``: every poll must see the whole fleet to diff it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from worker.config import VoxV2Target
+from worker.domain.campaign import Campaign, Counters, PausedBy, Status, TargetKey
+from worker.domain.records import MISSING, Record
+from worker.domain.windows import read_minute_window
+from worker.ports import Clock, RawRecord
+from worker.providers.base import ProviderHttp, StaticHeaderAuth
+from worker.providers.paging import cursor_pages
+from worker.providers.vox import VOX_STATUS
+
+__all__ = ["VoxV2Provider"]
+
+LIST_PATH = "/v2/campaigns/list"
+
+
+class VoxV2Provider:
+    """Campaigns of one vox.ai organization through the v2 API.
+
+    Fields (seed 001, PROVIDERS.md 1.3 and 1.5): ``created_at``, ``scheduled_at``,
+    ``finished_at`` and ``paused_at`` are ISO-8601 with ``Z``; ``agent_id`` and
+    ``agent_version`` are flat; ``organization_id`` names the tenant the key
+    belongs to. ``paused_at``, ``paused_by`` and ``call_time_window`` are in the
+    response schema but missing from every v2 sample, so absent reads as null.
+    """
+
+    name: ClassVar[str] = "vox_v2"
+    id_field: ClassVar[str] = "id"
+    status_table: ClassVar[Mapping[str, Status]] = VOX_STATUS
+
+    def __init__(self, http: ProviderHttp, settings: VoxV2Target) -> None:
+        self.http = http
+        self.settings = settings
+
+    @classmethod
+    def from_settings(
+        cls, settings: VoxV2Target, client: httpx.AsyncClient, clock: Clock
+    ) -> VoxV2Provider:
+        """Wire the adapter to its HTTP session (composition root)."""
+        auth = StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
+        target = TargetKey(provider=cls.name, account=settings.account)
+        return cls(
+            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
+            settings,
+        )
+
+    @property
+    def target(self) -> TargetKey:
+        """The vox organization this adapter reads."""
+        return self.http.target
+
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        """Pages of ``POST /v2/campaigns/list`` until ``next_cursor`` is null."""
+
+        async def fetch(cursor: str | None) -> Any:
+            body: dict[str, Any] = {"sort_order": "descending", "limit": self.settings.page_size}
+            if cursor is not None:
+                body["pagination_key"] = cursor
+            return await self.http.request_json("POST", LIST_PATH, json_body=body)
+
+        return cursor_pages(self.http.target, f"POST {LIST_PATH}", fetch, items_key="campaigns")
+
+    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+        """Normalize one v2 campaign DTO. Pure; raises NormalizationError."""
+        r = Record(raw)
+        campaign_id = r.id("id")
+        status_raw = r.text("status", required=True)
+        assert status_raw is not None
+        # No column holds these, but a wrong type means the DTO is not the one we read,
+        # so it fails here rather than later in a reader of ``raw``, which keeps them.
+        r.text("organization_id")
+        r.text("agent_id")
+        _check_agent_version(r)
+        return Campaign(
+            provider=self.name,
+            account=self.settings.account,
+            campaign_id=campaign_id,
+            name=r.text("name"),
+            status=VOX_STATUS.get(status_raw, Status.UNKNOWN),
+            status_raw=status_raw,
+            paused_by=r.choice("paused_by", PausedBy),
+            counters=Counters(
+                total_calls=r.integer("total_calls"),
+                completed_calls=r.integer("completed_calls"),
+                failed_calls=r.integer("failed_calls"),
+                active_calls=r.integer("active_concurrency"),
+                concurrency=r.integer("concurrency"),
+            ),
+            created_at=r.iso8601("created_at"),
+            scheduled_start_at=r.iso8601("scheduled_at"),
+            paused_at=r.iso8601("paused_at"),
+            finished_at=r.iso8601("finished_at"),
+            call_window=read_minute_window(r),
+            raw=raw,
+        )
+
+
+def _check_agent_version(r: Record) -> None:
+    """``agent_version`` is a string or an integer: the v2 sample says ``"production"``,
+    the v2 schema says ``integer | null`` (PROVIDERS.md 1.3), so both are accepted."""
+    value = r.raw("agent_version")
+    if value is MISSING or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        return
+    raise r.error("agent_version", f"expected string or integer, got {type(value).__name__}")

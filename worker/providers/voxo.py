@@ -1,0 +1,408 @@
+"""VOXO: token login, one unpaged ``GET /v2/call-campaigns`` per tenant, a detail per campaign.
+
+Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading):
+
+* **Auth.** :class:`VoxoTokenAuth` logs in with ``POST /authentication``
+  (``{"strategy":"local","email","password"}`` → ``accessToken``) and sends
+  ``Authorization: Bearer <accessToken>``. The token's lifetime is undocumented,
+  so it is kept until VOXO answers 401; then the adapter logs in once more and
+  retries once. A second 401, or a refused login, is a ``ProviderAuthError``.
+* **Paging.** The list is a bare JSON array with no paging. The adapter splits
+  it into pages of ``page_size`` records and, with ``fetch_detail``, replaces
+  each list item by its ``GET /v2/call-campaigns/{id}`` detail one page at a
+  time, concurrently (``ProviderHttp`` bounds the requests in flight).
+* **Detail fallbacks.** A detail that answers 404 (the campaign was deleted
+  between the list and the detail) keeps the list item for this cycle: it is
+  still what VOXO last said about the campaign, and the next listing will not
+  contain it. An item whose ``id`` is not a positive integer is not fetched at
+  all; it goes on as listed so :meth:`VoxoProvider.normalize` quarantines it.
+* **Times.** ``dateStart``+``timeStart`` and ``dateEnd``+``timeEnd`` are wall
+  times in the campaign's ``timezone`` (DST gaps and folds are resolved by
+  ``timestamps`` and noted in ``time_flags``). A null time with a date reads as
+  ``00:00``, the convention of VOXO's only sample, and is flagged. ``lastrun``
+  is naive; it is read in ``lastrun_timezone`` (default: the campaign's zone).
+* **Daily window [I].** ``callHoursStart``/``callHoursEnd`` are the daily window,
+  every day, in the campaign's zone. ``timeStart``/``timeEnd`` are *not* a daily
+  window: they only complete the start and end instants (with the sample's
+  ``00:00``-``00:00`` they could not be one). With no call hours there is no
+  window; a half-set window runs from or to the day's edge and is flagged.
+* **Status.** ``PAUSED`` is a user pause (only a user can PATCH ``state``, and
+  VOXO has no system pause). ``READY`` is derived from the dates and the poll
+  time: scheduled before the start, running in ``[start, end)``, completed at
+  or after the end (``status_derived``). Any other ``state`` is kept raw with
+  status ``unknown``; a null ``state`` is ``unknown`` with ``status_raw ''``.
+* **Counters.** None: ``numbers[].disposition`` has no documented vocabulary,
+  so no count is derived from it; the dispositions stay in the raw payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import anyio
+import httpx
+from pydantic import SecretStr
+
+from worker.config import VoxoTarget
+from worker.domain.campaign import Campaign, PausedBy, Status, TargetKey
+from worker.domain.records import Record
+from worker.domain.timestamps import (
+    LocalTime,
+    load_zone,
+    parse_date_and_time,
+    parse_hhmm,
+    parse_local_datetime,
+)
+from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
+from worker.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from worker.ports import Clock, RawRecord
+from worker.providers.base import RETRYABLE_STATUS, ProviderHttp
+
+__all__ = ["LIST_PATH", "LOGIN_PATH", "VOXO_STATUS", "VoxoProvider", "VoxoTokenAuth"]
+
+log = logging.getLogger(__name__)
+
+LOGIN_PATH = "/authentication"
+LIST_PATH = "/v2/call-campaigns"
+
+# READY's entry is what it means inside its dates; before and after them the
+# dates decide (see VoxoProvider.normalize). Only these two values are documented.
+VOXO_STATUS = MappingProxyType({"READY": Status.RUNNING, "PAUSED": Status.PAUSED})
+_DATE_DERIVED = frozenset({"READY"})
+_DETAIL_LIMIT = 200
+
+
+class VoxoTokenAuth(httpx.Auth):
+    """Logs in with email and password, then sends the access token as a Bearer header.
+
+    One login is shared by every request of the target; an ``anyio.Lock``
+    makes concurrent requests that find no token (or a refused one) wait for a
+    single login instead of each logging in.
+    """
+
+    def __init__(
+        self, *, login_url: str, email: str, password: SecretStr, target: TargetKey
+    ) -> None:
+        self._login_url = login_url
+        self._email = email
+        self._password = password
+        self._target = str(target)
+        self._token: str | None = None
+        import contextlib
+        self._lock = contextlib.nullcontext()
+
+    def __repr__(self) -> str:
+        return f"VoxoTokenAuth({self._login_url!r}, token={'set' if self._token else 'unset'})"
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        refused: str | None = None
+        for _ in range(2):  # the request with the current token, then once with a fresh one
+            # The lock is held across the login's round trip on purpose: httpx
+            # always closes an auth flow (aclose), which releases it.
+            with self._lock:
+                if self._token is None or self._token == refused:
+                    self._token = None
+                    login = yield self._login_request()
+                    await login.aread()
+                    if not self._accept_login(login):
+                        return  # a transient login failure: ProviderHttp retries it
+                token = self._token
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
+            if response.status_code != 401:
+                return
+            refused = token
+        # Refused twice, the second time with a fresh token: ProviderHttp turns
+        # this last 401 into a ProviderAuthError.
+
+    def _login_request(self) -> httpx.Request:
+        body = {
+            "strategy": "local",
+            "email": self._email,
+            "password": self._password.get_secret_value(),
+        }
+        return httpx.Request("POST", self._login_url, json=body)
+
+    def _accept_login(self, response: httpx.Response) -> bool:
+        """Keep the token of a successful login; False hands a transient failure back.
+
+        Raises:
+            ProviderAuthError: the email and password were refused (401/403).
+            ProviderUnavailable: a 2xx whose body is not JSON (truncated?).
+            ProviderRejected: any other refusal, or a login answer without a token.
+        """
+        where, status = f"POST {LOGIN_PATH}", response.status_code
+        if status in (401, 403):
+            raise ProviderAuthError(
+                f"{where} returned {status}: VOXO refused this target's email and password "
+                f"({_feathers_detail(response)})",
+                target=self._target,
+                status_code=status,
+            )
+        if status in RETRYABLE_STATUS or status >= 500:
+            return False
+        if status >= 300:
+            raise ProviderRejected(
+                f"{where} returned {status} ({_feathers_detail(response)})",
+                target=self._target,
+                status_code=status,
+            )
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise ProviderUnavailable(
+                f"{where} returned {status} with a body that is not valid JSON "
+                f"({len(response.content)} bytes; truncated?)",
+                target=self._target,
+                status_code=status,
+            ) from None
+        token = body.get("accessToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ProviderRejected(
+                f"{where} returned {status} without an accessToken", target=self._target
+            )
+        self._token = token
+        return True
+
+
+def _feathers_detail(response: httpx.Response) -> str:
+    """``name: message`` of a FeathersJS-style error body, never anything else."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return "no JSON body"
+    if not isinstance(body, dict):
+        return "unexpected body"
+    return f"{body.get('name', '')}: {body.get('message', '')}".strip(": ")[:_DETAIL_LIMIT]
+
+
+class VoxoProvider:
+    """Campaigns of one VOXO tenant (see the module docstring for every reading rule)."""
+
+    name: ClassVar[str] = "voxo"
+    id_field: ClassVar[str] = "id"
+    status_table: ClassVar[Mapping[str, Status]] = VOXO_STATUS
+
+    def __init__(self, http: ProviderHttp, settings: VoxoTarget) -> None:
+        self.http = http
+        self.settings = settings
+        self._lastrun_zone: ZoneInfo | None = (
+            None
+            if settings.lastrun_timezone == "campaign"
+            else load_zone(settings.lastrun_timezone, "lastrun_timezone")
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: VoxoTarget, client: httpx.AsyncClient, clock: Clock
+    ) -> VoxoProvider:
+        """Wire the adapter to its HTTP session (composition root)."""
+        target = TargetKey(provider=cls.name, account=settings.account)
+        auth = VoxoTokenAuth(
+            login_url=settings.base_url.rstrip("/") + LOGIN_PATH,
+            email=settings.email,
+            password=settings.password,
+            target=target,
+        )
+        return cls(
+            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
+            settings,
+        )
+
+    @property
+    def target(self) -> TargetKey:
+        """The VOXO tenant this adapter reads."""
+        return self.http.target
+
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        """Pages of ``page_size`` records from the tenant's one list response.
+
+        With ``fetch_detail``, each page holds details (list items where the
+        detail answered 404 or the id cannot be fetched). An empty list is one
+        empty page.
+        """
+        return self._pages()
+
+    async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        listed = await self.http.request_json(
+            "GET", LIST_PATH, params={"tenantId": self.settings.tenant_id}
+        )
+        if not isinstance(listed, list):
+            raise ProviderRejected(
+                f"GET {LIST_PATH}: expected a JSON array, got {type(listed).__name__}",
+                target=str(self.target),
+            )
+        size = self.settings.page_size
+        for start in range(0, max(len(listed), 1), size):
+            page = listed[start : start + size]
+            yield await self._with_details(page) if self.settings.fetch_detail else page
+
+    async def _with_details(self, page: list[Any]) -> list[Any]:
+        records = list(page)
+        failures: list[ProviderError] = []
+
+        async def fetch(index: int, campaign_id: int, scope: anyio.CancelScope) -> None:
+            try:
+                records[index] = await self._detail(page[index], campaign_id)
+            except ProviderError as exc:
+                failures.append(exc)
+                scope.cancel()  # the cycle fails anyway; stop the other requests
+
+        async with anyio.create_task_group() as group:
+            for index, item in enumerate(page):
+                campaign_id = _fetchable_id(item)
+                if campaign_id is not None:
+                    group.start_soon(fetch, index, campaign_id, group.cancel_scope)
+        if failures:
+            raise failures[0]
+        return records
+
+    async def _detail(self, item: Any, campaign_id: int) -> Any:
+        try:
+            return await self.http.request_json("GET", f"{LIST_PATH}/{campaign_id}")
+        except ProviderRejected as exc:
+            if exc.status_code != 404:
+                raise
+        log.info(
+            "%s: campaign %s was listed but its detail is gone (404); keeping the list item",
+            self.target,
+            campaign_id,
+            extra={
+                "event": "voxo.detail_missing",
+                "target": str(self.target),
+                "campaign_id": str(campaign_id),
+            },
+        )
+        return item
+
+    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+        """Normalize one list item or detail. Pure; raises NormalizationError."""
+        r = Record(raw)
+        campaign_id = r.integer("id", required=True, minimum=1)
+        tenant_id = r.integer("tenantId", required=True)
+        if tenant_id != self.settings.tenant_id:
+            raise r.error("tenantId", f"not this target's tenant ({self.settings.tenant_id})")
+        zone_name = r.text("timezone")
+        zone = None if zone_name is None else load_zone(zone_name, r.path("timezone"))
+        flags: list[str] = []
+        start = _scheduled(r, zone, "dateStart", "timeStart", "scheduled_start_at", flags)
+        end = _scheduled(r, zone, "dateEnd", "timeEnd", "scheduled_end_at", flags)
+        state = r.text("state")
+        status_raw = "" if state is None else state
+        if status_raw in _DATE_DERIVED:
+            status = _ready_status(start, end, observed_at)
+        else:
+            status = VOXO_STATUS.get(status_raw, Status.UNKNOWN)
+        return Campaign(
+            provider=self.name,
+            account=self.settings.account,
+            campaign_id=str(campaign_id),
+            name=r.text("name"),
+            status=status,
+            status_raw=status_raw,
+            status_derived=status_raw in _DATE_DERIVED,
+            paused_by=PausedBy.USER if status_raw == "PAUSED" else None,
+            scheduled_start_at=start,
+            scheduled_end_at=end,
+            last_run_at=self._last_run(r, zone, flags),
+            call_window=_call_window(r, zone_name, flags),
+            time_flags=tuple(flags),
+            raw=raw,
+        )
+
+    def _last_run(self, r: Record, zone: ZoneInfo | None, flags: list[str]) -> datetime | None:
+        value = r.raw("lastrun")
+        if not r.has("lastrun") or value is None:
+            return None
+        lastrun_zone = self._lastrun_zone or _require_zone(r, zone, "lastrun")
+        return _flagged(
+            parse_local_datetime(value, lastrun_zone, r.path("lastrun")), "last_run_at", flags
+        )
+
+
+def _fetchable_id(item: Any) -> int | None:
+    campaign_id = item.get("id") if isinstance(item, Mapping) else None
+    if isinstance(campaign_id, int) and not isinstance(campaign_id, bool) and campaign_id > 0:
+        return campaign_id
+    return None
+
+
+def _require_zone(r: Record, zone: ZoneInfo | None, needed_by: str) -> ZoneInfo:
+    if zone is None:
+        raise r.error("timezone", f"required to read {needed_by}")
+    return zone
+
+
+def _flagged(local: LocalTime, name: str, flags: list[str]) -> datetime:
+    if local.adjustment is not None:
+        flags.append(f"{name}: {local.adjustment.value}")
+    return local.instant
+
+
+def _scheduled(
+    r: Record,
+    zone: ZoneInfo | None,
+    date_field: str,
+    time_field: str,
+    name: str,
+    flags: list[str],
+) -> datetime | None:
+    day = r.text(date_field)
+    if day is None:
+        return None
+    hhmm = r.text(time_field)
+    if hhmm is None:
+        flags.append(f"{name}: {time_field} null, 00:00 assumed")
+        hhmm = "00:00"
+    local = parse_date_and_time(
+        day,
+        hhmm,
+        _require_zone(r, zone, date_field),
+        date_field=r.path(date_field),
+        time_field=r.path(time_field),
+    )
+    return _flagged(local, name, flags)
+
+
+def _ready_status(start: datetime | None, end: datetime | None, observed_at: datetime) -> Status:
+    """READY read against its dates at the poll time: an open bound never excludes."""
+    if end is not None and observed_at >= end:
+        return Status.COMPLETED
+    if start is not None and observed_at < start:
+        return Status.SCHEDULED
+    return Status.RUNNING
+
+
+def _call_window(r: Record, zone_name: str | None, flags: list[str]) -> CallWindow | None:
+    opens, closes = r.text("callHoursStart"), r.text("callHoursEnd")
+    if opens is None and closes is None:
+        return None
+    if zone_name is None:
+        raise r.error("timezone", "required to read callHoursStart/callHoursEnd")
+    start_min, end_min = 0, 24 * 60
+    if opens is None:
+        flags.append("call_window: callHoursStart null, 00:00 assumed")
+    else:
+        start_min = parse_hhmm(opens, r.path("callHoursStart"))
+    if closes is None:
+        flags.append("call_window: callHoursEnd null, 24:00 assumed")
+    else:
+        end_min = parse_hhmm(closes, r.path("callHoursEnd"))
+    return CallWindow(
+        timezone=zone_name,
+        ranges=(WindowRange(days=EVERY_DAY, start_min=start_min, end_min=end_min),),
+        auto_resume=None,
+    )

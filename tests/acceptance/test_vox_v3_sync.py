@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import T0
@@ -173,7 +175,24 @@ async def test_bad_records_are_quarantined_and_the_rest_is_stored(
 
 
 async def rows_of(engine: AsyncEngine) -> list[dict[str, object]]:
-    from sqlalchemy import select
-
     async with engine.connect() as conn:
         return [dict(r._mapping) for r in await conn.execute(select(campaigns))]
+
+
+async def test_an_unknown_status_is_logged_once_per_value_and_target(
+    engine: AsyncEngine, clock: ManualClock, vox: VoxEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="worker.pipeline")
+    faults = Faults(malformed={"101": "unknown_status", "102": "unknown_status"})
+    async with runtime_for(
+        engine, clock, {TARGET: create_app(vox, api_key=VOX_KEY, faults=faults)}
+    ) as rt:
+        for _ in range(3):
+            clock.advance(timedelta(minutes=5))
+            assert (await rt.sync_target(TARGET.name)).status == "succeeded"
+    logged = [r for r in caplog.records if getattr(r, "event", "") == "sync.unknown_status"]
+    assert len(logged) == 1
+    assert logged[0].status_raw == "archived"  # type: ignore[attr-defined]
+    unknown = [e for e in await errors(engine) if e["kind"] == "unknown_status"]
+    assert len(unknown) == 1  # one row per value and target, however many campaigns carry it
+    assert unknown[0]["occurrences"] == 6

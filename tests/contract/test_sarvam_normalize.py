@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ def fixture(name: str) -> Any:
 
 
 @pytest.fixture
-def provider() -> Iterator[SarvamProvider]:
+async def provider() -> AsyncIterator[SarvamProvider]:
     settings = SarvamTarget(
         account="acme",
         base_url="https://apps.sarvam.ai/api/scheduling",
@@ -39,7 +39,8 @@ def provider() -> Iterator[SarvamProvider]:
         org_id="org-1",
         workspace_id="ws-1",
     )
-    yield SarvamProvider.from_settings(settings, httpx.AsyncClient(), ManualClock(OBSERVED))
+    async with httpx.AsyncClient() as client:
+        yield SarvamProvider.from_settings(settings, client, ManualClock(OBSERVED))
 
 
 def normalize(provider: SarvamProvider, raw: dict[str, Any]) -> Campaign:

@@ -99,8 +99,7 @@ class VoxoTokenAuth(httpx.Auth):
         self._password = password
         self._target = str(target)
         self._token: str | None = None
-        import contextlib
-        self._lock = contextlib.nullcontext()
+        self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"VoxoTokenAuth({self._login_url!r}, token={'set' if self._token else 'unset'})"
@@ -112,7 +111,7 @@ class VoxoTokenAuth(httpx.Auth):
         for _ in range(2):  # the request with the current token, then once with a fresh one
             # The lock is held across the login's round trip on purpose: httpx
             # always closes an auth flow (aclose), which releases it.
-            with self._lock:
+            async with self._lock:
                 if self._token is None or self._token == refused:
                     self._token = None
                     login = yield self._login_request()

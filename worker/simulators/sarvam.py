@@ -9,23 +9,26 @@ the state machine is in ``sarvam_engine``). Choices where Sarvam is silent:
 * A bad or missing key answers 403 with the general Sarvam envelope
   ``{"error": {"message", "code": "invalid_api_key_error"}}``; another org or
   workspace in the path answers 404. Validation errors answer 422 FastAPI-style,
-  ``{"detail": [{"loc", "msg", "type"}]}``, every problem listed at once; a
-  quota breach is a 422 with type ``quota_exceeded``. An action or PATCH in the
-  wrong status answers 409 ``{"detail": "…"}``, unknown campaigns 404 likewise.
-  Injected 429/5xx use the general envelope (``rate_limit_exceeded_error``,
-  ``internal_server_error``) without a ``Retry-After`` unless the fault adds one.
+  ``{"detail": [{"loc", "msg", "type"}]}``, naming the first problem found (FastAPI
+  would list them all); a quota breach is a 422 of type ``quota_exceeded``. An
+  action or PATCH in the wrong status answers 409 ``{"detail": "…"}``, an unknown
+  campaign 404 likewise. Injected 429/5xx use the general envelope
+  (``rate_limit_exceeded_error``, ``internal_server_error``).
 * List: ``sort_by`` accepts ``created_at``, ``updated_at`` and ``name`` (else
   422); ties break on ``campaign_id``. ``search`` is a case-insensitive
   substring of the name. ``next_page_uri``/``prev_page_uri`` are the request
-  path with its query and the neighbouring ``offset`` and ``limit``.
+  path and query with the neighbouring ``offset`` and the asked ``limit``.
 * Create requires name, app_config (with ``app_id``), start/end timestamps
-  with a UTC offset and allowed_schedule; ``end_timestamp`` must follow the
-  start. It answers 200 (FastAPI's default) with CampaignMetadata in ``scheduled``. A simulator-only
-  ``_sim`` object may set ``contacts`` and ``contacts_per_hour``.
+  with a UTC offset, the end after the start, and allowed_schedule. It answers
+  200 (FastAPI's default) with CampaignMetadata in ``scheduled``. A
+  simulator-only ``_sim`` object may set ``contacts`` and ``contacts_per_hour``.
 * PATCH ignores null and unknown fields, replaces ``app_config`` and
   ``allowed_schedule`` whole, needs ``end_timestamp`` after both the start and
   now, and moves ``updated_at`` only when something changed.
-* ``allowed_days`` absent means every day; equal start and end times mean all day.
+* ``allowed_days`` absent means every day, ``timezone`` absent Asia/Kolkata
+  (documented); equal start and end times mean all day.
+* Times are rendered by ``to_iso8601``: ``Z``, with a fraction only when the
+  instant has one (the docs' samples never do).
 
 Malformed records (fault knob): ``bad_time`` serves ``created_at`` as
 ``28/03/2026 10:00``-style text, ``unknown_status`` serves ``archived``,

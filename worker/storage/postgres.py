@@ -14,7 +14,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, literal_column, select, tuple_, update
+from sqlalchemy import Row, and_, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -280,7 +280,10 @@ async def _upsert_rejections(
             "occurrences": 1,
             "last_run_id": run_id,
         }
-        rows[row["fingerprint"]] = row  # one statement may not touch a row twice
+        seen = rows.get(row["fingerprint"])
+        if seen is not None:  # one statement may not touch a row twice: count it here
+            row["occurrences"] = seen["occurrences"] + 1
+        rows[row["fingerprint"]] = row
     stmt = pg_insert(sync_errors)
     await conn.execute(
         stmt.on_conflict_do_update(
@@ -288,7 +291,7 @@ async def _upsert_rejections(
             set_={
                 "last_seen_at": stmt.excluded.last_seen_at,
                 "last_run_id": stmt.excluded.last_run_id,
-                "occurrences": sync_errors.c.occurrences + literal_column("1"),
+                "occurrences": sync_errors.c.occurrences + stmt.excluded.occurrences,
             },
         ),
         list(rows.values()),

@@ -1,0 +1,181 @@
+"""PostgresStore on a real database: idempotent writes, SCD2 history, no stale overwrite,
+replicas on one target, notifications and the event feed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import count, errors, events, history_count, row
+from worker.domain.campaign import Campaign, Counters, Status, TargetKey
+from worker.domain.diff import StoredState, diff
+from worker.domain.records import Rejection, RejectionKind
+from worker.ports import RunSummary
+from worker.storage.feed import EventFeed
+from worker.storage.postgres import PostgresStore
+from worker.storage.tables import campaign_events, campaign_history, sync_runs
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TARGET = TargetKey(provider="vox_v3", account="acme")
+
+
+def campaign(cid: str = "1", completed: int = 0, status: Status = Status.RUNNING) -> Campaign:
+    return Campaign(
+        provider="vox_v3",
+        account="acme",
+        campaign_id=cid,
+        name=f"c{cid}",
+        status=status,
+        status_raw={Status.RUNNING: "ongoing", Status.PAUSED: "paused"}.get(status, "success"),
+        counters=Counters(total_calls=10, completed_calls=completed),
+        created_at=T,
+        raw={"id": cid, "completed_calls": completed, "status": status.value},
+    )
+
+
+async def apply(store: PostgresStore, run_id: int, *snapshots: Campaign, at: datetime = T) -> int:
+    async with store.page(TARGET, run_id) as writer:
+        stored = await writer.load([c.campaign_id for c in snapshots])
+        changes = [ch for c in snapshots if (ch := diff(stored.get(c.campaign_id), c, at))]
+        return await writer.write(changes, [])
+
+
+async def test_versions_history_and_current_row(engine: AsyncEngine) -> None:
+    store = PostgresStore(engine)
+    run = await store.start_run(TARGET, T)
+    assert await apply(store, run, campaign(completed=0)) == 1
+    assert await apply(store, run, campaign(completed=3), at=T + timedelta(minutes=5)) == 1
+    assert await apply(store, run, campaign(completed=3), at=T + timedelta(minutes=10)) == 0
+    current = await row(
+        engine, "SELECT version, completed_calls, first_seen_at, last_changed_at FROM campaigns"
+    )
+    assert current == {
+        "version": 2,
+        "completed_calls": 3,
+        "first_seen_at": T,
+        "last_changed_at": T + timedelta(minutes=5),
+    }
+    async with engine.connect() as conn:
+        versions = (
+            await conn.execute(
+                select(
+                    campaign_history.c.version,
+                    campaign_history.c.valid_from,
+                    campaign_history.c.valid_to,
+                ).order_by(campaign_history.c.version)
+            )
+        ).all()
+    assert [tuple(v) for v in versions] == [
+        (1, T, T + timedelta(minutes=5)),
+        (2, T + timedelta(minutes=5), None),
+    ]
+
+
+async def test_writing_the_same_change_twice_inserts_nothing_twice(engine: AsyncEngine) -> None:
+    store = PostgresStore(engine)
+    run = await store.start_run(TARGET, T)
+    change = diff(None, campaign(), T)
+    assert change is not None
+    for _ in range(2):
+        async with store.page(TARGET, run) as writer:
+            await writer.write([change], [])
+    assert await count(engine, campaign_events) == 1
+    assert await history_count(engine) == 1
+
+
+async def test_a_stale_writer_never_overwrites_a_newer_version(engine: AsyncEngine) -> None:
+    store = PostgresStore(engine)
+    run = await store.start_run(TARGET, T)
+    await apply(store, run, campaign(completed=0))
+    base_state = diff(None, campaign(completed=0), T)
+    assert base_state is not None
+    await apply(store, run, campaign(completed=5), at=T + timedelta(minutes=1))
+    # A writer that read version 1 long ago now tries to write its own version 2.
+    stale_prev = StoredState(
+        campaign=campaign(completed=0), version=1, content_hash=base_state.content_hash
+    )
+    stale = diff(stale_prev, campaign(completed=4), T + timedelta(minutes=2))
+    assert stale is not None
+    async with store.page(TARGET, run) as writer:
+        await writer.write([stale], [])
+    assert (await row(engine, "SELECT version, completed_calls FROM campaigns")) == {
+        "version": 2,
+        "completed_calls": 5,
+    }
+
+
+async def test_two_replicas_on_one_target_never_duplicate(engine: AsyncEngine) -> None:
+    stores = [PostgresStore(engine), PostgresStore(engine)]
+    run = await stores[0].start_run(TARGET, T)
+    fleet = [campaign(str(i)) for i in range(20)]
+
+    async with anyio.create_task_group() as tg:
+        for store in stores:
+            tg.start_soon(apply, store, run, *fleet)
+    assert await count(engine, campaign_events) == 20
+    assert await history_count(engine) == 20
+
+
+async def test_rejections_are_deduplicated_and_counted(engine: AsyncEngine) -> None:
+    store = PostgresStore(engine, secrets=frozenset({"sk-secret"}))
+    run = await store.start_run(TARGET, T)
+    bad = Rejection(
+        kind=RejectionKind.NORMALIZATION,
+        reason="created_at='x': expected integer unix milliseconds, got str",
+        field="created_at",
+        campaign_id="9",
+        raw={"id": "9", "created_at": "x", "webhook": {"token": "abc"}, "note": "key sk-secret"},
+    )
+    for _ in range(3):
+        async with store.page(TARGET, run) as writer:
+            await writer.write([], [bad])
+    (stored,) = await errors(engine)
+    assert stored["occurrences"] == 3
+    assert stored["raw"]["webhook"]["token"] == "[REDACTED]"
+    assert stored["raw"]["note"] == "key [REDACTED]"
+    assert stored["last_run_id"] == run
+
+
+async def test_failed_run_is_recorded_with_its_error(engine: AsyncEngine) -> None:
+    store = PostgresStore(engine)
+    run = await store.start_run(TARGET, T)
+    await store.finish_run(
+        run,
+        T + timedelta(seconds=3),
+        RunSummary(status="failed", error="GET /v3/campaigns returned 503"),
+    )
+    recorded = await row(engine, "SELECT status, error, finished_at FROM sync_runs")
+    assert recorded == {
+        "status": "failed",
+        "error": "GET /v3/campaigns returned 503",
+        "finished_at": T + timedelta(seconds=3),
+    }
+    (failure,) = await errors(engine)
+    assert (failure["kind"], failure["reason"]) == ("page", "GET /v3/campaigns returned 503")
+    assert await count(engine, sync_runs) == 1
+
+
+async def test_feed_catches_up_then_wakes_on_notify(engine: AsyncEngine) -> None:
+    store = PostgresStore(engine)
+    run = await store.start_run(TARGET, T)
+    await apply(store, run, campaign("1"), campaign("2"))
+    async with EventFeed(engine, poll_interval=30) as feed:
+        batches = feed.batches()
+        first = await anext(batches)
+        assert sorted(e.key.campaign_id for e in first) == ["1", "2"]
+        with anyio.fail_after(10):  # far below the 30 s poll: only NOTIFY can wake it
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    apply,
+                    store,
+                    run,
+                    replace(campaign("1"), status=Status.PAUSED, status_raw="paused"),
+                )
+                second = await anext(batches)
+        assert [e.type for e in second] == ["campaign.status_changed", "campaign.paused"]
+        assert feed.cursor == max(e["id"] for e in await events(engine))
+        await batches.aclose()

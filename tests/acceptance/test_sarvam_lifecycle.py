@@ -28,6 +28,7 @@ from tests.helpers import (
 )
 from worker.clock import ManualClock
 from worker.config import SarvamTarget
+from worker.domain.timestamps import to_iso8601
 from worker.simulators.sarvam import create_app
 from worker.simulators.sarvam_engine import SarvamCampaign, SarvamEngine, all_day
 from worker.storage.tables import campaign_events, campaigns
@@ -91,13 +92,30 @@ async def typed_events(engine: AsyncEngine, campaign_id: str) -> list[dict[str, 
 async def test_whole_lifecycle_is_stored_as_the_exact_event_sequence(
     engine: AsyncEngine, clock: ManualClock, sim: SarvamEngine
 ) -> None:
-    # 120 contacts at 60/h: two hours of dialing, split by a user pause.
-    lifecycle = add(sim, "Lifecycle", start=T0 + HOUR, contacts=120)
-    cancelled = add(sim, "Cancelled", start=T0)
-    ends = add(sim, "Ends", start=T0 + HOUR, end=T0 + 3 * HOUR)
-    edited = add(sim, "Edited", start=T0 + 10 * HOUR)
     app = app_for(sim)
     async with runtime_for(engine, clock, {TARGET: app}) as rt, client_for(app) as api:
+
+        async def create(name: str, start: datetime, end: datetime, contacts: int) -> str:
+            body = {
+                "name": name,
+                "app_config": {"app_id": "collections-agent", "app_version": 2},
+                "start_timestamp": to_iso8601(start),
+                "end_timestamp": to_iso8601(end),
+                # Equal times: all day; timezone and days take their defaults.
+                "allowed_schedule": {"allowed_start_time": "00:00", "allowed_end_time": "00:00"},
+                "_sim": {"contacts": contacts, "contacts_per_hour": 60},
+            }
+            response = await api.post(CAMPAIGNS, json=body)
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == "scheduled"
+            campaign_id: str = response.json()["campaign_id"]
+            return campaign_id
+
+        # 120 contacts at 60/h: two hours of dialing, split by a user pause.
+        lifecycle = await create("Lifecycle", T0 + HOUR, T0 + 48 * HOUR, 120)
+        cancelled = await create("Cancelled", T0, T0 + 48 * HOUR, 10**6)
+        ends = await create("Ends", T0 + HOUR, T0 + 3 * HOUR, 10**6)
+        edited = await create("Edited", T0 + 10 * HOUR, T0 + 48 * HOUR, 10**6)
 
         async def poll_at(instant: datetime) -> None:
             clock.set(instant)
@@ -134,9 +152,9 @@ async def test_whole_lifecycle_is_stored_as_the_exact_event_sequence(
     assert timeline == [
         ("campaign.discovered", T0),
         ("campaign.status_changed", T0 + HOUR),
-        # No paused_at at Sarvam: the pause is dated by the poll that saw it.
-        ("campaign.status_changed", T0 + 110 * MINUTE),
-        ("campaign.paused", T0 + 110 * MINUTE),
+        # No paused_at at Sarvam: the pause is dated by its updated_at, the pause action.
+        ("campaign.status_changed", T0 + 105 * MINUTE),
+        ("campaign.paused", T0 + 105 * MINUTE),
         ("campaign.status_changed", resumed_at),
         ("campaign.resumed", resumed_at),
         ("campaign.status_changed", reactivated_at),

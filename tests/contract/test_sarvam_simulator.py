@@ -369,10 +369,16 @@ async def test_create_defaults_timezone_days_and_app_type(sim: Sim) -> None:
             "value_error",
         ),
         (
+            {"allowed_schedule": {**CREATE_EXAMPLE["allowed_schedule"], "allowed_days": [{}]}},
+            ["body", "allowed_schedule", "allowed_days"],
+            "value_error",
+        ),
+        (
             {"allowed_schedule": {**CREATE_EXAMPLE["allowed_schedule"], "timezone": "IST"}},
             ["body", "allowed_schedule", "timezone"],
             "value_error",
         ),
+        ({"_sim": {"contacts": "many"}}, ["body", "_sim", "contacts"], "value_error"),
     ],
 )
 async def test_create_validation_errors_name_the_field(
@@ -383,6 +389,16 @@ async def test_create_validation_errors_name_the_field(
     [problem] = response.json()["detail"]
     assert (problem["loc"], problem["type"]) == (loc, kind)
     assert sim.engine.campaigns() == []
+
+
+async def test_sim_contacts_set_when_a_created_campaign_runs_out(sim: Sim) -> None:
+    body = {**CREATE_EXAMPLE, "_sim": {"contacts": 30, "contacts_per_hour": 120}}
+    body["allowed_schedule"] = {"allowed_start_time": "00:00", "allowed_end_time": "00:00"}
+    cid = (await sim.client.post(CAMPAIGNS, json=body)).json()["campaign_id"]
+    sim.clock.set(T0 + 2 * HOUR)
+    detail = await sim.status_of(cid)
+    # Starts at 01:00 (start_timestamp), dials 30 contacts in 15 minutes.
+    assert (detail["status"], detail["updated_at"]) == ("ended", "2026-03-02T01:15:00Z")
 
 
 async def test_a_body_that_is_not_a_json_object_is_422(sim: Sim) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import anyio.lowlevel
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.conftest import T0
@@ -536,6 +537,30 @@ async def test_one_login_serves_every_request_until_the_token_expires(
     assert "voxo-sim." not in repr(provider.http._auth)
 
 
+async def test_login_failures_name_the_login_and_transient_ones_are_retried(
+    engine: VoxoEngine, clock: ManualClock
+) -> None:
+    dialing(engine, T0 - HOUR, T0 + HOUR)
+    async with adapter(engine, clock) as (provider, spy):
+        spy.unavailable = "/authentication"
+        with pytest.raises(ProviderUnavailable) as info:
+            await records(provider)
+    assert str(info.value) == "voxo/kit: POST /authentication returned 503 (no error detail)"
+    assert spy.paths == {"/authentication": 3}  # stamina's test mode: three attempts
+
+
+async def test_a_login_answer_without_a_token_is_refused(clock: ManualClock) -> None:
+    async def tokenless(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"user": {}}'})
+
+    transport = httpx.ASGITransport(app=tokenless)
+    async with httpx.AsyncClient(base_url=TARGET.base_url, transport=transport) as client:
+        provider = VoxoProvider.from_settings(TARGET, client, clock)
+        with pytest.raises(ProviderRejected, match="returned 201 without an accessToken"):
+            await records(provider)
+
+
 async def test_a_fresh_token_refused_again_is_a_config_error_after_one_relogin(
     clock: ManualClock,
 ) -> None:
@@ -646,9 +671,13 @@ async def test_a_list_that_is_not_an_array_is_refused(clock: ManualClock) -> Non
 async def test_the_demo_fleet_moves_through_every_status_in_six_hours(clock: ManualClock) -> None:
     app, engine = demo_app(clock, seed=1)
     demo = TARGET.model_copy(
-        update={"email": DEMO_EMAIL, "tenant_id": DEMO_TENANT_ID, "page_size": 100}
+        update={
+            "email": DEMO_EMAIL,
+            "password": SecretStr(DEMO_PASSWORD),
+            "tenant_id": DEMO_TENANT_ID,
+            "page_size": 100,
+        }
     )
-    demo = demo.model_copy(update={"password": type(demo.password)(DEMO_PASSWORD)})
     seen: dict[str, list[Status]] = {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(base_url=demo.base_url, transport=transport) as client:

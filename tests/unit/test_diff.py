@@ -231,3 +231,15 @@ def test_cloudevents_envelope() -> None:
 def test_naive_times_are_refused_by_the_model() -> None:
     with pytest.raises(ValueError, match="created_at must be timezone-aware"):
         base(created_at=datetime(2026, 1, 1))
+
+
+def test_pause_without_paused_at_is_dated_by_the_provider_updated_at() -> None:
+    # Sarvam has no paused_at, but its updated_at moves when a user pauses.
+    before = base(provider_updated_at=T)
+    paused = base(status=Status.PAUSED, status_raw="paused", provider_updated_at=T + timedelta(minutes=7))
+    change = diff(stored(before), paused, OBSERVED)
+    assert change is not None
+    assert [(e.kind.value, e.occurred_at) for e in change.events] == [
+        ("status_changed", T + timedelta(minutes=7)),
+        ("paused", T + timedelta(minutes=7)),
+    ]

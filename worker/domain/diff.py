@@ -3,7 +3,8 @@
 Pure: the caller passes the stored state and the observation time. Rules for an
 event's ``occurred_at`` (DESIGN.md section 5: provider time, else observation):
 
-* paused: the provider's ``paused_at`` when it moved, else observed.
+* paused: the provider's ``paused_at`` when it moved, else its ``updated_at``
+  when that moved, else observed.
 * finished: ``finished_at``; else the provider's ``updated_at`` when it moved;
   else, for a derived status, the scheduled end; else observed.
 * status_changed: as paused/finished for those statuses; a derived start uses the
@@ -139,9 +140,15 @@ def _finished_at(before: Campaign, after: Campaign) -> datetime | None:
     return after.scheduled_end_at if after.status_derived else None
 
 
+def _paused_time(before: Campaign, after: Campaign) -> datetime | None:
+    return _moved(before.paused_at, after.paused_at) or _moved(
+        before.provider_updated_at, after.provider_updated_at
+    )
+
+
 def _status_time(before: Campaign, after: Campaign) -> datetime | None:
     if after.status is Status.PAUSED:
-        return _moved(before.paused_at, after.paused_at)
+        return _paused_time(before, after)
     if after.status in TERMINAL_STATUSES:
         return _finished_at(before, after)
     if after.status_derived and after.status is Status.RUNNING:
@@ -164,9 +171,7 @@ def _status_events(builder: _EventBuilder, before: Campaign, after: Campaign) ->
         if was_paused:  # paused both times, at a new paused_at: it resumed in between
             builder.add(EventKind.RESUMED, None, _resume_view(before, after, inferred=True))
         builder.add(
-            EventKind.PAUSED,
-            _moved(before.paused_at, after.paused_at),
-            _pause_view(after, inferred=was_paused),
+            EventKind.PAUSED, _paused_time(before, after), _pause_view(after, inferred=was_paused)
         )
     elif was_paused and after.status in _ACTIVE_STATUSES:
         builder.add(EventKind.RESUMED, updated_time, _resume_view(before, after, inferred=False))

@@ -6,7 +6,9 @@ Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading)
   (``{"strategy":"local","email","password"}`` → ``accessToken``) and sends
   ``Authorization: Bearer <accessToken>``. The token's lifetime is undocumented,
   so it is kept until VOXO answers 401; then the adapter logs in once more and
-  retries once. A second 401, or a refused login, is a ``ProviderAuthError``.
+  retries once. A second 401, or a refused login, is a ``ProviderAuthError``;
+  a login answering 429/5xx or a cut body is ``ProviderUnavailable`` and the
+  whole request is retried by ``ProviderHttp``.
 * **Paging.** The list is a bare JSON array with no paging. The adapter splits
   it into pages of ``page_size`` records and, with ``fetch_detail``, replaces
   each list item by its ``GET /v2/call-campaigns/{id}`` detail one page at a
@@ -16,6 +18,10 @@ Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading)
   still what VOXO last said about the campaign, and the next listing will not
   contain it. An item whose ``id`` is not a positive integer is not fetched at
   all; it goes on as listed so :meth:`VoxoProvider.normalize` quarantines it.
+* **Identity.** ``id`` is an int64 (the sample's 11111111111 is past 32 bits):
+  ``campaign_id`` is its decimal string. A record whose integer ``tenantId`` is
+  not the target's is rejected: the list is asked per tenant, so another
+  tenant's record means the account is misconfigured.
 * **Times.** ``dateStart``+``timeStart`` and ``dateEnd``+``timeEnd`` are wall
   times in the campaign's ``timezone`` (DST gaps and folds are resolved by
   ``timestamps`` and noted in ``time_flags``). A null time with a date reads as
@@ -27,7 +33,8 @@ Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading)
   ``00:00``-``00:00`` they could not be one). With no call hours there is no
   window; a half-set window runs from or to the day's edge and is flagged.
 * **Status.** ``PAUSED`` is a user pause (only a user can PATCH ``state``, and
-  VOXO has no system pause). ``READY`` is derived from the dates and the poll
+  VOXO has no system pause; no ``paused_at`` either, so a pause is dated by the
+  poll that saw it). ``READY`` is derived from the dates and the poll
   time: scheduled before the start, running in ``[start, end)``, completed at
   or after the end (``status_derived``). Any other ``state`` is kept raw with
   status ``unknown``; a null ``state`` is ``unknown`` with ``status_raw ''``.
@@ -67,7 +74,7 @@ from worker.errors import (
     ProviderUnavailable,
 )
 from worker.ports import Clock, RawRecord
-from worker.providers.base import RETRYABLE_STATUS, ProviderHttp
+from worker.providers.base import RETRYABLE_STATUS, ProviderHttp, parse_retry_after
 
 __all__ = ["LIST_PATH", "LOGIN_PATH", "VOXO_STATUS", "VoxoProvider", "VoxoTokenAuth"]
 
@@ -92,12 +99,13 @@ class VoxoTokenAuth(httpx.Auth):
     """
 
     def __init__(
-        self, *, login_url: str, email: str, password: SecretStr, target: TargetKey
+        self, *, login_url: str, email: str, password: SecretStr, target: TargetKey, clock: Clock
     ) -> None:
         self._login_url = login_url
         self._email = email
         self._password = password
         self._target = str(target)
+        self._clock = clock
         self._token: str | None = None
         self._lock = anyio.Lock()
 
@@ -116,8 +124,7 @@ class VoxoTokenAuth(httpx.Auth):
                     self._token = None
                     login = yield self._login_request()
                     await login.aread()
-                    if not self._accept_login(login):
-                        return  # a transient login failure: ProviderHttp retries it
+                    self._token = self._accept_login(login)
                 token = self._token
             request.headers["Authorization"] = f"Bearer {token}"
             response = yield request
@@ -135,28 +142,36 @@ class VoxoTokenAuth(httpx.Auth):
         }
         return httpx.Request("POST", self._login_url, json=body)
 
-    def _accept_login(self, response: httpx.Response) -> bool:
-        """Keep the token of a successful login; False hands a transient failure back.
+    def _accept_login(self, response: httpx.Response) -> str:
+        """The access token of a successful login.
 
         Raises:
             ProviderAuthError: the email and password were refused (401/403).
-            ProviderUnavailable: a 2xx whose body is not JSON (truncated?).
+            ProviderUnavailable: 408/425/429/5xx (with Retry-After), or a 2xx whose
+                body is not JSON (truncated?); ProviderHttp retries the request.
             ProviderRejected: any other refusal, or a login answer without a token.
         """
-        where, status = f"POST {LOGIN_PATH}", response.status_code
+        where, status, target = f"POST {LOGIN_PATH}", response.status_code, self._target
         if status in (401, 403):
             raise ProviderAuthError(
                 f"{where} returned {status}: VOXO refused this target's email and password "
                 f"({_feathers_detail(response)})",
-                target=self._target,
+                target=target,
                 status_code=status,
             )
         if status in RETRYABLE_STATUS or status >= 500:
-            return False
+            raise ProviderUnavailable(
+                f"{where} returned {status} ({_feathers_detail(response)})",
+                target=target,
+                status_code=status,
+                retry_after=parse_retry_after(
+                    response.headers.get("Retry-After"), self._clock.now()
+                ),
+            )
         if status >= 300:
             raise ProviderRejected(
                 f"{where} returned {status} ({_feathers_detail(response)})",
-                target=self._target,
+                target=target,
                 status_code=status,
             )
         try:
@@ -165,16 +180,15 @@ class VoxoTokenAuth(httpx.Auth):
             raise ProviderUnavailable(
                 f"{where} returned {status} with a body that is not valid JSON "
                 f"({len(response.content)} bytes; truncated?)",
-                target=self._target,
+                target=target,
                 status_code=status,
             ) from None
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise ProviderRejected(
-                f"{where} returned {status} without an accessToken", target=self._target
+                f"{where} returned {status} without an accessToken", target=target
             )
-        self._token = token
-        return True
+        return token
 
 
 def _feathers_detail(response: httpx.Response) -> str:
@@ -185,7 +199,8 @@ def _feathers_detail(response: httpx.Response) -> str:
         return "no JSON body"
     if not isinstance(body, dict):
         return "unexpected body"
-    return f"{body.get('name', '')}: {body.get('message', '')}".strip(": ")[:_DETAIL_LIMIT]
+    detail = f"{body.get('name', '')}: {body.get('message', '')}".strip(": ")
+    return detail[:_DETAIL_LIMIT] or "no error detail"
 
 
 class VoxoProvider:
@@ -215,6 +230,7 @@ class VoxoProvider:
             email=settings.email,
             password=settings.password,
             target=target,
+            clock=clock,
         )
         return cls(
             ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),

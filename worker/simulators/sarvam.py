@@ -37,8 +37,10 @@ Malformed records (fault knob): ``bad_time`` serves ``created_at`` as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -85,6 +87,7 @@ DEMO_WORKSPACE_ID = "ws-demo"
 DEFAULT_TIMEZONE = "Asia/Kolkata"
 SORT_FIELDS = ("created_at", "updated_at", "name")
 _NAME = re.compile(r"^[A-Za-z0-9_\- ]{1,50}$")
+_WEEKDAYS = frozenset(d.value for d in Weekday)
 _Loc = tuple[str | int, ...]
 
 
@@ -187,13 +190,24 @@ async def _body(request: Request) -> Record:
     return Record(body)
 
 
+@contextlib.contextmanager
+def _as_422() -> Iterator[None]:
+    """Turn a NormalizationError from reading a request body into FastAPI's 422."""
+    try:
+        yield
+    except NormalizationError as exc:
+        missing = exc.reason == "required"
+        message, kind = ("Field required", "missing") if missing else (exc.reason, "value_error")
+        raise _unprocessable(message, "body", *exc.field.split("."), kind=kind) from None
+
+
 def _parse(body: Record, *, create: bool) -> dict[str, Any]:
     """Validated fields of a create (all required) or PATCH body (nulls and others ignored).
 
     Raises:
         SimError: 422 naming the first field at fault, FastAPI-style.
     """
-    try:
+    with _as_422():
         name, description = body.text("name", required=create), body.text("description")
         if name is not None and not _NAME.match(name):
             raise body.error("name", "1-50 letters, digits, '-', '_' or spaces")
@@ -210,10 +224,6 @@ def _parse(body: Record, *, create: bool) -> dict[str, Any]:
         if start is not None and end is not None and end <= start:
             raise body.error("end_timestamp", "end_timestamp must be after start_timestamp")
         window = _schedule(body.child("allowed_schedule", required=create))
-    except NormalizationError as exc:
-        missing = exc.reason == "required"
-        message, kind = ("Field required", "missing") if missing else (exc.reason, "value_error")
-        raise _unprocessable(message, "body", *exc.field.split("."), kind=kind) from None
     fields = {
         "name": name,
         "description": description,
@@ -236,7 +246,7 @@ def _schedule(schedule: Record | None) -> CallWindow | None:
         for key in ("allowed_start_time", "allowed_end_time")
     )
     days = schedule.array("allowed_days")
-    if days is not None and not set(days) <= {d.value for d in Weekday}:
+    if days is not None and not all(isinstance(d, str) and d in _WEEKDAYS for d in days):
         raise schedule.error("allowed_days", "Input should be a list of weekday names")
     weekdays = EVERY_DAY if days is None else tuple(Weekday(d) for d in days)
     rng = WindowRange(days=weekdays, start_min=start, end_min=end)
@@ -247,13 +257,16 @@ def _new_campaign(body: Record, engine: SarvamEngine, user: str) -> SarvamCampai
     fields = _parse(body, create=True)
     campaign_id = engine.next_id()
     contacts, per_hour = engine.default_contacts(campaign_id)
-    sim = body.child("_sim") or Record({}, "_sim")
+    with _as_422():
+        sim = body.child("_sim") or Record({}, "_sim")
+        given_contacts = sim.integer("contacts")
+        given_per_hour = sim.integer("contacts_per_hour", minimum=1)
     return SarvamCampaign(
         campaign_id=campaign_id,
         created_at=engine.clock.now(),
         created_by=user,
-        contacts=sim.integer("contacts") or contacts,
-        contacts_per_hour=sim.integer("contacts_per_hour", minimum=1) or per_hour,
+        contacts=contacts if given_contacts is None else given_contacts,
+        contacts_per_hour=per_hour if given_per_hour is None else given_per_hour,
         **fields,
     )
 

@@ -142,8 +142,11 @@ class SarvamEngine:
     def next_id(self) -> str:
         """A fresh id shaped like the docs' ``camp-a1b2c3d4``, derived from the seed."""
         with self._lock:
-            self._issued += 1
-            return f"camp-{self._hash(f'id:{self._issued}') % 16**8:08x}"
+            while True:  # eight hex digits can collide in a large fleet; skip taken ones
+                self._issued += 1
+                campaign_id = f"camp-{self._hash(f'id:{self._issued}') % 16**8:08x}"
+                if campaign_id not in self._campaigns:
+                    return campaign_id
 
     def default_contacts(self, campaign_id: str) -> tuple[int, int]:
         """(contacts, contacts_per_hour) for a campaign that did not set them."""

@@ -125,22 +125,22 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
         order = request.query_params.get("sort_order", "desc")
         if order not in ("asc", "desc"):
             raise SimError(400, "VALIDATION_ERROR", "sort_order must be asc or desc")
-        items = engine.campaigns()
-        if order == "asc":
-            items.reverse()
+        everything = engine.campaigns()
+        items = everything[::-1] if order == "asc" else everything
+        start = 0
         cursor = request.query_params.get("cursor")
         if cursor:
-            keys = [_cursor(c) for c in items]
-            if cursor not in keys:
+            start = next((i + 1 for i, c in enumerate(items) if _cursor(c) == cursor), -1)
+            if start < 0:
                 raise SimError(400, "VALIDATION_ERROR", "Invalid cursor")
-            items = items[keys.index(cursor) + 1 :]
-        page, rest = items[:limit], items[limit:]
+        page = items[start : start + limit]
+        more = start + limit < len(items)
         now = engine.clock.now()
         return JSONResponse(
             {
                 "items": [faults.corrupt(c.id, render_v3(c, now), BREAKERS) for c in page],
-                "next_cursor": _cursor(page[-1]) if rest and page else None,
-                "total_count": len(engine.campaigns()),
+                "next_cursor": _cursor(page[-1]) if more and page else None,
+                "total_count": len(everything),
             }
         )
 

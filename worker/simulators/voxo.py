@@ -228,7 +228,7 @@ _CHECKS: dict[str, tuple[str, Check]] = {  # JSON field -> (VoxoCampaign attribu
 }
 
 
-def validate(body: Any, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _validate(body: Any, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """Campaign attribute changes from a create or PATCH body; raises SimError 400."""
     if not isinstance(body, dict):
         raise SimError(400, "BadRequest", "Request body must be a JSON object")
@@ -321,7 +321,7 @@ def create_app(engine: VoxoEngine, *, faults: Faults | None = None) -> ASGIApp:
 
     async def create(request: Request) -> Response:
         user = user_of(request)
-        changes = validate(await read_json(request), required=_REQUIRED_ON_CREATE)
+        changes = _validate(await read_json(request), required=_REQUIRED_ON_CREATE)
         campaign = VoxoCampaign(
             id=engine.next_id(),
             tenant_id=user.tenant_id,
@@ -340,7 +340,7 @@ def create_app(engine: VoxoEngine, *, faults: Faults | None = None) -> ASGIApp:
                 400, "BadRequest", "campaignId must be > 0", {"campaignId": "must be > 0"}
             )
         campaign = owned(request, user, "campaign_id")
-        engine.update(campaign, validate(await read_json(request)))
+        engine.update(campaign, _validate(await read_json(request)))
         return detail(campaign)
 
     routes = [

@@ -17,10 +17,13 @@ Model (PROVIDERS.md 2.4; [I] marks this simulator's choices where VOXO is silent
   ``disposition`` is still ``""`` and gives it an Asterisk-style
   ``DIALSTATUS`` drawn from a hash of the seed, the campaign id and the number's
   position; ``lastrun`` becomes the dial's instant. With every number dialed the
-  dialing stops and ``lastrun`` stays put.
+  dialing stops and ``lastrun`` stays put. A dial due at the very instant of a
+  pause happens before it; a PATCH of the dates, hours, frequency or numbers
+  restarts the rhythm from the PATCH instant.
 * After ``dateEnd timeEnd`` the state stays ``READY`` (unknown per
   PROVIDERS.md 2.4; nothing in the docs says it changes) and nothing dials.
-* Tokens expire ``token_lifetime`` after login on the simulator's clock [I].
+* Tokens expire ``token_lifetime`` after login on the simulator's clock
+  (default one day, FeathersJS's default JWT lifetime) [I].
 """
 
 from __future__ import annotations

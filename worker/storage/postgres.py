@@ -261,7 +261,7 @@ async def _upsert_rejections(
     seen_at: datetime,
     secrets: frozenset[str],
 ) -> None:
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for rej in rejections:
         raw = redact(rej.raw, secrets)
         reason = redact(rej.reason, secrets)

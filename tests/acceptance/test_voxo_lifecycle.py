@@ -144,9 +144,10 @@ async def test_a_campaign_runs_pauses_resumes_and_completes(
     ]
     started, progress, paused = timeline[1], timeline[2], timeline[4]
     resumed, finished = timeline[7], timeline[11]
-    # timeline[6], paused -> running, is not asserted: diff.py dates a derived
-    # RUNNING at scheduled_start_at even when it follows a user pause.
     assert started[1] == T0 + 2 * HOUR  # the provider's scheduled start, not the poll
+    # After a user pause, READY again is dated by the poll that saw it, never by the
+    # (earlier) scheduled start.
+    assert timeline[6][:2] == ("status_changed", T0 + 4 * HOUR + 10 * MINUTE)
     assert started[2]["after"] == {
         "status": "running",
         "status_raw": "READY",

@@ -243,3 +243,12 @@ def test_pause_without_paused_at_is_dated_by_the_provider_updated_at() -> None:
         ("status_changed", T + timedelta(minutes=7)),
         ("paused", T + timedelta(minutes=7)),
     ]
+
+
+def test_a_derived_restart_after_a_pause_is_dated_when_seen() -> None:
+    start = T - timedelta(hours=2)
+    paused = base(status=Status.PAUSED, status_raw="PAUSED", scheduled_start_at=start)
+    running = base(status=Status.RUNNING, status_raw="READY", status_derived=True, scheduled_start_at=start)
+    change = diff(stored(paused), running, OBSERVED)
+    assert change is not None
+    assert change.events[0].occurred_at == OBSERVED

@@ -7,8 +7,9 @@ event's ``occurred_at`` (DESIGN.md section 5: provider time, else observation):
   when that moved, else observed.
 * finished: ``finished_at``; else the provider's ``updated_at`` when it moved;
   else, for a derived status, the scheduled end; else observed.
-* status_changed: as paused/finished for those statuses; a derived start uses the
-  scheduled start; otherwise the provider's ``updated_at`` when it moved, else observed.
+* status_changed: as paused/finished for those statuses; a derived start from a
+  waiting status uses the scheduled start; otherwise the provider's ``updated_at``
+  when it moved, else observed.
 * anything else: the provider's ``updated_at`` when it moved, else observed.
 
 When two polls show that a pause happened in between (status running both
@@ -38,6 +39,7 @@ _DESCRIPTIVE_FIELDS = (
     "time_flags",
 )
 _ACTIVE_STATUSES = frozenset({Status.RUNNING, Status.SCHEDULED, Status.DRAFT})
+_WAITING = frozenset({Status.SCHEDULED, Status.DRAFT})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,8 +153,8 @@ def _status_time(before: Campaign, after: Campaign) -> datetime | None:
         return _paused_time(before, after)
     if after.status in TERMINAL_STATUSES:
         return _finished_at(before, after)
-    if after.status_derived and after.status is Status.RUNNING:
-        return after.scheduled_start_at
+    if after.status_derived and after.status is Status.RUNNING and before.status in _WAITING:
+        return after.scheduled_start_at  # it started when its schedule said, not when seen
     return _moved(before.provider_updated_at, after.provider_updated_at)
 
 

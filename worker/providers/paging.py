@@ -1,4 +1,5 @@
-"""Page walkers shared by the adapters: cursor and offset paging over JSON envelopes.
+"""Page walkers shared by the adapters: cursor and offset paging over JSON envelopes,
+and per-page detail fetching.
 
 They yield one page at a time, so a fleet of any size is never held in memory,
 and they refuse envelopes that would make paging loop or silently stop early.
@@ -6,14 +7,20 @@ and they refuse envelopes that would make paging loop or silently stop early.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from worker.domain.campaign import TargetKey
-from worker.errors import ProviderRejected
-from worker.ports import RawRecord
+import anyio
 
-__all__ = ["cursor_pages", "envelope_items", "offset_pages"]
+from worker.domain.campaign import TargetKey
+from worker.errors import ProviderAuthError, ProviderError, ProviderRejected
+from worker.ports import RawRecord
+from worker.providers.base import ProviderHttp
+
+__all__ = ["cursor_pages", "envelope_items", "offset_pages", "with_details"]
+
+log = logging.getLogger(__name__)
 
 
 def envelope_items(target: TargetKey, where: str, body: Any, items_key: str) -> list[RawRecord]:
@@ -77,3 +84,50 @@ async def offset_pages(
             return
         if isinstance(total, int) and offset >= total:
             return
+
+
+async def with_details(
+    http: ProviderHttp,
+    page: Sequence[RawRecord],
+    *,
+    path_of: Callable[[RawRecord], str | None],
+    merge: Callable[[RawRecord, Any], RawRecord],
+) -> list[RawRecord]:
+    """Replace each list item by its detail, fetched concurrently (bounded by ``http``).
+
+    ``path_of(item)`` is the detail path, or ``None`` when the item has no usable
+    id (it is passed on unchanged and rejected by normalize). A 404 means the
+    campaign went away between list and detail: the list item is kept and the
+    miss is logged. Any other failure cancels the page's other requests and is
+    raised, failing the cycle.
+    """
+    records = list(page)
+    failures: list[ProviderError] = []
+
+    async def fetch(index: int, path: str, scope: anyio.CancelScope) -> None:
+        try:
+            records[index] = merge(records[index], await http.request_json("GET", path))
+        except ProviderError as exc:
+            if exc.status_code == 404 and not isinstance(exc, ProviderAuthError):
+                log.info(
+                    "%s: %s was listed but its detail is gone (404); keeping the list item",
+                    http.target,
+                    path,
+                    extra={
+                        "event": "provider.detail_missing",
+                        "target": str(http.target),
+                        "path": path,
+                    },
+                )
+                return
+            failures.append(exc)
+            scope.cancel()  # the cycle fails anyway; stop the other requests
+
+    async with anyio.create_task_group() as group:
+        for index, item in enumerate(page):
+            path = path_of(item)
+            if path is not None:
+                group.start_soon(fetch, index, path, group.cancel_scope)
+    if failures:
+        raise failures[0]
+    return records

@@ -34,7 +34,6 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import anyio
 import httpx
 
 from worker.config import SarvamTarget
@@ -42,10 +41,10 @@ from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import Record
 from worker.domain.timestamps import load_zone, parse_hhmm
 from worker.domain.windows import EVERY_DAY, CallWindow, Weekday, WindowRange
-from worker.errors import ProviderAuthError, ProviderError, ProviderRejected
+from worker.errors import ProviderRejected
 from worker.ports import Clock, RawRecord
 from worker.providers.base import ProviderHttp, StaticHeaderAuth
-from worker.providers.paging import offset_pages
+from worker.providers.paging import offset_pages, with_details
 
 __all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider", "read_allowed_schedule"]
 
@@ -112,50 +111,23 @@ class SarvamProvider:
             yield await self._with_details(page) if self.settings.fetch_detail else page
 
     async def _with_details(self, page: Sequence[RawRecord]) -> list[RawRecord]:
-        merged = list(page)
-        failures: list[ProviderError] = []
+        def path_of(item: Any) -> str | None:
+            campaign_id = item.get(self.id_field) if isinstance(item, Mapping) else None
+            # Without a usable id there is nothing to ask for; normalize rejects the item.
+            if not isinstance(campaign_id, str) or not campaign_id:
+                return None
+            return f"{self._campaigns_path}/{quote(campaign_id, safe='')}"
 
-        async def fill(index: int, campaign_id: str, scope: anyio.CancelScope) -> None:
-            try:
-                merged[index] = await self._detail(merged[index], campaign_id)
-            except ProviderError as exc:
-                failures.append(exc)
-                scope.cancel()  # the page fails anyway; stop the other requests
+        def merge(item: RawRecord, detail: Any) -> RawRecord:
+            if not isinstance(detail, dict):
+                raise ProviderRejected(
+                    f"GET {self._campaigns_path}/{item.get(self.id_field)}: expected a JSON "
+                    f"object, got {type(detail).__name__}",
+                    target=str(self.target),
+                )
+            return {**item, **detail}
 
-        async with anyio.create_task_group() as tg:
-            for index, item in enumerate(page):
-                campaign_id = item.get(self.id_field) if isinstance(item, Mapping) else None
-                # Without a usable id there is nothing to ask for; normalize rejects the item.
-                if isinstance(campaign_id, str) and campaign_id:
-                    tg.start_soon(fill, index, campaign_id, tg.cancel_scope)
-        if failures:
-            raise failures[0]
-        return merged
-
-    async def _detail(self, item: RawRecord, campaign_id: str) -> RawRecord:
-        path = f"{self._campaigns_path}/{quote(campaign_id, safe='')}"
-        try:
-            detail = await self.http.request_json("GET", path)
-        except ProviderRejected as exc:
-            if exc.status_code != 404 or isinstance(exc, ProviderAuthError):
-                raise
-            log.info(
-                "%s: campaign %s listed but its detail is gone (404); keeping the list item",
-                self.target,
-                campaign_id,
-                extra={
-                    "event": "provider.detail_missing",
-                    "target": str(self.target),
-                    "campaign_id": campaign_id,
-                },
-            )
-            return item
-        if not isinstance(detail, dict):
-            raise ProviderRejected(
-                f"GET {path}: expected a JSON object, got {type(detail).__name__}",
-                target=str(self.target),
-            )
-        return {**item, **detail}
+        return await with_details(self.http, page, path_of=path_of, merge=merge)
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or merged detail record. Pure; raises NormalizationError."""

@@ -69,12 +69,12 @@ from worker.domain.timestamps import (
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
 from worker.errors import (
     ProviderAuthError,
-    ProviderError,
     ProviderRejected,
     ProviderUnavailable,
 )
 from worker.ports import Clock, RawRecord
 from worker.providers.base import RETRYABLE_STATUS, ProviderHttp, parse_retry_after
+from worker.providers.paging import with_details
 
 __all__ = ["LIST_PATH", "LOGIN_PATH", "VOXO_STATUS", "VoxoProvider", "VoxoTokenAuth"]
 
@@ -266,42 +266,13 @@ class VoxoProvider:
             yield await self._with_details(page) if self.settings.fetch_detail else page
 
     async def _with_details(self, page: list[Any]) -> list[Any]:
-        records = list(page)
-        failures: list[ProviderError] = []
+        def path_of(item: Any) -> str | None:
+            campaign_id = _fetchable_id(item)
+            return None if campaign_id is None else f"{LIST_PATH}/{campaign_id}"
 
-        async def fetch(index: int, campaign_id: int, scope: anyio.CancelScope) -> None:
-            try:
-                records[index] = await self._detail(page[index], campaign_id)
-            except ProviderError as exc:
-                failures.append(exc)
-                scope.cancel()  # the cycle fails anyway; stop the other requests
-
-        async with anyio.create_task_group() as group:
-            for index, item in enumerate(page):
-                campaign_id = _fetchable_id(item)
-                if campaign_id is not None:
-                    group.start_soon(fetch, index, campaign_id, group.cancel_scope)
-        if failures:
-            raise failures[0]
-        return records
-
-    async def _detail(self, item: Any, campaign_id: int) -> Any:
-        try:
-            return await self.http.request_json("GET", f"{LIST_PATH}/{campaign_id}")
-        except ProviderRejected as exc:
-            if exc.status_code != 404:
-                raise
-        log.info(
-            "%s: campaign %s was listed but its detail is gone (404); keeping the list item",
-            self.target,
-            campaign_id,
-            extra={
-                "event": "voxo.detail_missing",
-                "target": str(self.target),
-                "campaign_id": str(campaign_id),
-            },
+        return await with_details(
+            self.http, page, path_of=path_of, merge=lambda item, detail: detail
         )
-        return item
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or detail. Pure; raises NormalizationError."""
@@ -346,6 +317,10 @@ class VoxoProvider:
         return _flagged(
             parse_local_datetime(value, lastrun_zone, r.path("lastrun")), "last_run_at", flags
         )
+
+
+def _detail_wins(item: Any, detail: Any) -> Any:
+    return detail
 
 
 def _fetchable_id(item: Any) -> int | None:

@@ -36,6 +36,7 @@ __all__ = [
     "SarvamTarget",
     "Settings",
     "Target",
+    "TargetBase",
     "VoxV2Target",
     "VoxV3Target",
     "VoxoTarget",
@@ -98,7 +99,9 @@ class HttpSettings(_Model):
     )
 
 
-class _TargetBase(_Model):
+class TargetBase(_Model):
+    """What every target has: an account name, a base URL, a poll interval, HTTP settings."""
+
     account: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     base_url: str = Field(pattern=r"^https?://")
     poll_interval: float = Field(60.0, ge=1, description="seconds between two cycles")
@@ -110,7 +113,7 @@ class _TargetBase(_Model):
         return f"{getattr(self, 'provider', '?')}/{self.account}"
 
 
-class VoxV3Target(_TargetBase):
+class VoxV3Target(TargetBase):
     """vox.ai v3: ``GET /v3/campaigns``, cursor paging, Bearer key."""
 
     provider: Literal["vox_v3"] = "vox_v3"
@@ -118,7 +121,7 @@ class VoxV3Target(_TargetBase):
     page_size: int = Field(100, ge=1, le=100)
 
 
-class VoxV2Target(_TargetBase):
+class VoxV2Target(TargetBase):
     """vox.ai v2: ``POST /v2/campaigns/list``, the cursor is the last campaign id."""
 
     provider: Literal["vox_v2"] = "vox_v2"
@@ -126,7 +129,7 @@ class VoxV2Target(_TargetBase):
     page_size: int = Field(100, ge=1, le=500)
 
 
-class VoxoTarget(_TargetBase):
+class VoxoTarget(TargetBase):
     """VOXO: token auth, one unpaged list per tenant, detail per campaign."""
 
     provider: Literal["voxo"] = "voxo"
@@ -159,7 +162,7 @@ class VoxoTarget(_TargetBase):
         return value if value == "campaign" else _zone_name(value)
 
 
-class SarvamTarget(_TargetBase):
+class SarvamTarget(TargetBase):
     """Sarvam scheduling API: ``X-API-Key``, offset paging, detail per campaign."""
 
     provider: Literal["sarvam"] = "sarvam"

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Generator, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import anyio
 import httpx
@@ -29,7 +29,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from worker.clock import SystemClock
-from worker.config import HttpSettings
+from worker.config import HttpSettings, TargetBase
 from worker.domain.campaign import TargetKey
 from worker.errors import (
     ProviderAuthError,
@@ -253,3 +253,43 @@ def _error_detail(response: httpx.Response) -> str:
             detail = f"{body.get('name', '')}: {body['message']}".strip(": ")
     text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
     return text[:_DETAIL_LIMIT]
+
+
+S = TypeVar("S", bound=TargetBase)
+
+
+class HttpProvider(Generic[S]):
+    """What every HTTP adapter shares: its settings, its HTTP session and its target.
+
+    A subclass names itself (``name``), says how it authenticates (:meth:`auth`)
+    and implements ``pages`` and ``normalize`` of ``worker.ports.Provider``.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, http: ProviderHttp, settings: S) -> None:
+        self.http = http
+        self.settings = settings
+
+    @classmethod
+    def auth(cls, settings: S, target: TargetKey, clock: Clock) -> httpx.Auth:
+        """The credentials flow for this provider; the only secret-touching hook."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_settings(cls, settings: S, client: httpx.AsyncClient, clock: Clock) -> Self:
+        """Wire the adapter to its HTTP session (composition root)."""
+        target = TargetKey(provider=cls.name, account=settings.account)
+        http = ProviderHttp(
+            client,
+            target=target,
+            settings=settings.http,
+            auth=cls.auth(settings, target, clock),
+            clock=clock,
+        )
+        return cls(http, settings)
+
+    @property
+    def target(self) -> TargetKey:
+        """The provider account this adapter reads."""
+        return self.http.target

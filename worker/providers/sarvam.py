@@ -43,7 +43,7 @@ from worker.domain.timestamps import load_zone, parse_hhmm
 from worker.domain.windows import EVERY_DAY, CallWindow, Weekday, WindowRange
 from worker.errors import ProviderRejected
 from worker.ports import Clock, RawRecord
-from worker.providers.base import ProviderHttp, StaticHeaderAuth
+from worker.providers.base import HttpProvider, ProviderHttp, StaticHeaderAuth
 from worker.providers.paging import offset_pages, with_details
 
 __all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider", "read_allowed_schedule"]
@@ -64,7 +64,7 @@ SARVAM_STATUS: Mapping[str, Status] = MappingProxyType(
 )
 
 
-class SarvamProvider:
+class SarvamProvider(HttpProvider[SarvamTarget]):
     """Campaigns of one Sarvam workspace through the scheduling API."""
 
     name: ClassVar[str] = "sarvam"
@@ -72,27 +72,14 @@ class SarvamProvider:
     status_table: ClassVar[Mapping[str, Status]] = SARVAM_STATUS
 
     def __init__(self, http: ProviderHttp, settings: SarvamTarget) -> None:
-        self.http = http
-        self.settings = settings
+        super().__init__(http, settings)
         org, workspace = quote(settings.org_id, safe=""), quote(settings.workspace_id, safe="")
         self._campaigns_path = f"/v1/orgs/{org}/workspaces/{workspace}/campaigns"
 
     @classmethod
-    def from_settings(
-        cls, settings: SarvamTarget, client: httpx.AsyncClient, clock: Clock
-    ) -> SarvamProvider:
-        """Wire the adapter to its HTTP session (composition root)."""
-        auth = StaticHeaderAuth("X-API-Key", settings.api_key.get_secret_value())
-        target = TargetKey(provider=cls.name, account=settings.account)
-        return cls(
-            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
-            settings,
-        )
-
-    @property
-    def target(self) -> TargetKey:
-        """The Sarvam workspace this adapter reads."""
-        return self.http.target
+    def auth(cls, settings: SarvamTarget, target: TargetKey, clock: Clock) -> httpx.Auth:
+        """``X-API-Key: <workspace key>``."""
+        return StaticHeaderAuth("X-API-Key", settings.api_key.get_secret_value())
 
     async def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         """Pages of ``GET …/campaigns?limit=&offset=``, each with its details when configured."""

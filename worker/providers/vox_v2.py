@@ -20,7 +20,7 @@ from worker.domain.campaign import Campaign, Counters, PausedBy, Status, TargetK
 from worker.domain.records import MISSING, Record
 from worker.domain.windows import read_minute_window
 from worker.ports import Clock, RawRecord
-from worker.providers.base import ProviderHttp, StaticHeaderAuth
+from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
 from worker.providers.vox import VOX_STATUS
 
@@ -29,7 +29,7 @@ __all__ = ["VoxV2Provider"]
 LIST_PATH = "/v2/campaigns/list"
 
 
-class VoxV2Provider:
+class VoxV2Provider(HttpProvider[VoxV2Target]):
     """Campaigns of one vox.ai organization through the v2 API.
 
     Fields (seed 001, PROVIDERS.md 1.3 and 1.5): ``created_at``, ``scheduled_at``,
@@ -43,26 +43,10 @@ class VoxV2Provider:
     id_field: ClassVar[str] = "id"
     status_table: ClassVar[Mapping[str, Status]] = VOX_STATUS
 
-    def __init__(self, http: ProviderHttp, settings: VoxV2Target) -> None:
-        self.http = http
-        self.settings = settings
-
     @classmethod
-    def from_settings(
-        cls, settings: VoxV2Target, client: httpx.AsyncClient, clock: Clock
-    ) -> VoxV2Provider:
-        """Wire the adapter to its HTTP session (composition root)."""
-        auth = StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
-        target = TargetKey(provider=cls.name, account=settings.account)
-        return cls(
-            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
-            settings,
-        )
-
-    @property
-    def target(self) -> TargetKey:
-        """The vox organization this adapter reads."""
-        return self.http.target
+    def auth(cls, settings: VoxV2Target, target: TargetKey, clock: Clock) -> httpx.Auth:
+        """``Authorization: Bearer <organization key>``."""
+        return StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
 
     def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         """Pages of ``POST /v2/campaigns/list`` until ``next_cursor`` is null."""

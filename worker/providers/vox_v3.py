@@ -13,14 +13,14 @@ from worker.domain.campaign import Campaign, Counters, PausedBy, Status, TargetK
 from worker.domain.records import Record
 from worker.domain.windows import read_minute_window
 from worker.ports import Clock, RawRecord
-from worker.providers.base import ProviderHttp, StaticHeaderAuth
+from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
 from worker.providers.vox import VOX_STATUS
 
 __all__ = ["VoxV3Provider"]
 
 
-class VoxV3Provider:
+class VoxV3Provider(HttpProvider[VoxV3Target]):
     """Campaigns of one vox.ai organization through the v3 API.
 
     Fields (PROVIDERS.md 1.5): every ``*_at`` is integer unix milliseconds;
@@ -31,26 +31,10 @@ class VoxV3Provider:
     id_field: ClassVar[str] = "id"
     status_table: ClassVar[Mapping[str, Status]] = VOX_STATUS
 
-    def __init__(self, http: ProviderHttp, settings: VoxV3Target) -> None:
-        self.http = http
-        self.settings = settings
-
     @classmethod
-    def from_settings(
-        cls, settings: VoxV3Target, client: httpx.AsyncClient, clock: Clock
-    ) -> VoxV3Provider:
-        """Wire the adapter to its HTTP session (composition root)."""
-        auth = StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
-        target = TargetKey(provider=cls.name, account=settings.account)
-        return cls(
-            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
-            settings,
-        )
-
-    @property
-    def target(self) -> TargetKey:
-        """The vox organization this adapter reads."""
-        return self.http.target
+    def auth(cls, settings: VoxV3Target, target: TargetKey, clock: Clock) -> httpx.Auth:
+        """``Authorization: Bearer <organization key>``."""
+        return StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
 
     def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         """Pages of ``GET /v3/campaigns?limit=&cursor=`` until ``next_cursor`` is null."""

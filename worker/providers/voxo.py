@@ -73,7 +73,7 @@ from worker.errors import (
     ProviderUnavailable,
 )
 from worker.ports import Clock, RawRecord
-from worker.providers.base import RETRYABLE_STATUS, ProviderHttp, parse_retry_after
+from worker.providers.base import RETRYABLE_STATUS, HttpProvider, ProviderHttp, parse_retry_after
 from worker.providers.paging import with_details
 
 __all__ = ["LIST_PATH", "LOGIN_PATH", "VOXO_STATUS", "VoxoProvider", "VoxoTokenAuth"]
@@ -203,7 +203,7 @@ def _feathers_detail(response: httpx.Response) -> str:
     return detail[:_DETAIL_LIMIT] or "no error detail"
 
 
-class VoxoProvider:
+class VoxoProvider(HttpProvider[VoxoTarget]):
     """Campaigns of one VOXO tenant (see the module docstring for every reading rule)."""
 
     name: ClassVar[str] = "voxo"
@@ -211,8 +211,7 @@ class VoxoProvider:
     status_table: ClassVar[Mapping[str, Status]] = VOXO_STATUS
 
     def __init__(self, http: ProviderHttp, settings: VoxoTarget) -> None:
-        self.http = http
-        self.settings = settings
+        super().__init__(http, settings)
         self._lastrun_zone: ZoneInfo | None = (
             None
             if settings.lastrun_timezone == "campaign"
@@ -220,27 +219,15 @@ class VoxoProvider:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: VoxoTarget, client: httpx.AsyncClient, clock: Clock
-    ) -> VoxoProvider:
-        """Wire the adapter to its HTTP session (composition root)."""
-        target = TargetKey(provider=cls.name, account=settings.account)
-        auth = VoxoTokenAuth(
+    def auth(cls, settings: VoxoTarget, target: TargetKey, clock: Clock) -> httpx.Auth:
+        """Token auth: log in with email and password, re-login once on a 401."""
+        return VoxoTokenAuth(
             login_url=settings.base_url.rstrip("/") + LOGIN_PATH,
             email=settings.email,
             password=settings.password,
             target=target,
             clock=clock,
         )
-        return cls(
-            ProviderHttp(client, target=target, settings=settings.http, auth=auth, clock=clock),
-            settings,
-        )
-
-    @property
-    def target(self) -> TargetKey:
-        """The VOXO tenant this adapter reads."""
-        return self.http.target
 
     def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         """Pages of ``page_size`` records from the tenant's one list response.

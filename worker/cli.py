@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="embedded database dir (default: per-user demo dir)"
     )
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
+    demo.add_argument("--show-progress", action="store_true", help="print progress events too")
 
     simulate = commands.add_parser("simulate", help="serve one provider simulator on loopback")
     simulate.add_argument("provider", help="provider name, e.g. vox_v3")
@@ -166,6 +167,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
         seed=args.seed,
         data_dir=args.data_dir or settings.data_dir,
         duration=args.duration,
+        show_progress=args.show_progress,
     )
     await run_demo(options)
     return 0

@@ -1,6 +1,7 @@
 """``campaign-sync demo``: the whole product on one laptop, no server to set up.
 
-Starts the embedded PostgreSQL, serves every provider simulator on loopback with
+Starts the embedded PostgreSQL, serves every provider simulator (vox v3, vox v2,
+VOXO, Sarvam) on loopback with
 an accelerated clock (a simulated day in four minutes by default), syncs every
 target every few seconds through the real pipeline, and prints each change
 event as it lands in the outbox. Ctrl-C stops everything and leaves no process.
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,13 +26,13 @@ from sqlalchemy.engine import URL
 
 from worker.app import Runtime, open_runtime
 from worker.clock import AcceleratedClock
-from worker.config import Settings, Target, VoxV3Target
-from worker.domain.events import ChangeEvent
+from worker.config import SarvamTarget, Settings, Target, VoxoTarget, VoxV2Target, VoxV3Target
+from worker.domain.events import ChangeEvent, EventKind
 from worker.errors import ConfigError
 from worker.http_server import serve
 from worker.ports import Clock
 from worker.scheduler import SyncScheduler
-from worker.simulators import vox_v3
+from worker.simulators import sarvam, vox_v2, vox_v3, voxo
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres, default_data_dir, psql_path
 from worker.storage.engine import async_url, create_engine
@@ -51,6 +53,7 @@ class DemoOptions:
     seed: int = 1
     data_dir: Path | None = None
     duration: float | None = None  # stop after this many real seconds; None runs until Ctrl-C
+    show_progress: bool = False  # progress events are frequent; stored always, printed on request
 
     @property
     def speed(self) -> float:
@@ -66,12 +69,42 @@ class _Simulated:
 
 
 def _simulators() -> list[_Simulated]:
+    """Every provider's demo simulator and the target settings that reach it."""
     return [
         _Simulated(
             "vox_v3",
             vox_v3.demo_app,
             lambda url: VoxV3Target(
                 account="demo", base_url=url, api_key=SecretStr(vox_v3.DEMO_API_KEY)
+            ),
+        ),
+        _Simulated(
+            "vox_v2",
+            vox_v2.demo_app,
+            lambda url: VoxV2Target(
+                account="demo", base_url=url, api_key=SecretStr(vox_v2.DEMO_API_KEY)
+            ),
+        ),
+        _Simulated(
+            "voxo",
+            voxo.demo_app,
+            lambda url: VoxoTarget(
+                account="demo",
+                base_url=url,
+                email=voxo.DEMO_EMAIL,
+                password=SecretStr(voxo.DEMO_PASSWORD),
+                tenant_id=voxo.DEMO_TENANT_ID,
+            ),
+        ),
+        _Simulated(
+            "sarvam",
+            sarvam.demo_app,
+            lambda url: SarvamTarget(
+                account="demo",
+                base_url=url + sarvam.BASE_PATH,
+                api_key=SecretStr(sarvam.DEMO_API_KEY),
+                org_id=sarvam.DEMO_ORG_ID,
+                workspace_id=sarvam.DEMO_WORKSPACE_ID,
             ),
         ),
     ]
@@ -88,7 +121,8 @@ def describe(event: ChangeEvent) -> str:
     details = {
         "discovered": lambda: f"{data['campaign']['name']!r} status={data['campaign']['status']}",
         "status_changed": lambda: (
-            f"{data['before']['status_raw']} -> {data['after']['status_raw']}"
+            f"{data['before']['status']} -> {data['after']['status']}"
+            f" (provider: {data['after']['status_raw']})"
         ),
         "paused": lambda: (
             f"paused_by={data['paused_by']}" + (" (inferred)" if data["inferred"] else "")
@@ -124,11 +158,12 @@ async def _fresh_database(server_url: str) -> URL:
     return async_url(server_url).set(database=DEMO_DATABASE)
 
 
-async def _print_events(runtime: Runtime, out: TextIO) -> None:
+async def _print_events(runtime: Runtime, out: TextIO, *, show_progress: bool) -> None:
     async with EventFeed(runtime.engine, poll_interval=0.5) as feed:
         async for batch in feed.batches():
             for event in batch:
-                print(describe(event), file=out, flush=True)
+                if show_progress or event.kind is not EventKind.PROGRESS:
+                    print(describe(event), file=out, flush=True)
 
 
 async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
@@ -153,7 +188,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
         _banner(out, options, data_dir, url, targets)
         intervals = {name: options.poll_seconds for name in runtime.providers}
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_print_events, runtime, out)
+            tg.start_soon(partial(_print_events, runtime, out, show_progress=options.show_progress))
             tg.start_soon(_stop_on_signal, tg.cancel_scope, out)
             async with SyncScheduler(runtime.sync_target, intervals, grace_seconds=5):
                 if options.duration is None:
@@ -183,6 +218,9 @@ def _banner(
         f"  embedded PostgreSQL data dir: {data_dir}",
         f"  query it while it runs:  {psql_path()} '{psql_url}'",
         *(f"  simulator {t.name}: {t.base_url}" for t in targets),
+        "  progress events are stored but not printed; --show-progress prints them too"
+        if not options.show_progress
+        else "  printing every event, progress included",
         "  Ctrl-C to stop.",
         "",
         f"{'time (simulated, UTC)':<24} {'event':<24} {'target':<14} {'campaign':<13} details",

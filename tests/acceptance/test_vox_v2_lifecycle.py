@@ -27,6 +27,7 @@ from tests.helpers import (
     runtime_for,
     secret,
 )
+from tests.kits.vox_v2 import SEOUL_DAY
 from worker.app import Runtime
 from worker.clock import ManualClock
 from worker.config import VoxV2Target
@@ -41,15 +42,6 @@ TARGET = VoxV2Target(
 )
 AUTH = {"Authorization": f"Bearer {VOX_KEY}"}
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
-# Monday 09:00-12:00 and 13:00-18:00 in Seoul; T0 is Monday 09:00 KST (00:00Z).
-SEOUL_DAY = {
-    "timezone": "Asia/Seoul",
-    "auto_resume": True,
-    "windows": [
-        {"days": ["Monday"], "start_min": 540, "end_min": 720},
-        {"days": ["Monday"], "start_min": 780, "end_min": 1080},
-    ],
-}
 
 
 class Vox:

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.conftest import T0
+from tests.kits.vox_v2 import SEOUL_DAY
 from worker.clock import ManualClock
 from worker.config import VoxV2Target
 from worker.domain.timestamps import to_iso8601, to_unix_ms
@@ -30,15 +31,6 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "vox_v2"
 SCHEMA_FIELDS = set(json.loads((FIXTURES / "schema_campaign.json").read_text()))
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
-# Monday 09:00-12:00 and 13:00-18:00 in Seoul; T0 is Monday 09:00 KST (00:00Z).
-SEOUL_DAY = {
-    "timezone": "Asia/Seoul",
-    "auto_resume": True,
-    "windows": [
-        {"days": ["Monday"], "start_min": 540, "end_min": 720},
-        {"days": ["Monday"], "start_min": 780, "end_min": 1080},
-    ],
-}
 
 
 @pytest.fixture

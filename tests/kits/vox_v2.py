@@ -1,23 +1,31 @@
-"""Contract-test kit for vox.ai v2."""
+"""Contract-test kit for vox.ai v2, and the vox v2 test material its tests share."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from tests.kits import ProviderKit
+from tests.kits import ProviderKit, vox_v3
 from worker.clock import ManualClock
 from worker.config import VoxV2Target
 from worker.simulators.faults import Faults
-from worker.simulators.vox_engine import VoxCampaign, VoxEngine
+from worker.simulators.vox_engine import VoxEngine
 from worker.simulators.vox_v2 import create_app
 
 KEY = "vox-v2-contract-key"
 TARGET = VoxV2Target(account="kit", base_url="http://vox-v2.test", api_key=SecretStr(KEY))
 BAD_TARGET = VoxV2Target(account="kit", base_url="http://vox-v2.test", api_key=SecretStr("wrong"))
+# Monday 09:00-12:00 and 13:00-18:00 in Seoul; T0 is Monday 09:00 KST (00:00Z).
+SEOUL_DAY = {
+    "timezone": "Asia/Seoul",
+    "auto_resume": True,
+    "windows": [
+        {"days": ["Monday"], "start_min": 540, "end_min": 720},
+        {"days": ["Monday"], "start_min": 780, "end_min": 1080},
+    ],
+}
 
 
 def build(clock: ManualClock, faults: Faults, seed: int) -> tuple[ASGIApp, Any]:
@@ -26,22 +34,13 @@ def build(clock: ManualClock, faults: Faults, seed: int) -> tuple[ASGIApp, Any]:
 
 
 def populate(engine: VoxEngine, n: int) -> list[str]:
-    now = engine.clock.now()
-    ids = []
-    for index in range(n):
-        campaign = VoxCampaign(
-            id=engine.next_id(),
-            name="contract",
-            created_at=now - timedelta(hours=1),
-            scheduled_at=now - timedelta(minutes=30),
-            total_calls=10_000,
-            # The docs disagree on the type (sample "production", schema integer): serve both.
-            agent_version="production" if index % 2 else index + 1,
-            call_window=None,
-        )
-        engine.add(campaign)
-        ids.append(campaign.id)
-    engine.advance()
+    """v3's running fleet (one engine serves both versions), with both agent_version types."""
+    ids = vox_v3.populate(engine, n)
+    for index, cid in enumerate(ids):
+        campaign = engine.get(cid)
+        assert campaign is not None
+        # The docs disagree on the type (sample "production", schema integer): serve both.
+        campaign.agent_version = "production" if index % 2 else index + 1
     return ids
 
 

@@ -19,6 +19,7 @@ from worker.domain.timestamps import (
     MINUTES_PER_DAY,
     UTC,
     load_zone,
+    parse_hhmm,
     parse_minute_of_day,
     resolve_local,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "is_open",
     "minute_window_json",
     "next_boundary",
+    "read_clock_window",
     "read_minute_window",
 ]
 
@@ -195,17 +197,52 @@ def read_minute_window(record: Record, name: str = "call_time_window") -> CallWi
         end = parse_minute_of_day(
             entry.raw("end_min"), entry.path("end_min"), allow_end_of_day=True
         )
-        days = entry.array("days", required=True) or []
-        try:
-            weekdays = tuple(Weekday(day) for day in days)
-        except ValueError:
-            raise entry.error("days", "expected English weekday names, e.g. 'Monday'") from None
+        weekdays = _read_weekdays(entry, "days", required=True) or ()
         ranges.append(WindowRange(days=weekdays, start_min=start, end_min=end))
     return CallWindow(
         timezone=zone_name,
         ranges=tuple(ranges),
         auto_resume=window.boolean("auto_resume"),
     )
+
+
+def read_clock_window(
+    record: Record, name: str = "allowed_schedule", *, default_zone: str
+) -> CallWindow | None:
+    """Read a one-range ``HH:MM`` weekly window, Sarvam's ``allowed_schedule`` shape:
+    ``{allowed_start_time,allowed_end_time,allowed_days,timezone}``.
+
+    Both times are required local ``HH:MM``; an end at or before the start
+    crosses midnight, so equal times mean around the clock. ``allowed_days``
+    absent or null means every day, ``timezone`` absent or null ``default_zone``.
+
+    Raises:
+        NormalizationError: naming the nested field, e.g. ``allowed_schedule.allowed_days``.
+    """
+    schedule = record.child(name)
+    if schedule is None:
+        return None
+    zone_name = schedule.text("timezone")
+    if zone_name is None:
+        zone_name = default_zone
+    load_zone(zone_name, schedule.path("timezone"))
+    start, end = (
+        parse_hhmm(schedule.text(key, required=True), schedule.path(key))
+        for key in ("allowed_start_time", "allowed_end_time")
+    )
+    days = _read_weekdays(schedule, "allowed_days", required=False)
+    rng = WindowRange(days=EVERY_DAY if days is None else days, start_min=start, end_min=end)
+    return CallWindow(timezone=zone_name, ranges=(rng,))
+
+
+def _read_weekdays(record: Record, name: str, *, required: bool) -> tuple[Weekday, ...] | None:
+    days = record.array(name, required=required)
+    if days is None:
+        return None
+    try:
+        return tuple(Weekday(day) for day in days)
+    except ValueError:
+        raise record.error(name, "expected English weekday names, e.g. 'Monday'") from None
 
 
 def minute_window_json(window: CallWindow) -> dict[str, object]:

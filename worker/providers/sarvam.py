@@ -39,14 +39,13 @@ import httpx
 from worker.config import SarvamTarget
 from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import Record
-from worker.domain.timestamps import load_zone, parse_hhmm
-from worker.domain.windows import EVERY_DAY, CallWindow, Weekday, WindowRange
+from worker.domain.windows import read_clock_window
 from worker.errors import ProviderRejected
 from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp, StaticHeaderAuth
 from worker.providers.paging import offset_pages, with_details
 
-__all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider", "read_allowed_schedule"]
+__all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider"]
 
 log = logging.getLogger(__name__)
 
@@ -135,42 +134,6 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
             scheduled_start_at=r.iso8601("start_timestamp"),
             scheduled_end_at=r.iso8601("end_timestamp"),
             provider_updated_at=r.iso8601("updated_at"),
-            call_window=read_allowed_schedule(r),
+            call_window=read_clock_window(r, default_zone=DEFAULT_TIMEZONE),
             raw=raw,
         )
-
-
-def read_allowed_schedule(record: Record, name: str = "allowed_schedule") -> CallWindow | None:
-    """Read Sarvam's ``allowed_schedule`` (local ``HH:MM`` times, weekday names, IANA zone).
-
-    Raises:
-        NormalizationError: naming the nested field, e.g. ``allowed_schedule.allowed_days``.
-    """
-    schedule = record.child(name)
-    if schedule is None:
-        return None
-    zone = schedule.text("timezone")
-    if zone is None:
-        zone = DEFAULT_TIMEZONE
-    load_zone(zone, schedule.path("timezone"))
-    start = parse_hhmm(
-        schedule.text("allowed_start_time", required=True), schedule.path("allowed_start_time")
-    )
-    end = parse_hhmm(
-        schedule.text("allowed_end_time", required=True), schedule.path("allowed_end_time")
-    )
-    days_raw = schedule.array("allowed_days")
-    if days_raw is None:
-        days: tuple[Weekday, ...] = EVERY_DAY
-    else:
-        try:
-            days = tuple(Weekday(day) for day in days_raw)
-        except ValueError:
-            raise schedule.error(
-                "allowed_days", "expected English weekday names, e.g. 'Monday'"
-            ) from None
-    return CallWindow(
-        timezone=zone,
-        ranges=(WindowRange(days=days, start_min=start, end_min=end),),
-        auto_resume=None,
-    )

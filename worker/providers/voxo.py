@@ -2,13 +2,8 @@
 
 Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading):
 
-* **Auth.** :class:`VoxoTokenAuth` logs in with ``POST /authentication``
-  (``{"strategy":"local","email","password"}`` → ``accessToken``) and sends
-  ``Authorization: Bearer <accessToken>``. The token's lifetime is undocumented,
-  so it is kept until VOXO answers 401; then the adapter logs in once more and
-  retries once. A second 401, or a refused login, is a ``ProviderAuthError``;
-  a login answering 429/5xx or a cut body is ``ProviderUnavailable`` and the
-  whole request is retried by ``ProviderHttp``.
+* **Auth.** Email and password log in for a Bearer token, re-login once on a
+  401: :class:`~worker.providers.voxo_auth.VoxoTokenAuth`.
 * **Paging.** The list is a bare JSON array with no paging. The adapter splits
   it into pages of ``page_size`` records and, with ``fetch_detail``, replaces
   each list item by its ``GET /v2/call-campaigns/{id}`` detail one page at a
@@ -44,17 +39,13 @@ Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading)
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import anyio
 import httpx
-from pydantic import SecretStr
 
 from worker.config import VoxoTarget
 from worker.domain.campaign import Campaign, PausedBy, Status, TargetKey
@@ -67,140 +58,20 @@ from worker.domain.timestamps import (
     parse_local_datetime,
 )
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
-from worker.errors import (
-    ProviderAuthError,
-    ProviderRejected,
-    ProviderUnavailable,
-)
+from worker.errors import ProviderRejected
 from worker.ports import Clock, RawRecord
-from worker.providers.base import RETRYABLE_STATUS, HttpProvider, ProviderHttp, parse_retry_after
+from worker.providers.base import HttpProvider, ProviderHttp
 from worker.providers.paging import with_details
+from worker.providers.voxo_auth import VoxoTokenAuth
 
-__all__ = ["LIST_PATH", "LOGIN_PATH", "VOXO_STATUS", "VoxoProvider", "VoxoTokenAuth"]
+__all__ = ["LIST_PATH", "VOXO_STATUS", "VoxoProvider"]
 
-log = logging.getLogger(__name__)
-
-LOGIN_PATH = "/authentication"
 LIST_PATH = "/v2/call-campaigns"
 
 # READY's entry is what it means inside its dates; before and after them the
 # dates decide (see VoxoProvider.normalize). Only these two values are documented.
 VOXO_STATUS = MappingProxyType({"READY": Status.RUNNING, "PAUSED": Status.PAUSED})
 _DATE_DERIVED = frozenset({"READY"})
-_DETAIL_LIMIT = 200
-
-
-class VoxoTokenAuth(httpx.Auth):
-    """Logs in with email and password, then sends the access token as a Bearer header.
-
-    One login is shared by every request of the target; an ``anyio.Lock``
-    makes concurrent requests that find no token (or a refused one) wait for a
-    single login instead of each logging in.
-    """
-
-    def __init__(
-        self, *, login_url: str, email: str, password: SecretStr, target: TargetKey, clock: Clock
-    ) -> None:
-        self._login_url = login_url
-        self._email = email
-        self._password = password
-        self._target = str(target)
-        self._clock = clock
-        self._token: str | None = None
-        self._lock = anyio.Lock()
-
-    def __repr__(self) -> str:
-        return f"VoxoTokenAuth({self._login_url!r}, token={'set' if self._token else 'unset'})"
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        refused: str | None = None
-        for _ in range(2):  # the request with the current token, then once with a fresh one
-            # The lock is held across the login's round trip on purpose: httpx
-            # always closes an auth flow (aclose), which releases it.
-            async with self._lock:
-                if self._token is None or self._token == refused:
-                    self._token = None
-                    login = yield self._login_request()
-                    await login.aread()
-                    self._token = self._accept_login(login)
-                token = self._token
-            request.headers["Authorization"] = f"Bearer {token}"
-            response = yield request
-            if response.status_code != 401:
-                return
-            refused = token
-        # Refused twice, the second time with a fresh token: ProviderHttp turns
-        # this last 401 into a ProviderAuthError.
-
-    def _login_request(self) -> httpx.Request:
-        body = {
-            "strategy": "local",
-            "email": self._email,
-            "password": self._password.get_secret_value(),
-        }
-        return httpx.Request("POST", self._login_url, json=body)
-
-    def _accept_login(self, response: httpx.Response) -> str:
-        """The access token of a successful login.
-
-        Raises:
-            ProviderAuthError: the email and password were refused (401/403).
-            ProviderUnavailable: 408/425/429/5xx (with Retry-After), or a 2xx whose
-                body is not JSON (truncated?); ProviderHttp retries the request.
-            ProviderRejected: any other refusal, or a login answer without a token.
-        """
-        where, status, target = f"POST {LOGIN_PATH}", response.status_code, self._target
-        if status in (401, 403):
-            raise ProviderAuthError(
-                f"{where} returned {status}: VOXO refused this target's email and password "
-                f"({_feathers_detail(response)})",
-                target=target,
-                status_code=status,
-            )
-        if status in RETRYABLE_STATUS or status >= 500:
-            raise ProviderUnavailable(
-                f"{where} returned {status} ({_feathers_detail(response)})",
-                target=target,
-                status_code=status,
-                retry_after=parse_retry_after(
-                    response.headers.get("Retry-After"), self._clock.now()
-                ),
-            )
-        if status >= 300:
-            raise ProviderRejected(
-                f"{where} returned {status} ({_feathers_detail(response)})",
-                target=target,
-                status_code=status,
-            )
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            raise ProviderUnavailable(
-                f"{where} returned {status} with a body that is not valid JSON "
-                f"({len(response.content)} bytes; truncated?)",
-                target=target,
-                status_code=status,
-            ) from None
-        token = body.get("accessToken") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ProviderRejected(
-                f"{where} returned {status} without an accessToken", target=target
-            )
-        return token
-
-
-def _feathers_detail(response: httpx.Response) -> str:
-    """``name: message`` of a FeathersJS-style error body, never anything else."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return "no JSON body"
-    if not isinstance(body, dict):
-        return "unexpected body"
-    detail = f"{body.get('name', '')}: {body.get('message', '')}".strip(": ")
-    return detail[:_DETAIL_LIMIT] or "no error detail"
 
 
 class VoxoProvider(HttpProvider[VoxoTarget]):
@@ -222,7 +93,7 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
     def auth(cls, settings: VoxoTarget, target: TargetKey, clock: Clock) -> httpx.Auth:
         """Token auth: log in with email and password, re-login once on a 401."""
         return VoxoTokenAuth(
-            login_url=settings.base_url.rstrip("/") + LOGIN_PATH,
+            base_url=settings.base_url,
             email=settings.email,
             password=settings.password,
             target=target,
@@ -250,16 +121,11 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         size = self.settings.page_size
         for start in range(0, max(len(listed), 1), size):
             page = listed[start : start + size]
-            yield await self._with_details(page) if self.settings.fetch_detail else page
-
-    async def _with_details(self, page: list[Any]) -> list[Any]:
-        def path_of(item: Any) -> str | None:
-            campaign_id = _fetchable_id(item)
-            return None if campaign_id is None else f"{LIST_PATH}/{campaign_id}"
-
-        return await with_details(
-            self.http, page, path_of=path_of, merge=lambda item, detail: detail
-        )
+            if self.settings.fetch_detail:
+                page = await with_details(
+                    self.http, page, path_of=_detail_path, merge=_detail_wins
+                )
+            yield page
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or detail. Pure; raises NormalizationError."""
@@ -306,15 +172,15 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         )
 
 
-def _detail_wins(item: Any, detail: Any) -> Any:
-    return detail
-
-
-def _fetchable_id(item: Any) -> int | None:
+def _detail_path(item: Any) -> str | None:
     campaign_id = item.get("id") if isinstance(item, Mapping) else None
     if isinstance(campaign_id, int) and not isinstance(campaign_id, bool) and campaign_id > 0:
-        return campaign_id
+        return f"{LIST_PATH}/{campaign_id}"
     return None
+
+
+def _detail_wins(item: Any, detail: Any) -> Any:
+    return detail
 
 
 def _require_zone(r: Record, zone: ZoneInfo | None, needed_by: str) -> ZoneInfo:

@@ -3,14 +3,19 @@
 Each simulator is a Starlette app wrapped in :class:`FaultsMiddleware`, with
 ``/_sim/faults`` (GET, PUT) to read or change its fault knobs and
 ``/_sim/clock`` (GET; POST ``{"advance_seconds": n}`` when the clock is manual).
+
+Request errors come in two styles: ``"plain"`` (400 ``VALIDATION_ERROR``, the
+default) and ``"fastapi"`` (422 with FastAPI's ``[{"loc", "msg", "type"}]`` in
+``SimError.details``, see :func:`unprocessable`) for providers built on FastAPI.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +28,18 @@ from worker.domain.timestamps import to_iso8601
 from worker.ports import Clock
 from worker.simulators.faults import Faults, FaultsMiddleware
 
-__all__ = ["SimError", "build_app", "int_param", "read_json"]
+__all__ = [
+    "ErrorStyle",
+    "SimError",
+    "build_app",
+    "call_succeeds",
+    "int_param",
+    "read_json",
+    "seeded_hash",
+    "unprocessable",
+]
+
+ErrorStyle = Literal["plain", "fastapi"]
 
 
 class SimError(Exception):
@@ -37,26 +53,68 @@ class SimError(Exception):
         self.details = details
 
 
-def int_param(request: Request, name: str, *, default: int, low: int, high: int) -> int:
-    """An integer query parameter within ``[low, high]``; raises SimError 400/422 otherwise."""
+def unprocessable(message: str, *loc: str | int, kind: str = "value_error") -> SimError:
+    """FastAPI's 422 for one problem: ``details`` is its ``detail`` list, ``code`` the type."""
+    return SimError(422, kind, message, [{"loc": list(loc), "msg": message, "type": kind}])
+
+
+def int_param(
+    request: Request,
+    name: str,
+    *,
+    default: int,
+    low: int,
+    high: int,
+    style: ErrorStyle = "plain",
+) -> int:
+    """An integer query parameter within ``[low, high]``.
+
+    Raises:
+        SimError: 400 (``style="plain"``) or FastAPI's 422 (``"fastapi"``) otherwise.
+    """
     text = request.query_params.get(name)
     if text is None:
         return default
     try:
         value = int(text)
     except ValueError:
+        if style == "fastapi":
+            message = "Input should be a valid integer"
+            raise unprocessable(message, "query", name, kind="int_parsing") from None
         raise SimError(400, "VALIDATION_ERROR", f"{name} must be an integer") from None
     if not low <= value <= high:
+        if style == "fastapi":
+            raise unprocessable(f"Input should be between {low} and {high}", "query", name)
         raise SimError(400, "VALIDATION_ERROR", f"{name} must be between {low} and {high}")
     return value
 
 
-async def read_json(request: Request) -> Any:
-    """The request's JSON body; raises SimError 400 when it is not JSON."""
+async def read_json(request: Request, *, style: ErrorStyle = "plain") -> Any:
+    """The request's JSON body (``None`` when empty).
+
+    Raises:
+        SimError: 400 (``style="plain"``) or FastAPI's 422 (``"fastapi"``) when it is not JSON.
+    """
     try:
         return json.loads(await request.body() or b"null")
     except ValueError:
+        if style == "fastapi":
+            raise unprocessable("JSON decode error", "body", 0, kind="json_invalid") from None
         raise SimError(400, "VALIDATION_ERROR", "body is not valid JSON") from None
+
+
+def seeded_hash(seed: int, *parts: object) -> int:
+    """A 64-bit number fixed by the seed and ``parts``: the first 8 bytes of the sha256 of
+    ``"seed:part:…"``, so simulated fleets are the same on every run and host.
+    """
+    text = ":".join(str(part) for part in (seed, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def call_succeeds(seed: int, campaign_id: str, number: int, success_percent: int) -> bool:
+    """Whether call ``number`` of a campaign succeeds; ``success_percent`` in 100 do on average."""
+    first_byte = seeded_hash(seed, campaign_id, number) >> 56
+    return first_byte * 100 < success_percent * 256
 
 
 def _admin_routes(faults: Faults, clock: Clock) -> list[BaseRoute]:

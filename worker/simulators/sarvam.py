@@ -2,70 +2,59 @@
 
 Serves ``/v1/orgs/{org_id}/workspaces/{workspace_id}/campaigns`` both under
 ``/api/scheduling`` (the production prefix) and bare, so any ``base_url``
-works: list, create, detail, PATCH and ``PUT …/{campaign_id}/status``, with
-CampaignMetadata and detail payloads field for field (PROVIDERS.md 3.2-3.6;
-the state machine is in ``sarvam_engine``). Choices where Sarvam is silent:
+works: list, create, detail, PATCH and ``PUT …/{campaign_id}/status``
+(PROVIDERS.md 3.2-3.6; validation and payloads are in ``sarvam_requests``, the
+state machine in ``sarvam_engine``). Choices where Sarvam is silent:
 
 * A bad or missing key answers 403 with the general Sarvam envelope
   ``{"error": {"message", "code": "invalid_api_key_error"}}``; another org or
-  workspace in the path answers 404. Validation errors answer 422 FastAPI-style,
-  ``{"detail": [{"loc", "msg", "type"}]}``, naming the first problem found (FastAPI
-  would list them all); a quota breach is a 422 of type ``quota_exceeded``. An
-  action or PATCH in the wrong status answers 409 ``{"detail": "…"}``, an unknown
-  campaign 404 likewise. Injected 429/5xx use the general envelope
+  workspace in the path answers 404. Validation errors answer FastAPI's 422; a
+  quota breach is a 422 of type ``quota_exceeded``. An action or PATCH in the
+  wrong status answers 409 ``{"detail": "…"}``, an unknown campaign 404
+  likewise. Injected 429/5xx use the general envelope
   (``rate_limit_exceeded_error``, ``internal_server_error``).
-* List: ``sort_by`` accepts ``created_at``, ``updated_at`` and ``name`` (else
-  422); ties break on ``campaign_id``. ``search`` is a case-insensitive
-  substring of the name. ``next_page_uri``/``prev_page_uri`` are the request
-  path and query with the neighbouring ``offset`` and the asked ``limit``.
-* Create requires name, app_config (with ``app_id``), start/end timestamps
-  with a UTC offset, the end after the start, and allowed_schedule. It answers
-  200 (FastAPI's default) with CampaignMetadata in ``scheduled``. A
-  simulator-only ``_sim`` object may set ``contacts`` and ``contacts_per_hour``.
-* PATCH ignores null and unknown fields, replaces ``app_config`` and
-  ``allowed_schedule`` whole, needs ``end_timestamp`` after both the start and
-  now, and moves ``updated_at`` only when something changed.
-* ``allowed_days`` absent means every day, ``timezone`` absent Asia/Kolkata
-  (documented); equal start and end times mean all day.
-* Times are rendered by ``to_iso8601``: ``Z``, with a fraction only when the
-  instant has one (the docs' samples never do).
-
-Malformed records (fault knob): ``bad_time`` serves ``created_at`` as
-``28/03/2026 10:00``-style text, ``unknown_status`` serves ``archived``,
-``missing_id`` drops ``campaign_id``, ``wrong_type`` serves ``app_version`` as ``"two"``.
+* ``next_page_uri``/``prev_page_uri`` are the request path and query with the
+  neighbouring ``offset`` and the asked ``limit``.
+* Create answers 200 (FastAPI's default) with CampaignMetadata in ``scheduled``.
+* PATCH needs ``end_timestamp`` after both the start and now, and moves
+  ``updated_at`` only when something changed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from worker.domain.records import Record
-from worker.domain.timestamps import load_zone, parse_hhmm, parse_iso8601, to_iso8601
-from worker.domain.windows import EVERY_DAY, CallWindow, Weekday, WindowRange
-from worker.errors import NormalizationError
+from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
 from worker.ports import Clock
-from worker.simulators.base import SimError, build_app
+from worker.simulators.base import SimError, build_app, unprocessable
 from worker.simulators.faults import Faults
 from worker.simulators.sarvam_engine import (
-    ACTIONS,
+    DEFAULT_TIMEZONE,
     EDITABLE,
-    STATUSES,
     SYSTEM_USER,
     IllegalTransition,
     QuotaExceeded,
     SarvamCampaign,
     SarvamEngine,
-    demo_fleet,
+    all_day,
+)
+from worker.simulators.sarvam_requests import (
+    BREAKERS,
+    ListQuery,
+    new_campaign,
+    parse_action,
+    parse_changes,
+    read_body,
+    render_detail,
+    render_metadata,
 )
 
 __all__ = [
@@ -76,76 +65,13 @@ __all__ = [
     "DEMO_WORKSPACE_ID",
     "create_app",
     "demo_app",
-    "render_detail",
-    "render_metadata",
+    "demo_fleet",
 ]
 
 BASE_PATH = "/api/scheduling"
 DEMO_API_KEY = "sarvam-demo-key"
 DEMO_ORG_ID = "org-demo"
 DEMO_WORKSPACE_ID = "ws-demo"
-DEFAULT_TIMEZONE = "Asia/Kolkata"
-SORT_FIELDS = ("created_at", "updated_at", "name")
-_NAME = re.compile(r"^[A-Za-z0-9_\- ]{1,50}$")
-_WEEKDAYS = frozenset(d.value for d in Weekday)
-_Loc = tuple[str | int, ...]
-
-
-def _bad_time(record: dict[str, Any]) -> dict[str, Any]:
-    created = parse_iso8601(record["created_at"], "created_at")
-    return {**record, "created_at": created.strftime("%d/%m/%Y %H:%M")}
-
-
-BREAKERS: dict[str, Any] = {
-    "bad_time": _bad_time,
-    "unknown_status": lambda r: {**r, "status": "archived"},
-    "missing_id": lambda r: {k: v for k, v in r.items() if k != "campaign_id"},
-    "wrong_type": lambda r: {**r, "app_version": "two"},
-}
-
-
-def render_metadata(c: SarvamCampaign) -> dict[str, Any]:
-    """CampaignMetadata, the list item and the answer of every write."""
-    return {
-        "name": c.name,
-        "campaign_id": c.campaign_id,
-        "status": c.status,
-        "app_id": c.app_config.get("app_id"),
-        "created_by": c.created_by,
-        "created_at": to_iso8601(c.created_at),
-        "updated_at": to_iso8601(c.updated_at or c.created_at),
-        "description": c.description,
-        "app_type": c.app_config.get("app_type", "agent"),
-        "app_version": c.app_config.get("app_version"),
-        "updated_by": c.updated_by,
-    }
-
-
-def schedule_json(window: CallWindow) -> dict[str, Any]:
-    """A one-range window in Sarvam's ``allowed_schedule`` shape."""
-    rng = window.ranges[0]
-    return {
-        "allowed_start_time": f"{rng.start_min // 60:02d}:{rng.start_min % 60:02d}",
-        "allowed_end_time": f"{rng.end_min // 60:02d}:{rng.end_min % 60:02d}",
-        "allowed_days": [d.value for d in rng.days],
-        "timezone": window.timezone,
-    }
-
-
-def render_detail(c: SarvamCampaign) -> dict[str, Any]:
-    """The Get Campaign payload, keys in the documented order."""
-    meta = render_metadata(c)
-    head = {k: meta[k] for k in ("name", "campaign_id", "status", "app_id", "created_by")}
-    return {
-        **head,
-        "created_at": meta["created_at"],
-        "updated_at": meta["updated_at"],
-        "app_config": c.app_config,
-        "start_timestamp": to_iso8601(c.start_timestamp),
-        "end_timestamp": to_iso8601(c.end_timestamp),
-        "allowed_schedule": schedule_json(c.allowed_schedule),
-        **{k: meta[k] for k in ("description", "app_type", "app_version", "updated_by")},
-    }
 
 
 def _error(exc: SimError) -> Response:
@@ -163,112 +89,6 @@ def _error_body(status: int) -> dict[str, Any]:
     if status == 429:
         return {"error": {"message": "Rate limit exceeded", "code": "rate_limit_exceeded_error"}}
     return {"error": {"message": "Internal server error", "code": "internal_server_error"}}
-
-
-def _unprocessable(message: str, *loc: str | int, kind: str = "value_error") -> SimError:
-    return SimError(422, kind, message, [{"loc": list(loc), "msg": message, "type": kind}])
-
-
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not re.fullmatch(r"[+-]?\d+", text.strip()):
-        raise _unprocessable("Input should be a valid integer", "query", name, kind="int_parsing")
-    if not low <= int(text) <= high:
-        raise _unprocessable(f"Input should be between {low} and {high}", "query", name)
-    return int(text)
-
-
-async def _body(request: Request) -> Record:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise _unprocessable("JSON decode error", "body", 0, kind="json_invalid") from None
-    if not isinstance(body, dict):
-        raise _unprocessable("Input should be a valid dictionary", "body", kind="dict_type")
-    return Record(body)
-
-
-@contextlib.contextmanager
-def _as_422() -> Iterator[None]:
-    """Turn a NormalizationError from reading a request body into FastAPI's 422."""
-    try:
-        yield
-    except NormalizationError as exc:
-        missing = exc.reason == "required"
-        message, kind = ("Field required", "missing") if missing else (exc.reason, "value_error")
-        raise _unprocessable(message, "body", *exc.field.split("."), kind=kind) from None
-
-
-def _parse(body: Record, *, create: bool) -> dict[str, Any]:
-    """Validated fields of a create (all required) or PATCH body (nulls and others ignored).
-
-    Raises:
-        SimError: 422 naming the first field at fault, FastAPI-style.
-    """
-    with _as_422():
-        name, description = body.text("name", required=create), body.text("description")
-        if name is not None and not _NAME.match(name):
-            raise body.error("name", "1-50 letters, digits, '-', '_' or spaces")
-        if description is not None and len(description) > 150:
-            raise body.error("description", "String should have at most 150 characters")
-        app = body.child("app_config", required=create)
-        if app is not None:
-            app.text("app_id", required=True)
-            app.integer("app_version", minimum=None)
-            if app.text("app_type") not in (None, "agent", "workflow"):
-                raise app.error("app_type", "Input should be 'agent' or 'workflow'")
-        start = body.iso8601("start_timestamp", required=True) if create else None
-        end = body.iso8601("end_timestamp", required=create)
-        if start is not None and end is not None and end <= start:
-            raise body.error("end_timestamp", "end_timestamp must be after start_timestamp")
-        window = _schedule(body.child("allowed_schedule", required=create))
-    fields = {
-        "name": name,
-        "description": description,
-        "app_config": None if app is None else {"app_type": "agent", **body.raw("app_config")},
-        "start_timestamp": start,
-        "end_timestamp": end,
-        "allowed_schedule": window,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _schedule(schedule: Record | None) -> CallWindow | None:
-    """``allowed_schedule``; absent ``allowed_days`` means every day, ``timezone`` Asia/Kolkata."""
-    if schedule is None:
-        return None
-    zone = schedule.text("timezone") or DEFAULT_TIMEZONE
-    load_zone(zone, schedule.path("timezone"))
-    start, end = (
-        parse_hhmm(schedule.text(key, required=True), schedule.path(key))
-        for key in ("allowed_start_time", "allowed_end_time")
-    )
-    days = schedule.array("allowed_days")
-    if days is not None and not all(isinstance(d, str) and d in _WEEKDAYS for d in days):
-        raise schedule.error("allowed_days", "Input should be a list of weekday names")
-    weekdays = EVERY_DAY if days is None else tuple(Weekday(d) for d in days)
-    rng = WindowRange(days=weekdays, start_min=start, end_min=end)
-    return CallWindow(timezone=zone, ranges=(rng,))
-
-
-def _new_campaign(body: Record, engine: SarvamEngine, user: str) -> SarvamCampaign:
-    fields = _parse(body, create=True)
-    campaign_id = engine.next_id()
-    contacts, per_hour = engine.default_contacts(campaign_id)
-    with _as_422():
-        sim = body.child("_sim") or Record({}, "_sim")
-        given_contacts = sim.integer("contacts")
-        given_per_hour = sim.integer("contacts_per_hour", minimum=1)
-    return SarvamCampaign(
-        campaign_id=campaign_id,
-        created_at=engine.clock.now(),
-        created_by=user,
-        contacts=contacts if given_contacts is None else given_contacts,
-        contacts_per_hour=per_hour if given_per_hour is None else given_per_hour,
-        **fields,
-    )
 
 
 def create_app(
@@ -301,29 +121,18 @@ def create_app(
 
     async def list_campaigns(request: Request) -> Response:
         authorize(request)
-        query = request.query_params
-        offset = _query_int(request, "offset", 0, 0, 10**9)
-        limit = _query_int(request, "limit", 10, 1, 100)
-        status = query.get("campaign_status")
-        sort_by, order = query.get("sort_by", "created_at"), query.get("sort_order", "desc")
-        for name, value, allowed in (
-            ("campaign_status", status, (None, *STATUSES)),
-            ("sort_by", sort_by, SORT_FIELDS),
-            ("sort_order", order, ("asc", "desc")),
-        ):
-            if value not in allowed:
-                message = f"Input should be one of {', '.join(filter(None, allowed))}"
-                raise _unprocessable(message, "query", name, kind="enum")
-        search = (query.get("search") or "").lower()
-        items = [
-            c for c in engine.campaigns() if status in (None, c.status) and search in c.name.lower()
-        ]
-        items.sort(key=lambda c: (getattr(c, sort_by), c.campaign_id), reverse=order == "desc")
+        query = ListQuery.of(request)
+        items = query.select(engine.campaigns())
+        offset, limit = query.offset, query.limit
         page = items[offset : offset + faults.cap(limit)]
         after = offset + len(page)
 
         def uri(at: int) -> str:
-            keep = [(k, v) for k, v in query.multi_items() if k not in ("offset", "limit")]
+            keep = [
+                (k, v)
+                for k, v in request.query_params.multi_items()
+                if k not in ("offset", "limit")
+            ]
             return f"{request.url.path}?{urlencode([*keep, ('offset', at), ('limit', limit)])}"
 
         return JSONResponse(
@@ -341,11 +150,11 @@ def create_app(
 
     async def create(request: Request) -> Response:
         authorize(request)
-        campaign = _new_campaign(await _body(request), engine, user)
+        campaign = new_campaign(await read_body(request), engine, user)
         try:
             engine.check_quota()
         except QuotaExceeded as exc:
-            raise _unprocessable(str(exc), "body", kind="quota_exceeded") from None
+            raise unprocessable(str(exc), "body", kind="quota_exceeded") from None
         engine.add(campaign)
         return answer(campaign, render_metadata(campaign))
 
@@ -356,7 +165,7 @@ def create_app(
 
     async def patch_campaign(request: Request) -> Response:
         authorize(request)
-        changes = _parse(await _body(request), create=False)
+        changes = parse_changes(await read_body(request), create=False)
         campaign = find(request)
         if campaign.status not in EDITABLE:
             message = (
@@ -366,7 +175,7 @@ def create_app(
         end = changes.get("end_timestamp")
         if end is not None and (end <= campaign.start_timestamp or end <= engine.clock.now()):
             message = "end_timestamp must be after start_timestamp and in the future"
-            raise _unprocessable(message, "body", "end_timestamp")
+            raise unprocessable(message, "body", "end_timestamp")
         changed = {k: v for k, v in changes.items() if getattr(campaign, k) != v}
         for key, value in changed.items():
             setattr(campaign, key, value)
@@ -376,17 +185,14 @@ def create_app(
 
     async def put_status(request: Request) -> Response:
         authorize(request)
-        action = (await _body(request)).raw("action")
-        if action not in ACTIONS:
-            message = "Input should be 'pause', 'resume' or 'cancel'"
-            raise _unprocessable(message, "body", "action", kind="enum")
+        action = parse_action(await read_body(request))
         campaign = find(request)
         try:
             engine.act(campaign, action, user)
         except IllegalTransition as exc:
             raise SimError(409, "conflict", str(exc)) from None
         except QuotaExceeded as exc:
-            raise _unprocessable(str(exc), "body", "action", kind="quota_exceeded") from None
+            raise unprocessable(str(exc), "body", "action", kind="quota_exceeded") from None
         return answer(campaign, render_metadata(campaign))
 
     base = "/v1/orgs/{org_id}/workspaces/{workspace_id}/campaigns"
@@ -404,6 +210,75 @@ def create_app(
     return build_app(
         routes, faults=faults, clock=engine.clock, render_error=_error, error_body=_error_body
     )
+
+
+def _sample_app_config(app_id: str) -> dict[str, Any]:
+    """An AgentConfig shaped like the docs' create example."""
+    return {
+        "app_id": app_id,
+        "app_version": 1,
+        "app_type": "agent",
+        "attempts_per_second": 2,
+        "connection_configs": [
+            {"connection_id": "conn-xyz", "phone_numbers": ["+918041234567"], "weight": 1}
+        ],
+        "retry_config": {
+            "max_retries": 3,
+            "retry_interval_minutes": 30,
+            "retry_on": {"busy": {"enabled": True}, "no_answer": {"enabled": True}},
+        },
+        "webhook_config": {"url": "https://your-server.com/webhook", "metadata": {}},
+    }
+
+
+def demo_fleet(engine: SarvamEngine) -> list[SarvamCampaign]:
+    """Seven campaigns around ``engine.clock.now()``; within six hours they start, get
+    paused and resumed by (planned) users, run out of contacts, hit their end or are cancelled.
+    """
+    base = engine.clock.now().replace(second=0, microsecond=0)
+    hour = timedelta(hours=1)
+    local = (base + hour).astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+    opens = local.hour * 60 + local.minute  # the collections window opens an hour from now
+    later = CallWindow(
+        timezone=DEFAULT_TIMEZONE,
+        ranges=(WindowRange(days=EVERY_DAY, start_min=opens, end_min=(opens + 480) % 1440),),
+    )
+    specs: list[tuple[str, timedelta, timedelta, timedelta, CallWindow, int, int]] = [
+        # name, created, start, end (from base), window, contacts, contacts per hour
+        ("Q1 Payment Reminders", -240 * hour, -216 * hour, -48 * hour, all_day(), 10**6, 60),
+        ("Renewal Reminders", -48 * hour, -24 * hour, 168 * hour, all_day(), 7800, 300),
+        ("Feedback Survey", -hour, hour / 2, 5 * hour, all_day(), 10**6, 200),
+        ("Collections Follow-up", -3 * hour, -hour, 72 * hour, later, 10**6, 150),
+        ("Loan Offer Pilot", -24 * hour, -20 * hour, 48 * hour, all_day(), 10**6, 120),
+        ("Holiday Greetings", -6 * hour, -5 * hour, 96 * hour, all_day(), 10**6, 90),
+        ("Policy Lapse Alerts", -2 * hour, 30 * hour, 96 * hour, all_day(), 10**6, 90),
+    ]
+    fleet = []
+    for name, created, start, end, window, contacts, per_hour in specs:
+        fleet.append(
+            engine.add(
+                SarvamCampaign(
+                    campaign_id=engine.next_id(),
+                    name=name,
+                    description=f"Demo campaign: {name.lower()}",
+                    created_at=base + created,
+                    start_timestamp=base + start,
+                    end_timestamp=base + end,
+                    allowed_schedule=window,
+                    app_config=_sample_app_config("payment-reminder-agent"),
+                    contacts=contacts,
+                    contacts_per_hour=per_hour,
+                )
+            )
+        )
+    survey, pilot, greetings = fleet[2], fleet[4], fleet[5]
+    engine.plan(survey.campaign_id, base + 1.5 * hour, "pause")
+    engine.plan(survey.campaign_id, base + 2.5 * hour, "resume")
+    engine.plan(pilot.campaign_id, base + 3 * hour, "cancel")
+    engine.plan(greetings.campaign_id, base - hour / 2, "pause")
+    engine.plan(greetings.campaign_id, base + 4 * hour, "resume")
+    engine.advance()
+    return fleet
 
 
 def demo_app(clock: Clock, *, seed: int) -> tuple[ASGIApp, SarvamEngine]:

@@ -39,20 +39,22 @@ each an option of :class:`SarvamOptions` where that was cheap:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, is_open, next_boundary
 from worker.ports import Clock
+from worker.simulators.base import seeded_hash
 
 __all__ = [
+    "ACTIONS",
     "CONCURRENT",
+    "DEFAULT_TIMEZONE",
     "EDITABLE",
     "STATUSES",
+    "SYSTEM_USER",
     "TERMINAL",
     "IllegalTransition",
     "QuotaExceeded",
@@ -60,7 +62,6 @@ __all__ = [
     "SarvamEngine",
     "SarvamOptions",
     "all_day",
-    "demo_fleet",
 ]
 
 STATUSES = ("ended", "active", "paused", "scheduled", "cancelled")  # the docs' enum order
@@ -69,6 +70,7 @@ EDITABLE = frozenset({"scheduled", "paused"})
 CONCURRENT = frozenset({"scheduled", "active"})
 ACTIONS = ("pause", "resume", "cancel")
 SYSTEM_USER = "user@company.com"  # the docs' sample creator
+DEFAULT_TIMEZONE = "Asia/Kolkata"  # documented default of allowed_schedule.timezone
 _PLANNED = "<planned action>"
 
 
@@ -136,22 +138,19 @@ class SarvamEngine:
         self._issued = 0
         self._lock = threading.RLock()
 
-    def _hash(self, text: str) -> int:
-        return int.from_bytes(hashlib.sha256(f"{self.seed}:{text}".encode()).digest()[:8], "big")
-
     def next_id(self) -> str:
         """A fresh id shaped like the docs' ``camp-a1b2c3d4``, derived from the seed."""
         with self._lock:
             while True:  # eight hex digits can collide in a large fleet; skip taken ones
                 self._issued += 1
-                campaign_id = f"camp-{self._hash(f'id:{self._issued}') % 16**8:08x}"
+                campaign_id = f"camp-{seeded_hash(self.seed, 'id', self._issued) % 16**8:08x}"
                 if campaign_id not in self._campaigns:
                     return campaign_id
 
     def default_contacts(self, campaign_id: str) -> tuple[int, int]:
         """(contacts, contacts_per_hour) for a campaign that did not set them."""
-        contacts = 200 + self._hash(f"contacts:{campaign_id}") % 1800
-        per_hour = 120 + self._hash(f"rate:{campaign_id}") % 480
+        contacts = 200 + seeded_hash(self.seed, "contacts", campaign_id) % 1800
+        per_hour = 120 + seeded_hash(self.seed, "rate", campaign_id) % 480
         return contacts, per_hour
 
     def add(self, campaign: SarvamCampaign) -> SarvamCampaign:
@@ -300,75 +299,6 @@ class SarvamEngine:
         return at, change
 
 
-def _sample_app_config(app_id: str) -> dict[str, Any]:
-    """An AgentConfig shaped like the docs' create example."""
-    return {
-        "app_id": app_id,
-        "app_version": 1,
-        "app_type": "agent",
-        "attempts_per_second": 2,
-        "connection_configs": [
-            {"connection_id": "conn-xyz", "phone_numbers": ["+918041234567"], "weight": 1}
-        ],
-        "retry_config": {
-            "max_retries": 3,
-            "retry_interval_minutes": 30,
-            "retry_on": {"busy": {"enabled": True}, "no_answer": {"enabled": True}},
-        },
-        "webhook_config": {"url": "https://your-server.com/webhook", "metadata": {}},
-    }
-
-
-def all_day(zone: str = "Asia/Kolkata") -> CallWindow:
+def all_day(zone: str = DEFAULT_TIMEZONE) -> CallWindow:
     """A window open around the clock on every day (equal start and end)."""
     return CallWindow(timezone=zone, ranges=(WindowRange(days=EVERY_DAY, start_min=0, end_min=0),))
-
-
-def demo_fleet(engine: SarvamEngine) -> list[SarvamCampaign]:
-    """Seven campaigns around ``engine.clock.now()``; within six hours they start, get
-    paused and resumed by (planned) users, run out of contacts, hit their end or are cancelled.
-    """
-    base = engine.clock.now().replace(second=0, microsecond=0)
-    hour = timedelta(hours=1)
-    local = (base + hour).astimezone(ZoneInfo("Asia/Kolkata"))
-    opens = local.hour * 60 + local.minute  # the collections window opens an hour from now
-    later = CallWindow(
-        timezone="Asia/Kolkata",
-        ranges=(WindowRange(days=EVERY_DAY, start_min=opens, end_min=(opens + 480) % 1440),),
-    )
-    specs: list[tuple[str, timedelta, timedelta, timedelta, CallWindow, int, int]] = [
-        # name, created, start, end (from base), window, contacts, contacts per hour
-        ("Q1 Payment Reminders", -240 * hour, -216 * hour, -48 * hour, all_day(), 10**6, 60),
-        ("Renewal Reminders", -48 * hour, -24 * hour, 168 * hour, all_day(), 7800, 300),
-        ("Feedback Survey", -hour, hour / 2, 5 * hour, all_day(), 10**6, 200),
-        ("Collections Follow-up", -3 * hour, -hour, 72 * hour, later, 10**6, 150),
-        ("Loan Offer Pilot", -24 * hour, -20 * hour, 48 * hour, all_day(), 10**6, 120),
-        ("Holiday Greetings", -6 * hour, -5 * hour, 96 * hour, all_day(), 10**6, 90),
-        ("Policy Lapse Alerts", -2 * hour, 30 * hour, 96 * hour, all_day(), 10**6, 90),
-    ]
-    fleet = []
-    for name, created, start, end, window, contacts, per_hour in specs:
-        fleet.append(
-            engine.add(
-                SarvamCampaign(
-                    campaign_id=engine.next_id(),
-                    name=name,
-                    description=f"Demo campaign: {name.lower()}",
-                    created_at=base + created,
-                    start_timestamp=base + start,
-                    end_timestamp=base + end,
-                    allowed_schedule=window,
-                    app_config=_sample_app_config("payment-reminder-agent"),
-                    contacts=contacts,
-                    contacts_per_hour=per_hour,
-                )
-            )
-        )
-    survey, pilot, greetings = fleet[2], fleet[4], fleet[5]
-    engine.plan(survey.campaign_id, base + 1.5 * hour, "pause")
-    engine.plan(survey.campaign_id, base + 2.5 * hour, "resume")
-    engine.plan(pilot.campaign_id, base + 3 * hour, "cancel")
-    engine.plan(greetings.campaign_id, base - hour / 2, "pause")
-    engine.plan(greetings.campaign_id, base + 4 * hour, "resume")
-    engine.advance()
-    return fleet

@@ -32,8 +32,6 @@ Choices where vox is silent:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,49 +41,38 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from worker.domain.records import MISSING, Record
-from worker.domain.timestamps import parse_iso8601, parse_unix_ms, to_iso8601, to_unix_ms
+from worker.domain.timestamps import parse_iso8601, to_iso8601, to_unix_ms
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, minute_window_json
-from worker.errors import NormalizationError
 from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, read_json
 from worker.simulators.faults import Faults
+from worker.simulators.vox_common import (
+    DEFAULT_TIMEZONE,
+    authorize,
+    breakers,
+    fault_body,
+    parse_create,
+    parse_list,
+    render_error,
+)
 from worker.simulators.vox_engine import VoxCampaign, VoxEngine
-from worker.simulators.vox_requests import DEFAULT_TIMEZONE, parse_create
 
 __all__ = [
     "BREAKERS",
     "DEMO_API_KEY",
     "DEMO_ORGANIZATION_ID",
-    "ListQuery",
     "create_app",
     "demo_app",
-    "parse_list",
     "render_v2",
 ]
 
 DEMO_API_KEY = "vox-v2-demo-key"
 DEMO_ORGANIZATION_ID = "550e8400-e29b-41d4-a716-446655440001"  # the seed's organization
-STATUSES = ("draft", "pending", "ongoing", "paused", "success", "fail", "canceled")
-LIST_FIELDS = ("filter_criteria", "sort_order", "limit", "pagination_key")
-FILTER_FIELDS = ("status", "agent_id", "start_timestamp")
-THRESHOLD_FIELDS = ("upper_threshold", "lower_threshold")
-SORT_ORDERS = {"descending": True, "ascending": False}
+BREAKERS = breakers(lambda iso: to_unix_ms(parse_iso8601(iso, "created_at")))
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else to_iso8601(value)
-
-
-BREAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "bad_time": lambda r: {
-        **r,
-        "created_at": to_unix_ms(parse_iso8601(r["created_at"], "created_at")),
-    },
-    "unknown_status": lambda r: {**r, "status": "archived"},
-    "missing_id": lambda r: {k: v for k, v in r.items() if k != "id"},
-    "wrong_type": lambda r: {**r, "total_calls": str(r["total_calls"])},
-}
 
 
 def render_v2(c: VoxCampaign, now: datetime) -> dict[str, Any]:
@@ -113,112 +100,6 @@ def render_v2(c: VoxCampaign, now: datetime) -> dict[str, Any]:
     }
 
 
-def _sort_key(c: VoxCampaign) -> tuple[datetime, int, str]:
-    return (c.created_at, len(c.id), c.id)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListQuery:
-    """A validated ``POST /v2/campaigns/list`` body."""
-
-    limit: int = 50
-    descending: bool = True
-    pagination_key: str | None = None
-    statuses: frozenset[str] | None = None
-    agent_ids: frozenset[str] | None = None
-    created_from: datetime | None = None
-    created_until: datetime | None = None
-
-    def matches(self, c: VoxCampaign) -> bool:
-        """Whether ``c`` passes ``filter_criteria``."""
-        return (
-            (self.statuses is None or c.status in self.statuses)
-            and (self.agent_ids is None or c.agent_id in self.agent_ids)
-            and (self.created_from is None or c.created_at >= self.created_from)
-            and (self.created_until is None or c.created_at <= self.created_until)
-        )
-
-    def after(self, c: VoxCampaign, anchor: VoxCampaign) -> bool:
-        """Whether ``c`` comes after ``anchor`` in this query's order."""
-        if self.descending:
-            return _sort_key(c) < _sort_key(anchor)
-        return _sort_key(c) > _sort_key(anchor)
-
-
-def parse_list(payload: Any) -> ListQuery:
-    """Validate a list body; raises SimError 400 naming the field. An empty body is ``{}``."""
-    try:
-        return _parse_list(payload)
-    except NormalizationError as exc:
-        raise SimError(400, "VALIDATION_ERROR", str(exc), {"field": exc.field}) from None
-
-
-def _parse_list(payload: Any) -> ListQuery:
-    body = _object(payload, "", LIST_FIELDS)
-    limit = body.integer("limit", minimum=1)
-    if limit is not None and limit > 500:
-        raise body.error("limit", "must be between 1 and 500")
-    order = body.text("sort_order") or "descending"
-    if order not in SORT_ORDERS:
-        raise body.error("sort_order", "expected descending or ascending")
-    criteria = _object(body.raw("filter_criteria"), "filter_criteria", FILTER_FIELDS)
-    statuses = _strings(criteria, "status")
-    if statuses is not None and not statuses <= set(STATUSES):
-        raise criteria.error("status", f"expected values among {', '.join(STATUSES)}")
-    thresholds = _object(
-        criteria.raw("start_timestamp"), criteria.path("start_timestamp"), THRESHOLD_FIELDS
-    )
-    return ListQuery(
-        limit=50 if limit is None else limit,
-        descending=SORT_ORDERS[order],
-        pagination_key=body.text("pagination_key") or None,
-        statuses=statuses,
-        agent_ids=_strings(criteria, "agent_id"),
-        created_from=_threshold(thresholds, "lower_threshold"),
-        created_until=_threshold(thresholds, "upper_threshold"),
-    )
-
-
-def _object(value: Any, path: str, allowed: tuple[str, ...]) -> Record:
-    """The JSON object at ``path``; absent or null reads as ``{}``; unknown keys are refused."""
-    if value is None or value is MISSING:
-        value = {}
-    record = Record(value, path)
-    for key in value:
-        if key not in allowed:
-            raise NormalizationError(
-                record.path(key), value[key], f"unknown field; allowed: {', '.join(allowed)}"
-            )
-    return record
-
-
-def _strings(record: Record, name: str) -> frozenset[str] | None:
-    values = record.array(name)
-    if values is None:
-        return None
-    if not all(isinstance(v, str) for v in values):
-        raise record.error(name, "expected an array of strings")
-    return frozenset(values)
-
-
-def _threshold(record: Record, name: str) -> datetime | None:
-    value = record.raw(name)
-    return None if value is None or value is MISSING else parse_unix_ms(value, record.path(name))
-
-
-def _error(exc: SimError) -> Response:
-    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if exc.details is not None:
-        body["details"] = exc.details
-    return JSONResponse({"error": body}, status_code=exc.status)
-
-
-def _error_body(status: int) -> dict[str, Any]:
-    if status == 429:
-        return {"error": {"code": "RATE_LIMITED", "message": "Too many requests"}}
-    return {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
-
-
 def create_app(
     engine: VoxEngine,
     *,
@@ -232,22 +113,15 @@ def create_app(
     """
     faults = faults or Faults()
 
-    def authorize(request: Request) -> None:
-        if request.headers.get("authorization") != f"Bearer {api_key}":
-            raise SimError(401, "UNAUTHORIZED", "Invalid or missing API key")
-
     def dto(campaign: VoxCampaign, now: datetime) -> dict[str, Any]:
         return faults.corrupt(campaign.id, render_v2(campaign, now), BREAKERS)
 
     async def list_campaigns(request: Request) -> Response:
-        authorize(request)
+        authorize(request, api_key)
         query = parse_list(await read_json(request))
         everything = engine.campaigns()
         now = engine.clock.now()
-        matching = sorted(
-            (c for c in everything if query.matches(c)), key=_sort_key, reverse=query.descending
-        )
-        remaining = matching
+        matching = remaining = query.matching(everything)
         if query.pagination_key is not None:
             anchor = next((c for c in everything if c.id == query.pagination_key), None)
             if anchor is None:
@@ -269,7 +143,7 @@ def create_app(
         )
 
     async def create(request: Request) -> Response:
-        authorize(request)
+        authorize(request, api_key)
         campaign = parse_create(await read_json(request), engine, version="v2")
         campaign.organization_id = organization_id
         engine.add(campaign)
@@ -281,7 +155,7 @@ def create_app(
         Route("/v2/campaigns", create, methods=["POST"]),
     ]
     return build_app(
-        routes, faults=faults, clock=engine.clock, render_error=_error, error_body=_error_body
+        routes, faults=faults, clock=engine.clock, render_error=render_error, error_body=fault_body
     )
 
 

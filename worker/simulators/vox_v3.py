@@ -29,8 +29,16 @@ from worker.errors import NormalizationError
 from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, int_param, read_json
 from worker.simulators.faults import Faults
+from worker.simulators.vox_common import (
+    DEFAULT_TIMEZONE,
+    authorize,
+    breakers,
+    fault_body,
+    parse_create,
+    parse_window,
+    render_error,
+)
 from worker.simulators.vox_engine import EDITABLE, IllegalTransition, VoxCampaign, VoxEngine
-from worker.simulators.vox_requests import DEFAULT_TIMEZONE, parse_create, parse_window
 
 __all__ = ["DEMO_API_KEY", "create_app", "demo_app", "render_v3"]
 
@@ -41,15 +49,7 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else to_unix_ms(value)
 
 
-BREAKERS: dict[str, Any] = {
-    "bad_time": lambda r: {
-        **r,
-        "created_at": to_iso8601(datetime.fromtimestamp(r["created_at"] / 1000, UTC)),
-    },
-    "unknown_status": lambda r: {**r, "status": "archived"},
-    "missing_id": lambda r: {k: v for k, v in r.items() if k != "id"},
-    "wrong_type": lambda r: {**r, "total_calls": str(r["total_calls"])},
-}
+BREAKERS = breakers(lambda ms: to_iso8601(datetime.fromtimestamp(ms / 1000, UTC)))
 
 
 def render_v3(c: VoxCampaign, now: datetime) -> dict[str, Any]:
@@ -75,19 +75,6 @@ def render_v3(c: VoxCampaign, now: datetime) -> dict[str, Any]:
     }
 
 
-def _error(exc: SimError) -> Response:
-    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if exc.details is not None:
-        body["details"] = exc.details
-    return JSONResponse({"error": body}, status_code=exc.status)
-
-
-def _error_body(status: int) -> dict[str, Any]:
-    if status == 429:
-        return {"error": {"code": "RATE_LIMITED", "message": "Too many requests"}}
-    return {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
-
-
 def _cursor(c: VoxCampaign) -> str:
     return base64.urlsafe_b64encode(f"{to_unix_ms(c.created_at)}:{c.id}".encode()).decode()
 
@@ -96,12 +83,8 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
     """The v3 simulator over ``engine``; requests need ``Authorization: Bearer <api_key>``."""
     faults = faults or Faults()
 
-    def authorize(request: Request) -> None:
-        if request.headers.get("authorization") != f"Bearer {api_key}":
-            raise SimError(401, "UNAUTHORIZED", "Invalid or missing API key")
-
     def find(request: Request) -> VoxCampaign:
-        authorize(request)
+        authorize(request, api_key)
         campaign = engine.get(request.path_params["campaign_id"])
         if campaign is None:
             raise SimError(404, "NOT_FOUND", "Campaign not found")
@@ -112,7 +95,7 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
         return JSONResponse(faults.corrupt(campaign.id, render_v3(campaign, now), BREAKERS))
 
     async def list_campaigns(request: Request) -> Response:
-        authorize(request)
+        authorize(request, api_key)
         unknown = sorted(set(request.query_params) - set(_LIST_PARAMS))
         if unknown:
             raise SimError(
@@ -145,7 +128,7 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
         )
 
     async def create(request: Request) -> Response:
-        authorize(request)
+        authorize(request, api_key)
         campaign = parse_create(await read_json(request), engine, version="v3")
         engine.add(campaign)
         return one(campaign)
@@ -196,7 +179,7 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
         ),
     ]
     return build_app(
-        routes, faults=faults, clock=engine.clock, render_error=_error, error_body=_error_body
+        routes, faults=faults, clock=engine.clock, render_error=render_error, error_body=fault_body
     )
 
 

@@ -116,18 +116,12 @@ class VoxoCampaign:
     @property
     def starts_at(self) -> datetime:
         """``dateStart timeStart`` in ``timezone``, as an instant."""
-        zone = ZoneInfo(self.timezone)
-        return parse_date_and_time(
-            self.date_start, self.time_start, zone, date_field="dateStart", time_field="timeStart"
-        ).instant
+        return self._instant(self.date_start, self.time_start, "dateStart", "timeStart")
 
     @property
     def ends_at(self) -> datetime:
         """``dateEnd timeEnd`` in ``timezone``, as an instant."""
-        zone = ZoneInfo(self.timezone)
-        return parse_date_and_time(
-            self.date_end, self.time_end, zone, date_field="dateEnd", time_field="timeEnd"
-        ).instant
+        return self._instant(self.date_end, self.time_end, "dateEnd", "timeEnd")
 
     @property
     def window(self) -> CallWindow | None:
@@ -150,11 +144,10 @@ class VoxoCampaign:
         """Numbers not dialed yet, in dialing order."""
         return [n for n in self.numbers if not n.get("disposition")]
 
-    def lastrun_text(self) -> str | None:
-        """``lastrun`` as VOXO writes it: naive ``YYYY-MM-DD HH:MM:SS`` in the campaign zone."""
-        if self.lastrun is None:
-            return None
-        return self.lastrun.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    def _instant(self, day: str, hhmm: str, date_field: str, time_field: str) -> datetime:
+        zone = ZoneInfo(self.timezone)
+        local = parse_date_and_time(day, hhmm, zone, date_field=date_field, time_field=time_field)
+        return local.instant
 
 
 class VoxoEngine:

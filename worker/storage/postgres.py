@@ -10,28 +10,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worker.domain.campaign import (
-    TIME_FIELDS,
-    Campaign,
-    Counters,
-    PausedBy,
-    Status,
     TargetKey,
     canonical_json,
 )
 from worker.domain.diff import Change, StoredState
 from worker.domain.records import Rejection, RejectionKind, redact
-from worker.domain.windows import CallWindow
 from worker.ports import RunSummary
 from worker.storage.engine import storage_errors
+from worker.storage.rows import campaign_from_row, campaign_row
 from worker.storage.tables import (
     NOTIFY_CHANNEL,
     campaign_events,
@@ -42,8 +36,6 @@ from worker.storage.tables import (
 )
 
 __all__ = ["PostgresPageWriter", "PostgresStore"]
-
-_COUNTER_COLUMNS = tuple(f.name for f in fields(Counters))  # columns share the field names
 
 
 def target_lock_key(target: TargetKey) -> int:
@@ -142,7 +134,7 @@ class PostgresPageWriter:
         )
         return {
             row.campaign_id: StoredState(
-                campaign=_campaign_from_row(row), version=row.version, content_hash=row.content_hash
+                campaign=campaign_from_row(row), version=row.version, content_hash=row.content_hash
             )
             for row in rows
         }
@@ -168,7 +160,7 @@ class PostgresPageWriter:
     async def _write_current(self, changes: Sequence[Change]) -> None:
         rows = [
             {
-                **_campaign_row(ch),
+                **campaign_row(ch),
                 "first_seen_at": ch.observed_at,
                 "last_changed_at": ch.observed_at,
             }
@@ -213,7 +205,7 @@ class PostgresPageWriter:
                 .values(valid_to=closing[0].observed_at)
             )
         rows = [
-            {**_campaign_row(ch), "valid_from": ch.observed_at, "valid_to": None} for ch in changes
+            {**campaign_row(ch), "valid_from": ch.observed_at, "valid_to": None} for ch in changes
         ]
         await self._conn.execute(
             pg_insert(campaign_history).on_conflict_do_nothing(
@@ -305,43 +297,3 @@ def _fingerprint(target: TargetKey, rej: Rejection, raw: Any, reason: str) -> st
     else:
         basis = [str(target), rej.kind.value, rej.campaign_id, rej.field, reason, raw]
     return hashlib.sha256(canonical_json(basis).encode()).hexdigest()
-
-
-def _campaign_row(change: Change) -> dict[str, Any]:
-    c = change.campaign
-    return {
-        "provider": c.provider,
-        "account": c.account,
-        "campaign_id": c.campaign_id,
-        "version": change.version,
-        "name": c.name,
-        "status": c.status.value,
-        "status_raw": c.status_raw,
-        "status_derived": c.status_derived,
-        "paused_by": None if c.paused_by is None else c.paused_by.value,
-        **{name: getattr(c.counters, name) for name in _COUNTER_COLUMNS},
-        **{name: getattr(c, name) for name in TIME_FIELDS},
-        "call_window": None if c.call_window is None else c.call_window.to_json(),
-        "time_flags": list(c.time_flags),
-        "raw": dict(c.raw),
-        "content_hash": change.content_hash,
-    }
-
-
-def _campaign_from_row(row: Row[Any]) -> Campaign:
-    m = row._mapping
-    return Campaign(
-        provider=m["provider"],
-        account=m["account"],
-        campaign_id=m["campaign_id"],
-        name=m["name"],
-        status=Status(m["status"]),
-        status_raw=m["status_raw"],
-        status_derived=m["status_derived"],
-        paused_by=None if m["paused_by"] is None else PausedBy(m["paused_by"]),
-        counters=Counters(**{name: m[name] for name in _COUNTER_COLUMNS}),
-        **{name: m[name] for name in TIME_FIELDS},
-        call_window=None if m["call_window"] is None else CallWindow.from_json(m["call_window"]),
-        time_flags=tuple(m["time_flags"]),
-        raw=m["raw"],
-    )

@@ -1,0 +1,143 @@
+"""VOXO's token login: ``POST /authentication``, then ``Authorization: Bearer <accessToken>``.
+
+The login body is ``{"strategy": "local", "email", "password"}`` and its answer
+carries ``accessToken`` (PROVIDERS.md section 2). The token's lifetime is
+undocumented, so it is kept until VOXO answers 401; then the flow logs in once
+more and retries once. A second 401, or a refused login, is a
+``ProviderAuthError``; a login answering 408/425/429/5xx or a cut body is
+``ProviderUnavailable``, and ``ProviderHttp`` retries the whole request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+import anyio
+import httpx
+from pydantic import SecretStr
+
+from worker.domain.campaign import TargetKey
+from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from worker.ports import Clock
+from worker.providers.base import RETRYABLE_STATUS, parse_retry_after
+
+__all__ = ["LOGIN_PATH", "VoxoTokenAuth"]
+
+LOGIN_PATH = "/authentication"
+_DETAIL_LIMIT = 200
+
+
+class VoxoTokenAuth(httpx.Auth):
+    """Logs in with email and password, then sends the access token as a Bearer header.
+
+    One login is shared by every request of the target; an ``anyio.Lock``
+    makes concurrent requests that find no token (or a refused one) wait for a
+    single login instead of each logging in.
+    """
+
+    def __init__(
+        self, *, base_url: str, email: str, password: SecretStr, target: TargetKey, clock: Clock
+    ) -> None:
+        self._login_url = base_url.rstrip("/") + LOGIN_PATH
+        self._email = email
+        self._password = password
+        self._target = str(target)
+        self._clock = clock
+        self._token: str | None = None
+        self._lock = anyio.Lock()
+
+    def __repr__(self) -> str:
+        return f"VoxoTokenAuth({self._login_url!r}, token={'set' if self._token else 'unset'})"
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        refused: str | None = None
+        for _ in range(2):  # the request with the current token, then once with a fresh one
+            # The lock is held across the login's round trip on purpose: httpx
+            # always closes an auth flow (aclose), which releases it.
+            async with self._lock:
+                if self._token is None or self._token == refused:
+                    self._token = None
+                    login = yield self._login_request()
+                    await login.aread()
+                    self._token = self._accept_login(login)
+                token = self._token
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
+            if response.status_code != 401:
+                return
+            refused = token
+        # Refused twice, the second time with a fresh token: ProviderHttp turns
+        # this last 401 into a ProviderAuthError.
+
+    def _login_request(self) -> httpx.Request:
+        body = {
+            "strategy": "local",
+            "email": self._email,
+            "password": self._password.get_secret_value(),
+        }
+        return httpx.Request("POST", self._login_url, json=body)
+
+    def _accept_login(self, response: httpx.Response) -> str:
+        """The access token of a successful login.
+
+        Raises:
+            ProviderAuthError: the email and password were refused (401/403).
+            ProviderUnavailable: 408/425/429/5xx (with Retry-After), or a 2xx whose
+                body is not JSON (truncated?); ProviderHttp retries the request.
+            ProviderRejected: any other refusal, or a login answer without a token.
+        """
+        where, status, target = f"POST {LOGIN_PATH}", response.status_code, self._target
+        if status >= 300:
+            failed = f"{where} returned {status}"
+            detail = _feathers_detail(response)
+            if status in (401, 403):
+                raise ProviderAuthError(
+                    f"{failed}: VOXO refused this target's email and password ({detail})",
+                    target=target,
+                    status_code=status,
+                )
+            if status in RETRYABLE_STATUS or status >= 500:
+                raise ProviderUnavailable(
+                    f"{failed} ({detail})",
+                    target=target,
+                    status_code=status,
+                    retry_after=parse_retry_after(
+                        response.headers.get("Retry-After"), self._clock.now()
+                    ),
+                )
+            raise ProviderRejected(f"{failed} ({detail})", target=target, status_code=status)
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise ProviderUnavailable(
+                f"{where} returned {status} with a body that is not valid JSON "
+                f"({len(response.content)} bytes; truncated?)",
+                target=target,
+                status_code=status,
+            ) from None
+        token = body.get("accessToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ProviderRejected(
+                f"{where} returned {status} without an accessToken", target=target
+            )
+        return token
+
+
+def _feathers_detail(response: httpx.Response) -> str:
+    """``name: message`` of a FeathersJS-style error body, never anything else.
+
+    Narrower than ``base``'s error summary on purpose: the login request carries
+    the password, and a server or gateway that echoes its input in an error body
+    (``detail``, a whole-body dump) must not carry it into an error message.
+    """
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return "no JSON body"
+    if not isinstance(body, dict):
+        return "unexpected body"
+    detail = f"{body.get('name', '')}: {body.get('message', '')}".strip(": ")
+    return detail[:_DETAIL_LIMIT] or "no error detail"

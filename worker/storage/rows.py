@@ -1,0 +1,58 @@
+"""Mapping between Campaign values and the columns of ``campaigns`` and ``campaign_history``."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import Row
+
+from worker.domain.campaign import TIME_FIELDS, Campaign, Counters, PausedBy, Status
+from worker.domain.diff import Change
+from worker.domain.windows import CallWindow
+
+__all__ = ["campaign_from_row", "campaign_row"]
+
+_COUNTER_COLUMNS = tuple(f.name for f in fields(Counters))  # columns share the field names
+
+
+def campaign_row(change: Change) -> dict[str, Any]:
+    """The column values of one new version (current row and history row alike)."""
+    c = change.campaign
+    return {
+        "provider": c.provider,
+        "account": c.account,
+        "campaign_id": c.campaign_id,
+        "version": change.version,
+        "name": c.name,
+        "status": c.status.value,
+        "status_raw": c.status_raw,
+        "status_derived": c.status_derived,
+        "paused_by": None if c.paused_by is None else c.paused_by.value,
+        **{name: getattr(c.counters, name) for name in _COUNTER_COLUMNS},
+        **{name: getattr(c, name) for name in TIME_FIELDS},
+        "call_window": None if c.call_window is None else c.call_window.to_json(),
+        "time_flags": list(c.time_flags),
+        "raw": dict(c.raw),
+        "content_hash": change.content_hash,
+    }
+
+
+def campaign_from_row(row: Row[Any]) -> Campaign:
+    """Rebuild the stored Campaign of a ``campaigns`` row (inverse of ``campaign_row``)."""
+    m = row._mapping
+    return Campaign(
+        provider=m["provider"],
+        account=m["account"],
+        campaign_id=m["campaign_id"],
+        name=m["name"],
+        status=Status(m["status"]),
+        status_raw=m["status_raw"],
+        status_derived=m["status_derived"],
+        paused_by=None if m["paused_by"] is None else PausedBy(m["paused_by"]),
+        counters=Counters(**{name: m[name] for name in _COUNTER_COLUMNS}),
+        **{name: m[name] for name in TIME_FIELDS},
+        call_window=None if m["call_window"] is None else CallWindow.from_json(m["call_window"]),
+        time_flags=tuple(m["time_flags"]),
+        raw=m["raw"],
+    )

@@ -130,6 +130,10 @@ class SyncPipeline:
         except anyio.get_cancelled_exc_class():
             status, error = "canceled", "the cycle was canceled (shutdown)"
             raise
+        except Exception as exc:
+            # A bug, not a provider or database failure: record it, then let it surface.
+            error = redact(f"internal error: {type(exc).__name__}: {exc}", self._secrets)
+            raise
         finally:
             summary = totals.summary(status, error)
             with anyio.CancelScope(shield=True):

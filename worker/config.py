@@ -127,6 +127,13 @@ class VoxV2Target(TargetBase):
     provider: Literal["vox_v2"] = "vox_v2"
     api_key: Secret
     page_size: int = Field(100, ge=1, le=500)
+    organization_id: str | None = Field(
+        None,
+        description=(
+            "the organization this key belongs to; when set, a campaign carrying another "
+            "`organization_id` is quarantined (a key for the wrong organization). Unset: not checked"
+        ),
+    )
 
 
 class VoxoTarget(TargetBase):

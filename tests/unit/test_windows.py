@@ -132,3 +132,105 @@ def test_malformed_windows_name_the_nested_field(window: dict[str, object], mess
     with pytest.raises(NormalizationError) as info:
         read_minute_window(Record({"call_time_window": window}))
     assert str(info.value) == message
+
+
+# --- HH:MM weekly windows (Sarvam's allowed_schedule shape) ------------------------------
+
+from worker.domain.windows import read_clock_window  # noqa: E402  (appended section)
+
+# The Sarvam Create Campaign sample: 09:00-18:00 on weekdays, Kolkata.
+SCHEDULE = {
+    "timezone": "Asia/Kolkata",
+    "allowed_start_time": "09:00",
+    "allowed_end_time": "18:00",
+    "allowed_days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+}
+
+
+def read_schedule(schedule: object, **kwargs: str) -> CallWindow | None:
+    return read_clock_window(
+        Record({"allowed_schedule": schedule}), default_zone="Asia/Kolkata", **kwargs
+    )
+
+
+def test_reads_an_hhmm_schedule_into_one_range() -> None:
+    assert read_schedule(SCHEDULE) == CallWindow(
+        timezone="Asia/Kolkata",
+        ranges=(WindowRange(days=WEEKDAYS, start_min=540, end_min=1080),),
+        auto_resume=None,
+    )
+
+
+@pytest.mark.parametrize("missing", [{}, {"timezone": None, "allowed_days": None}])
+def test_an_hhmm_schedule_defaults_its_zone_and_days(missing: dict[str, object]) -> None:
+    times = {"allowed_start_time": "22:00", "allowed_end_time": "06:00"}
+    window = read_clock_window(
+        Record({"allowed_schedule": {**times, **missing}}), default_zone="Europe/Berlin"
+    )
+    assert window == CallWindow(
+        timezone="Europe/Berlin",
+        ranges=(WindowRange(days=tuple(Weekday), start_min=1320, end_min=360),),
+    )
+    assert window.ranges[0].crosses_midnight
+
+
+def test_an_absent_or_null_schedule_is_no_window_and_the_name_is_chosen() -> None:
+    assert read_clock_window(Record({}), default_zone="UTC") is None
+    assert read_schedule(None) is None
+    record = Record({"window": {**SCHEDULE, "timezone": "UTC"}})
+    window = read_clock_window(record, "window", default_zone="Asia/Kolkata")
+    assert window is not None
+    assert window.timezone == "UTC"
+
+
+def test_equal_hhmm_times_are_open_around_the_clock() -> None:
+    window = read_schedule({**SCHEDULE, "allowed_start_time": "00:00", "allowed_end_time": "00:00"})
+    assert window is not None
+    monday_noon, friday_late = seoul(2, 12), seoul(6, 23, 59)
+    assert is_open(window, monday_noon)
+    assert is_open(window, friday_late)
+    assert not is_open(window, seoul(7, 12))  # Saturday is not listed
+    # Open from Monday 00:00 to Saturday 00:00 Kolkata (18:30 UTC on Friday).
+    assert next_boundary(window, monday_noon) == datetime(2026, 3, 6, 18, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"allowed_days": ["Mon"]},
+            "allowed_schedule.allowed_days=['Mon']: expected English weekday names, e.g. 'Monday'",
+        ),
+        (
+            {"allowed_days": [{}]},
+            "allowed_schedule.allowed_days=[{}]: expected English weekday names, e.g. 'Monday'",
+        ),
+        (
+            {"allowed_days": "Monday"},
+            "allowed_schedule.allowed_days='Monday': expected array, got str",
+        ),
+        (
+            {"allowed_start_time": "9am"},
+            "allowed_schedule.allowed_start_time='9am': expected 'HH:MM'",
+        ),
+        (
+            {"allowed_end_time": "24:00"},
+            "allowed_schedule.allowed_end_time='24:00': out of range",
+        ),
+        ({"allowed_end_time": None}, "allowed_schedule.allowed_end_time=None: required"),
+        ({"timezone": "IST"}, "allowed_schedule.timezone='IST': unknown IANA zone"),
+        ({"timezone": ""}, "allowed_schedule.timezone='': expected an IANA zone name"),
+    ],
+)
+def test_malformed_hhmm_schedules_name_the_nested_field(
+    change: dict[str, object], message: str
+) -> None:
+    with pytest.raises(NormalizationError) as info:
+        read_schedule({**SCHEDULE, **change})
+    assert str(info.value) == message
+
+
+def test_a_schedule_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(NormalizationError) as info:
+        read_schedule(["09:00", "18:00"])
+    assert info.value.field == "allowed_schedule"

@@ -67,7 +67,10 @@ class VoxV2Provider(HttpProvider[VoxV2Target]):
         assert status_raw is not None
         # No column holds these, but a wrong type means the DTO is not the one we read,
         # so it fails here rather than later in a reader of ``raw``, which keeps them.
-        r.text("organization_id")
+        organization = r.text("organization_id")
+        expected = self.settings.organization_id
+        if expected is not None and organization != expected:
+            raise r.error("organization_id", f"not this target's organization {expected!r}")
         r.text("agent_id")
         _check_agent_version(r)
         return Campaign(

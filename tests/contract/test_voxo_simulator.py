@@ -38,7 +38,8 @@ from worker.simulators.voxo import (
     create_app,
     demo_app,
 )
-from worker.simulators.voxo_engine import DISPOSITIONS, VoxoCampaign, VoxoEngine
+from worker.simulators.voxo_engine import DISPOSITIONS, VoxoEngine
+from worker.simulators.voxo_requests import VoxoCampaign
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "voxo"
 LIST_KEYS = list(json.loads((FIXTURES / "list_item.json").read_text()))
@@ -559,6 +560,23 @@ async def test_a_login_answer_without_a_token_is_refused(clock: ManualClock) -> 
         provider = VoxoProvider.from_settings(TARGET, client, clock)
         with pytest.raises(ProviderRejected, match="returned 201 without an accessToken"):
             await records(provider)
+
+
+async def test_a_login_refusal_echoing_the_request_never_carries_the_password(
+    clock: ManualClock,
+) -> None:
+    async def echoing(scope: Scope, receive: Receive, send: Send) -> None:
+        request = (await receive())["body"]  # a gateway answering FastAPI-style, input echoed
+        body = json.dumps({"detail": [{"msg": "Field required", "input": json.loads(request)}]})
+        await send({"type": "http.response.start", "status": 422, "headers": []})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    transport = httpx.ASGITransport(app=echoing)
+    async with httpx.AsyncClient(base_url=TARGET.base_url, transport=transport) as client:
+        provider = VoxoProvider.from_settings(TARGET, client, clock)
+        with pytest.raises(ProviderRejected) as info:
+            await records(provider)
+    assert str(info.value) == "voxo/kit: POST /authentication returned 422 (no error detail)"
 
 
 async def test_a_fresh_token_refused_again_is_a_config_error_after_one_relogin(

@@ -14,7 +14,8 @@ from worker.clock import ManualClock
 from worker.config import VoxoTarget
 from worker.simulators.faults import Faults
 from worker.simulators.voxo import create_app
-from worker.simulators.voxo_engine import VoxoCampaign, VoxoEngine
+from worker.simulators.voxo_engine import VoxoEngine
+from worker.simulators.voxo_requests import VoxoCampaign
 
 EMAIL = "kit@voxo.test"
 PASSWORD = "voxo-contract-password"

@@ -122,9 +122,7 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         for start in range(0, max(len(listed), 1), size):
             page = listed[start : start + size]
             if self.settings.fetch_detail:
-                page = await with_details(
-                    self.http, page, path_of=_detail_path, merge=_detail_wins
-                )
+                page = await with_details(self.http, page, path_of=_detail_path, merge=_detail_wins)
             yield page
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:

@@ -13,8 +13,6 @@ state machine in ``sarvam_engine``). Choices where Sarvam is silent:
   wrong status answers 409 ``{"detail": "…"}``, an unknown campaign 404
   likewise. Injected 429/5xx use the general envelope
   (``rate_limit_exceeded_error``, ``internal_server_error``).
-* ``next_page_uri``/``prev_page_uri`` are the request path and query with the
-  neighbouring ``offset`` and the asked ``limit``.
 * Create answers 200 (FastAPI's default) with CampaignMetadata in ``scheduled``.
 * PATCH needs ``end_timestamp`` after both the start and now, and moves
   ``updated_at`` only when something changed.
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -116,8 +113,11 @@ def create_app(
             raise SimError(404, "not_found", "Campaign not found")
         return campaign
 
+    def served(c: SarvamCampaign, payload: dict[str, Any]) -> dict[str, Any]:
+        return faults.corrupt(c.campaign_id, payload, BREAKERS)
+
     def answer(c: SarvamCampaign, payload: dict[str, Any]) -> Response:
-        return JSONResponse(faults.corrupt(c.campaign_id, payload, BREAKERS))
+        return JSONResponse(served(c, payload))
 
     async def list_campaigns(request: Request) -> Response:
         authorize(request)
@@ -126,25 +126,18 @@ def create_app(
         offset, limit = query.offset, query.limit
         page = items[offset : offset + faults.cap(limit)]
         after = offset + len(page)
-
-        def uri(at: int) -> str:
-            keep = [
-                (k, v)
-                for k, v in request.query_params.multi_items()
-                if k not in ("offset", "limit")
-            ]
-            return f"{request.url.path}?{urlencode([*keep, ('offset', at), ('limit', limit)])}"
-
         return JSONResponse(
             {
-                "items": [
-                    faults.corrupt(c.campaign_id, render_metadata(c), BREAKERS) for c in page
-                ],
+                "items": [served(c, render_metadata(c)) for c in page],
                 "total": len(items),
                 "limit": limit,
                 "offset": offset,
-                "next_page_uri": uri(after) if page and after < len(items) else None,
-                "prev_page_uri": uri(max(0, offset - limit)) if offset > 0 else None,
+                "next_page_uri": (
+                    query.page_uri(request, after) if page and after < len(items) else None
+                ),
+                "prev_page_uri": (
+                    query.page_uri(request, max(0, offset - limit)) if offset > 0 else None
+                ),
             }
         )
 

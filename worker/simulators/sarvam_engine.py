@@ -195,13 +195,9 @@ class SarvamEngine:
             for campaign in self._campaigns.values():
                 self._advance(campaign, now)
 
-    def concurrent(self) -> int:
-        """Campaigns that count against the quota now."""
-        return sum(1 for c in self.campaigns() if c.status in CONCURRENT)
-
     def check_quota(self) -> None:
         """Raise QuotaExceeded when one more scheduled/active campaign is not allowed."""
-        if self.concurrent() >= self.options.max_concurrent:
+        if sum(c.status in CONCURRENT for c in self.campaigns()) >= self.options.max_concurrent:
             raise QuotaExceeded(
                 f"Concurrent campaign limit reached: at most {self.options.max_concurrent} "
                 "campaigns may be scheduled or active"

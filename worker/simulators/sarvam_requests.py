@@ -6,7 +6,8 @@ Payloads follow PROVIDERS.md 3.2-3.6 field for field. Choices where Sarvam is si
   naming the first problem found (FastAPI would list them all).
 * List: ``sort_by`` accepts ``created_at``, ``updated_at`` and ``name`` (else
   422); ties break on ``campaign_id``. ``search`` is a case-insensitive
-  substring of the name.
+  substring of the name. ``next_page_uri``/``prev_page_uri`` are the request
+  path and query with the neighbouring ``offset`` and the asked ``limit``.
 * Create requires name, app_config (with ``app_id``), start/end timestamps
   with a UTC offset, the end after the start, and allowed_schedule. A
   simulator-only ``_sim`` object may set ``contacts`` and ``contacts_per_hour``.
@@ -29,6 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 
@@ -155,6 +157,12 @@ class ListQuery:
         ]
         items.sort(key=lambda c: (getattr(c, self.sort_by), c.campaign_id), reverse=self.descending)
         return items
+
+    def page_uri(self, request: Request, offset: int) -> str:
+        """The request's path and query with ``offset`` and the asked ``limit``."""
+        query = request.query_params.multi_items()
+        keep = [(k, v) for k, v in query if k not in ("offset", "limit")]
+        return f"{request.url.path}?{urlencode([*keep, ('offset', offset), ('limit', self.limit)])}"
 
 
 async def read_body(request: Request) -> Record:

@@ -27,7 +27,7 @@ a string.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,13 +39,14 @@ from starlette.types import ASGIApp
 from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, read_json
 from worker.simulators.faults import Faults
-from worker.simulators.voxo_engine import VoxoCampaign, VoxoEngine, VoxoUser
+from worker.simulators.voxo_engine import VoxoEngine, VoxoUser
 from worker.simulators.voxo_requests import (
+    VoxoCampaign,
+    naive_time,
     parse_create,
     parse_patch,
     render_detail,
     render_list_item,
-    render_user,
 )
 
 __all__ = [
@@ -141,7 +142,7 @@ def create_app(engine: VoxoEngine, *, faults: Faults | None = None) -> ASGIApp:
             {
                 "accessToken": token,
                 "authentication": {"strategy": "local"},
-                "user": render_user(user),
+                "user": _render_user(user),
             },
             status_code=201,
         )
@@ -164,8 +165,13 @@ def create_app(engine: VoxoEngine, *, faults: Faults | None = None) -> ASGIApp:
 
     async def create(request: Request) -> Response:
         user = user_of(request)
-        body = await read_json(request)
-        return detail(engine.add(parse_create(body, engine, tenant_id=user.tenant_id)), 201)
+        campaign = parse_create(
+            await read_json(request),
+            campaign_id=engine.next_id(),
+            tenant_id=user.tenant_id,
+            created_at=engine.clock.now(),
+        )
+        return detail(engine.add(campaign), 201)
 
     async def patch(request: Request) -> Response:
         user = user_of(request)
@@ -191,6 +197,18 @@ def create_app(engine: VoxoEngine, *, faults: Faults | None = None) -> ASGIApp:
     return build_app(
         routes, faults=faults, clock=engine.clock, render_error=_error, error_body=_error_body
     )
+
+
+def _render_user(user: VoxoUser) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "tenantId": user.tenant_id,
+        # Same naive format as lastrun; VOXO does not say in which zone [I: UTC].
+        "lastOnline": naive_time(user.last_online, UTC),
+    }
 
 
 # --- demo -----------------------------------------------------------------------------------

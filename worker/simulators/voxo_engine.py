@@ -1,8 +1,9 @@
 """The VOXO campaign state machine and token store behind the VOXO simulator.
 
-Deterministic from a seed and driven by an injectable clock: every campaign is
-advanced lazily to ``clock.now()`` on each request, and every dial and state
-change is stamped with the exact instant it happened.
+Deterministic from a seed and driven by an injectable clock: every campaign (a
+:class:`~worker.simulators.voxo_requests.VoxoCampaign`) is advanced lazily to
+``clock.now()`` on each request, and every dial and state change is stamped
+with the exact instant it happened.
 
 Model (PROVIDERS.md 2.4; [I] marks this simulator's choices where VOXO is silent):
 
@@ -28,22 +29,20 @@ Model (PROVIDERS.md 2.4; [I] marks this simulator's choices where VOXO is silent
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from worker.domain.timestamps import parse_date_and_time, parse_hhmm
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, is_open, next_boundary
+from worker.domain.windows import next_boundary
 from worker.ports import Clock
+from worker.simulators.base import seeded_hash
+from worker.simulators.voxo_requests import STATES, VoxoCampaign
 
-__all__ = ["DISPOSITIONS", "STATES", "VoxoCampaign", "VoxoEngine", "VoxoUser"]
+__all__ = ["DISPOSITIONS", "VoxoEngine", "VoxoUser"]
 
-STATES = ("READY", "PAUSED")
 DISPOSITIONS = ("ANSWER", "ANSWER", "ANSWER", "NOANSWER", "BUSY", "CONGESTION")
 # Attributes whose change restarts the dialing rhythm from the PATCH instant [I].
 _RESCHEDULING = frozenset(
@@ -73,81 +72,6 @@ class VoxoUser:
     first_name: str = "Sim"
     last_name: str = "User"
     last_online: datetime | None = None
-
-
-@dataclass
-class VoxoCampaign:
-    """One simulated VOXO campaign (mutable simulator state, not a domain value).
-
-    ``created_at`` is the simulator's own: VOXO serves no creation time; the
-    state machine plays dials from that instant on.
-    """
-
-    id: int
-    tenant_id: int
-    name: str
-    date_start: str
-    time_start: str
-    date_end: str
-    time_end: str
-    timezone: str
-    created_at: datetime
-    state: str = "PAUSED"
-    type: str = "SCHEDULED"
-    caller_id: str | None = "6013151002"
-    call_delay: int | None = 5000
-    dialtimeout: int | None = 30
-    tech: str | None = "VOICE"
-    message: str | None = None
-    call_frequency: int = 60
-    call_hours_start: str | None = None
-    call_hours_end: str | None = None
-    recording: str | None = "no"
-    numbers: list[dict[str, Any]] = field(default_factory=list)
-    destinations: list[dict[str, Any]] = field(default_factory=list)
-    enable_vm_detect: int = 0
-    match_destinations: list[dict[str, Any]] = field(default_factory=list)
-    not_match_destinations: list[dict[str, Any]] = field(default_factory=list)
-    lastrun: datetime | None = None
-    next_dial_at: datetime | None = None
-    advanced_to: datetime | None = None
-    transitions: list[tuple[datetime, str]] = field(default_factory=list)
-
-    @property
-    def starts_at(self) -> datetime:
-        """``dateStart timeStart`` in ``timezone``, as an instant."""
-        return self._instant(self.date_start, self.time_start, "dateStart", "timeStart")
-
-    @property
-    def ends_at(self) -> datetime:
-        """``dateEnd timeEnd`` in ``timezone``, as an instant."""
-        return self._instant(self.date_end, self.time_end, "dateEnd", "timeEnd")
-
-    @property
-    def window(self) -> CallWindow | None:
-        """The daily call hours, every day, when both bounds are set."""
-        if self.call_hours_start is None or self.call_hours_end is None:
-            return None
-        rng = WindowRange(
-            days=EVERY_DAY,
-            start_min=parse_hhmm(self.call_hours_start, "callHoursStart"),
-            end_min=parse_hhmm(self.call_hours_end, "callHoursEnd"),
-        )
-        return CallWindow(timezone=self.timezone, ranges=(rng,))
-
-    def in_hours(self, at: datetime) -> bool:
-        """Inside the date range and the call hours (state aside)."""
-        window = self.window
-        return self.starts_at <= at < self.ends_at and (window is None or is_open(window, at))
-
-    def undialed(self) -> list[dict[str, Any]]:
-        """Numbers not dialed yet, in dialing order."""
-        return [n for n in self.numbers if not n.get("disposition")]
-
-    def _instant(self, day: str, hhmm: str, date_field: str, time_field: str) -> datetime:
-        zone = ZoneInfo(self.timezone)
-        local = parse_date_and_time(day, hhmm, zone, date_field=date_field, time_field=time_field)
-        return local.instant
 
 
 class VoxoEngine:
@@ -187,8 +111,7 @@ class VoxoEngine:
             self.logins += 1
             now = self.clock.now()
             user.last_online = now
-            digest = hashlib.sha256(f"{self.seed}:{email}:{self.logins}".encode()).hexdigest()
-            token = f"voxo-sim.{digest}"
+            token = f"voxo-sim.{seeded_hash(self.seed, email, self.logins):016x}"
             self._tokens[token] = (user, now + self.token_lifetime)
             return token, user
 
@@ -282,7 +205,7 @@ class VoxoEngine:
 
     def _advance(self, c: VoxoCampaign, now: datetime) -> None:
         t = c.advanced_to or now
-        while c.state == "READY" and t <= now and c.undialed():
+        while c.state == "READY" and t <= now and c.waiting():
             if not c.in_hours(t):
                 opens = self._next_flip(c, t)
                 if opens is None or opens > now:
@@ -322,7 +245,7 @@ class VoxoEngine:
         count = (now - first) // step + 1
         if closes is not None:
             count = min(count, -((first - closes) // step))  # dials strictly before the close
-        waiting = [i for i, n in enumerate(c.numbers) if not n.get("disposition")]
+        waiting = c.waiting()
         count = min(count, len(waiting))
         for position in waiting[:count]:
             c.numbers[position]["disposition"] = self._disposition(c, position)
@@ -330,5 +253,5 @@ class VoxoEngine:
         c.next_dial_at = first + count * step
 
     def _disposition(self, c: VoxoCampaign, position: int) -> str:
-        digest = hashlib.sha256(f"{self.seed}:{c.id}:{position}".encode()).digest()
-        return DISPOSITIONS[digest[0] % len(DISPOSITIONS)]
+        first_byte = seeded_hash(self.seed, c.id, position) >> 56
+        return DISPOSITIONS[first_byte % len(DISPOSITIONS)]

@@ -1,4 +1,7 @@
-"""VOXO simulator payloads: create/PATCH validation and the campaign and user bodies.
+"""A VOXO campaign as the simulator keeps it, as requests change it, and as answers show it.
+
+:class:`VoxoCampaign` holds what VOXO serves of a campaign, plus the bookkeeping
+of the state machine in :mod:`worker.simulators.voxo_engine`, which advances it.
 
 Validation follows the seed's rules (page 003): ``name`` ≥ 3 characters,
 ``state`` READY|PAUSED, the date/time/callerId patterns, ``callFrequency`` > 9;
@@ -9,26 +12,115 @@ accepts ``yes`` and ``no`` (the seed lists only ``yes``, the sample shows
 window; create requires ``name``, the four date/time fields and ``timezone``,
 and a new campaign is ``PAUSED`` unless the body says otherwise.
 
-Bodies are rendered field for field as PROVIDERS.md 2.3's samples.
+List items and details are rendered field for field as PROVIDERS.md 2.3's
+samples, ``lastrun`` naive in the campaign's zone.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from worker.domain.timestamps import parse_date_and_time, parse_hhmm
+from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, is_open
 from worker.simulators.base import SimError
-from worker.simulators.voxo_engine import STATES, VoxoCampaign, VoxoEngine, VoxoUser
 
-__all__ = ["parse_create", "parse_patch", "render_detail", "render_list_item", "render_user"]
+__all__ = [
+    "STATES",
+    "VoxoCampaign",
+    "naive_time",
+    "parse_create",
+    "parse_patch",
+    "render_detail",
+    "render_list_item",
+]
+
+STATES = ("READY", "PAUSED")
 
 _DATE = r"^([1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[1-2]\d|3[0-1])$"
 _HHMM = r"^([01]\d|2[0-3]):([0-5]\d)$"
 _CALLER_ID = r"^[1-9]\d{9}$"
 _REQUIRED_ON_CREATE = ("name", "dateStart", "timeStart", "dateEnd", "timeEnd", "timezone")
+
+
+@dataclass
+class VoxoCampaign:
+    """One simulated VOXO campaign (mutable simulator state, not a domain value).
+
+    ``created_at`` is the simulator's own: VOXO serves no creation time; the
+    state machine plays dials from that instant on.
+    """
+
+    id: int
+    tenant_id: int
+    name: str
+    date_start: str
+    time_start: str
+    date_end: str
+    time_end: str
+    timezone: str
+    created_at: datetime
+    state: str = "PAUSED"
+    type: str = "SCHEDULED"
+    caller_id: str | None = "6013151002"
+    call_delay: int | None = 5000
+    dialtimeout: int | None = 30
+    tech: str | None = "VOICE"
+    message: str | None = None
+    call_frequency: int = 60
+    call_hours_start: str | None = None
+    call_hours_end: str | None = None
+    recording: str | None = "no"
+    numbers: list[dict[str, Any]] = field(default_factory=list)
+    destinations: list[dict[str, Any]] = field(default_factory=list)
+    enable_vm_detect: int = 0
+    match_destinations: list[dict[str, Any]] = field(default_factory=list)
+    not_match_destinations: list[dict[str, Any]] = field(default_factory=list)
+    lastrun: datetime | None = None
+    next_dial_at: datetime | None = None
+    advanced_to: datetime | None = None
+    transitions: list[tuple[datetime, str]] = field(default_factory=list)
+
+    @property
+    def starts_at(self) -> datetime:
+        """``dateStart timeStart`` in ``timezone``, as an instant."""
+        return self._instant(self.date_start, self.time_start, "dateStart", "timeStart")
+
+    @property
+    def ends_at(self) -> datetime:
+        """``dateEnd timeEnd`` in ``timezone``, as an instant."""
+        return self._instant(self.date_end, self.time_end, "dateEnd", "timeEnd")
+
+    @property
+    def window(self) -> CallWindow | None:
+        """The daily call hours, every day, when both bounds are set."""
+        if self.call_hours_start is None or self.call_hours_end is None:
+            return None
+        rng = WindowRange(
+            days=EVERY_DAY,
+            start_min=parse_hhmm(self.call_hours_start, "callHoursStart"),
+            end_min=parse_hhmm(self.call_hours_end, "callHoursEnd"),
+        )
+        return CallWindow(timezone=self.timezone, ranges=(rng,))
+
+    def in_hours(self, at: datetime) -> bool:
+        """Inside the date range and the call hours (state aside)."""
+        window = self.window
+        return self.starts_at <= at < self.ends_at and (window is None or is_open(window, at))
+
+    def waiting(self) -> list[int]:
+        """Positions of the numbers not dialed yet, in dialing order."""
+        return [i for i, n in enumerate(self.numbers) if not n.get("disposition")]
+
+    def _instant(self, day: str, hhmm: str, date_field: str, time_field: str) -> datetime:
+        zone = ZoneInfo(self.timezone)
+        local = parse_date_and_time(day, hhmm, zone, date_field=date_field, time_field=time_field)
+        return local.instant
+
 
 Check = Callable[[Any], str | None]
 
@@ -107,14 +199,12 @@ _CHECKS: dict[str, tuple[str, Check]] = {  # JSON field -> (VoxoCampaign attribu
 }
 
 
-def parse_create(body: Any, engine: VoxoEngine, *, tenant_id: int) -> VoxoCampaign:
+def parse_create(
+    body: Any, *, campaign_id: int, tenant_id: int, created_at: datetime
+) -> VoxoCampaign:
     """A new campaign of ``tenant_id`` from a create body; raises SimError 400."""
-    return VoxoCampaign(
-        id=engine.next_id(),
-        tenant_id=tenant_id,
-        created_at=engine.clock.now(),
-        **_changes(body, required=_REQUIRED_ON_CREATE),
-    )
+    changes = _changes(body, required=_REQUIRED_ON_CREATE)
+    return VoxoCampaign(id=campaign_id, tenant_id=tenant_id, created_at=created_at, **changes)
 
 
 def parse_patch(body: Any) -> dict[str, Any]:
@@ -161,7 +251,7 @@ def render_list_item(c: VoxoCampaign) -> dict[str, Any]:
         "callerId": c.caller_id,
         "callDelay": c.call_delay,
         "state": c.state,
-        "lastrun": _naive(c.lastrun, ZoneInfo(c.timezone)),
+        "lastrun": naive_time(c.lastrun, ZoneInfo(c.timezone)),
         "dialtimeout": c.dialtimeout,
         "tech": c.tech,
         "message": c.message,
@@ -194,19 +284,6 @@ def render_detail(c: VoxoCampaign) -> dict[str, Any]:
     }
 
 
-def render_user(user: VoxoUser) -> dict[str, Any]:
-    """The ``user`` of a login answer."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "tenantId": user.tenant_id,
-        # Same naive format as lastrun; VOXO does not say in which zone [I: UTC].
-        "lastOnline": _naive(user.last_online, UTC),
-    }
-
-
-def _naive(at: datetime | None, zone: tzinfo) -> str | None:
+def naive_time(at: datetime | None, zone: tzinfo) -> str | None:
     """An instant as VOXO writes its times: naive ``YYYY-MM-DD HH:MM:SS`` in ``zone``."""
     return None if at is None else at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -60,7 +60,9 @@ async def main(size: int, page_size: int) -> None:
     clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     vox = VoxEngine(clock, seed=11)
     fleet(vox, size, clock.now())
-    target = VoxV3Target(account="bench", base_url="http://vox.bench", api_key=SecretStr(KEY), page_size=page_size)
+    target = VoxV3Target(
+        account="bench", base_url="http://vox.bench", api_key=SecretStr(KEY), page_size=page_size
+    )
     async with AsyncExitStack() as stack:
         url = os.environ.get("CAMPAIGN_SYNC_DATABASE_URL")
         if url is None:
@@ -70,8 +72,9 @@ async def main(size: int, page_size: int) -> None:
         stack.push_async_callback(engine.dispose)
         await migrate.upgrade(engine)
         transports = {target.name: httpx.ASGITransport(app=create_app(vox, api_key=KEY))}
+        settings = Settings(targets=(target,))
         runtime = await stack.enter_async_context(
-            open_runtime(Settings(targets=(target,)), clock=clock, engine=engine, transports=transports)
+            open_runtime(settings, clock=clock, engine=engine, transports=transports)
         )
         print(f"fleet: {size} vox v3 campaigns, page size {page_size}")
         for label, advance in (("cold", None), ("idle", None), ("busy", timedelta(minutes=10))):
@@ -85,7 +88,8 @@ async def main(size: int, page_size: int) -> None:
                 f"{summary.changed:6d} changed  {summary.events:6d} events  ({summary.status})"
             )
         async with engine.connect() as conn:
-            total = (await conn.execute(select(func.count()).select_from(campaign_events))).scalar_one()
+            counted = await conn.execute(select(func.count()).select_from(campaign_events))
+            total = counted.scalar_one()
         print(f"events stored: {total}")
 
 

@@ -131,7 +131,8 @@ class VoxV2Target(TargetBase):
         None,
         description=(
             "the organization this key belongs to; when set, a campaign carrying another "
-            "`organization_id` is quarantined (a key for the wrong organization). Unset: not checked"
+            "`organization_id` is quarantined (a key for the wrong organization); "
+            "unset: not checked"
         ),
     )
 

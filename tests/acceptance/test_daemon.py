@@ -46,7 +46,9 @@ async def test_run_syncs_answers_probes_and_stops_on_sigterm(
         )
         env = {
             **os.environ,
-            "CAMPAIGN_SYNC_DATABASE_URL": db_url.set(drivername="postgresql").render_as_string(hide_password=False),
+            "CAMPAIGN_SYNC_DATABASE_URL": db_url.set(drivername="postgresql").render_as_string(
+                hide_password=False
+            ),
             "VOX_KEY": DEMO_API_KEY,
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
@@ -76,10 +78,17 @@ async def test_run_syncs_answers_probes_and_stops_on_sigterm(
     assert alive.status_code == 200
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "checks": {"database": True, "scheduler": True}}
-    assert 'campaign_sync_cycles_total{account="demo",provider="vox_v3",status="succeeded"} 1.0' in metrics.text
+    assert (
+        'campaign_sync_cycles_total{account="demo",provider="vox_v3",status="succeeded"} 1.0'
+        in metrics.text
+    )
     assert code == 0
     finished = next(e for e in seen if e.get("event") == "sync.finished")
-    assert (finished["target"], finished["status"], finished["records"]) == ("vox_v3/demo", "succeeded", 5)
+    assert (finished["target"], finished["status"], finished["records"]) == (
+        "vox_v3/demo",
+        "succeeded",
+        5,
+    )
     assert DEMO_API_KEY not in json.dumps(seen)
     recorded = await row(engine, "SELECT status, records, changed FROM sync_runs")
     assert recorded == {"status": "succeeded", "records": 5, "changed": 5}

@@ -72,7 +72,9 @@ async def test_one_failing_target_never_stops_the_others(
     assert sum(discovered.values()) == sum(len(v) for v in ids.values())
     async with engine.connect() as conn:
         failed_runs = (
-            await conn.execute(select(func.count()).select_from(sync_runs).where(sync_runs.c.status == "failed"))
+            await conn.execute(
+                select(func.count()).select_from(sync_runs).where(sync_runs.c.status == "failed")
+            )
         ).scalar_one()
     assert failed_runs == 1
     assert await count(engine, campaign_events) == sum(discovered.values())
@@ -106,7 +108,9 @@ def detail_fetching_kit() -> ProviderKit:
 
 
 @pytest.mark.parametrize("limit", [1, 3])
-async def test_concurrency_limit_per_account(engine: AsyncEngine, clock: ManualClock, limit: int) -> None:
+async def test_concurrency_limit_per_account(
+    engine: AsyncEngine, clock: ManualClock, limit: int
+) -> None:
     kit = detail_fetching_kit()
     app, state = kit.build(clock, Faults(latency=0.01), 7)
     kit.populate(state, 8)

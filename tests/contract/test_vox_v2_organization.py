@@ -16,27 +16,40 @@ from worker.errors import NormalizationError
 from worker.providers.vox_v2 import VoxV2Provider
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
-ITEM = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "vox_v2" / "list_response.json").read_text())[
-    "campaigns"
-][0]
+ITEM = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "vox_v2" / "list_response.json").read_text()
+)["campaigns"][0]
 
 
 def provider(organization_id: str | None) -> VoxV2Provider:
     settings = VoxV2Target(
-        account="acme", base_url="http://vox.test", api_key=SecretStr("k"), organization_id=organization_id
+        account="acme",
+        base_url="http://vox.test",
+        api_key=SecretStr("k"),
+        organization_id=organization_id,
     )
     return VoxV2Provider.from_settings(settings, httpx.AsyncClient(), ManualClock(NOW))
 
 
 def test_unset_organization_is_not_checked() -> None:
-    assert provider(None).normalize({**ITEM, "organization_id": "anything"}, observed_at=NOW).campaign_id == ITEM["id"]
+    assert (
+        provider(None)
+        .normalize({**ITEM, "organization_id": "anything"}, observed_at=NOW)
+        .campaign_id
+        == ITEM["id"]
+    )
 
 
 def test_matching_organization_passes() -> None:
-    assert provider(ITEM["organization_id"]).normalize(ITEM, observed_at=NOW).campaign_id == ITEM["id"]
+    assert (
+        provider(ITEM["organization_id"]).normalize(ITEM, observed_at=NOW).campaign_id == ITEM["id"]
+    )
 
 
 def test_another_organization_is_quarantined_naming_the_field() -> None:
     with pytest.raises(NormalizationError) as info:
         provider("org-mine").normalize(ITEM, observed_at=NOW)
-    assert str(info.value) == f"organization_id={ITEM['organization_id']!r}: not this target's organization 'org-mine'"
+    assert (
+        str(info.value)
+        == f"organization_id={ITEM['organization_id']!r}: not this target's organization 'org-mine'"
+    )

@@ -576,7 +576,9 @@ async def test_a_login_refusal_echoing_the_request_never_carries_the_password(
         provider = VoxoProvider.from_settings(TARGET, client, clock)
         with pytest.raises(ProviderRejected) as info:
             await records(provider)
-    assert str(info.value) == "voxo/kit: POST /authentication returned 422 (no error detail)"
+    # The message keeps what the server said went wrong, never what it echoed back.
+    assert str(info.value) == "voxo/kit: POST /authentication returned 422 (Field required)"
+    assert TARGET.password.get_secret_value() not in str(info.value)
 
 
 async def test_a_fresh_token_refused_again_is_a_config_error_after_one_relogin(

@@ -236,7 +236,9 @@ def test_naive_times_are_refused_by_the_model() -> None:
 def test_pause_without_paused_at_is_dated_by_the_provider_updated_at() -> None:
     # Sarvam has no paused_at, but its updated_at moves when a user pauses.
     before = base(provider_updated_at=T)
-    paused = base(status=Status.PAUSED, status_raw="paused", provider_updated_at=T + timedelta(minutes=7))
+    paused = base(
+        status=Status.PAUSED, status_raw="paused", provider_updated_at=T + timedelta(minutes=7)
+    )
     change = diff(stored(before), paused, OBSERVED)
     assert change is not None
     assert [(e.kind.value, e.occurred_at) for e in change.events] == [
@@ -248,7 +250,9 @@ def test_pause_without_paused_at_is_dated_by_the_provider_updated_at() -> None:
 def test_a_derived_restart_after_a_pause_is_dated_when_seen() -> None:
     start = T - timedelta(hours=2)
     paused = base(status=Status.PAUSED, status_raw="PAUSED", scheduled_start_at=start)
-    running = base(status=Status.RUNNING, status_raw="READY", status_derived=True, scheduled_start_at=start)
+    running = base(
+        status=Status.RUNNING, status_raw="READY", status_derived=True, scheduled_start_at=start
+    )
     change = diff(stored(paused), running, OBSERVED)
     assert change is not None
     assert change.events[0].occurred_at == OBSERVED

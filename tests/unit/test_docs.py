@@ -35,7 +35,9 @@ def test_ci_installs_and_tests_the_way_the_quickstart_does() -> None:
 
 def status_rows() -> dict[tuple[str, str], str]:
     rows: dict[tuple[str, str], str] = {}
-    for providers, raw, normalized in re.findall(r"^\| ([a-z0-9_, ]+) \| `([^`]+)` \| (.+?) \|$", README, re.M):
+    for providers, raw, normalized in re.findall(
+        r"^\| ([a-z0-9_, ]+) \| `([^`]+)` \| (.+?) \|$", README, re.M
+    ):
         for provider in providers.split(", "):
             rows[(provider, raw)] = normalized
     return rows

@@ -90,7 +90,7 @@ async def test_auth_header_is_sent_but_never_shown() -> None:
         (
             422,
             ProviderRejected,
-            'GET /echo returned 422 ([{"loc": ["query", "limit"], "msg": "too big"}])',
+            "GET /echo returned 422 (query.limit: too big)",
         ),
         (500, ProviderUnavailable, "vox_v3/acme: GET /echo returned 500 (X: status 500)"),
         (408, ProviderUnavailable, "GET /echo returned 408"),

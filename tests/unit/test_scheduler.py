@@ -35,11 +35,13 @@ async def test_exit_waits_for_a_running_cycle_within_the_grace_period() -> None:
         finished.append(name)
         return RunSummary(status="succeeded")
 
-    async with anyio.create_task_group() as tg:
-        async with SyncScheduler(cycle, {"vox_v3/a": 3600}, grace_seconds=30):
-            with anyio.fail_after(10):
-                await entered.wait()
-            tg.start_soon(_set_later, release)  # released only once exit has begun
+    async with (
+        anyio.create_task_group() as tg,
+        SyncScheduler(cycle, {"vox_v3/a": 3600}, grace_seconds=30),
+    ):
+        with anyio.fail_after(10):
+            await entered.wait()
+        tg.start_soon(_set_later, release)  # released only once exit has begun
     assert finished == ["vox_v3/a"]
 
 

@@ -13,6 +13,7 @@ from worker.domain.windows import (
     WindowRange,
     is_open,
     next_boundary,
+    read_clock_window,
     read_minute_window,
 )
 from worker.errors import NormalizationError
@@ -136,7 +137,6 @@ def test_malformed_windows_name_the_nested_field(window: dict[str, object], mess
 
 # --- HH:MM weekly windows (Sarvam's allowed_schedule shape) ------------------------------
 
-from worker.domain.windows import read_clock_window  # noqa: E402  (appended section)
 
 # The Sarvam Create Campaign sample: 09:00-18:00 on weekdays, Kolkata.
 SCHEDULE = {

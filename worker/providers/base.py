@@ -44,6 +44,8 @@ __all__ = [
     "ProviderHttp",
     "StaticHeaderAuth",
     "backoff_for",
+    "decode_response",
+    "error_detail",
     "parse_retry_after",
 ]
 
@@ -194,38 +196,62 @@ class ProviderHttp:
             raise ProviderRejected(f"{where} failed: {type(exc).__name__}", target=target) from exc
 
     def _decode(self, where: str, response: httpx.Response) -> Any:
-        status, target = response.status_code, str(self.target)
-        if status in (401, 403):
-            raise ProviderAuthError(
-                f"{where} returned {status}: credentials refused; check this target's key "
-                f"({_error_detail(response)})",
-                target=target,
-                status_code=status,
-            )
-        if status in RETRYABLE_STATUS or status >= 500:
-            now = _response_date(response) or self._clock.now()
-            raise ProviderUnavailable(
-                f"{where} returned {status} ({_error_detail(response)})",
-                target=target,
-                status_code=status,
-                retry_after=parse_retry_after(response.headers.get("Retry-After"), now),
-            )
-        if status >= 400:
-            raise ProviderRejected(
-                f"{where} returned {status} ({_error_detail(response)})",
-                target=target,
-                status_code=status,
-            )
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            # Truncated or garbled: often a connection cut mid-body, so worth a retry.
-            raise ProviderUnavailable(
-                f"{where} returned {status} with a body that is not valid JSON "
-                f"({len(response.content)} bytes; truncated?)",
-                target=target,
-                status_code=status,
-            ) from None
+        return decode_response(where, response, target=str(self.target), now=self._clock.now())
+
+
+def decode_response(
+    where: str,
+    response: httpx.Response,
+    *,
+    target: str,
+    now: datetime,
+    refused: str = "credentials refused; check this target's key",
+) -> Any:
+    """Classify a response by status and decode its JSON body.
+
+    Args:
+        where: ``METHOD /path`` for messages (never a query string).
+        now: the fallback for HTTP-date ``Retry-After`` when the response has no ``Date``.
+        refused: what a 401/403 means for this request, for its message.
+
+    Raises:
+        ProviderAuthError: 401 or 403.
+        ProviderUnavailable: 408/425/429/5xx (with ``retry_after``), or a body that
+            is not JSON (truncated?): both are worth a retry.
+        ProviderRejected: any other status of 400 and above.
+    """
+    status = response.status_code
+    if status in (401, 403):
+        raise ProviderAuthError(
+            f"{where} returned {status}: {refused} ({error_detail(response)})",
+            target=target,
+            status_code=status,
+        )
+    if status in RETRYABLE_STATUS or status >= 500:
+        raise ProviderUnavailable(
+            f"{where} returned {status} ({error_detail(response)})",
+            target=target,
+            status_code=status,
+            retry_after=parse_retry_after(
+                response.headers.get("Retry-After"), _response_date(response) or now
+            ),
+        )
+    if status >= 400:
+        raise ProviderRejected(
+            f"{where} returned {status} ({error_detail(response)})",
+            target=target,
+            status_code=status,
+        )
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        # Truncated or garbled: often a connection cut mid-body, so worth a retry.
+        raise ProviderUnavailable(
+            f"{where} returned {status} with a body that is not valid JSON "
+            f"({len(response.content)} bytes; truncated?)",
+            target=target,
+            status_code=status,
+        ) from None
 
 
 def _response_date(response: httpx.Response) -> datetime | None:
@@ -236,23 +262,37 @@ def _response_date(response: httpx.Response) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-def _error_detail(response: httpx.Response) -> str:
-    """A short, credential-free summary of a provider's error body."""
+def error_detail(response: httpx.Response) -> str:
+    """A short summary of a provider's error body: codes, messages and locations only.
+
+    Never the body itself: servers echo request input in errors (FastAPI's
+    ``input``, gateways' dumps), and a request may carry a credential.
+    """
     try:
         body = json.loads(response.content)
     except ValueError:
         return "no JSON body"
-    detail: Any = body
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):  # vox and Sarvam's general API: {"error": {code, message}}
-            detail = f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
-        elif "detail" in body:  # FastAPI (Sarvam scheduling): {"detail": [...]} or a string
-            detail = body["detail"]
-        elif "message" in body:  # FeathersJS-style (VOXO)
-            detail = f"{body.get('name', '')}: {body['message']}".strip(": ")
-    text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
-    return text[:_DETAIL_LIMIT]
+    if not isinstance(body, dict):
+        return "no error detail"
+    error, detail = body.get("error"), body.get("detail")
+    if isinstance(error, dict):  # vox and Sarvam's general API: {"error": {code, message}}
+        text = _joined(error.get("code"), error.get("message"))
+    elif isinstance(detail, str):  # FastAPI HTTPException
+        text = detail
+    elif isinstance(detail, list):  # FastAPI validation: [{"loc": [...], "msg": ...}, ...]
+        text = "; ".join(
+            _joined(".".join(str(p) for p in item.get("loc", [])), item.get("msg"))
+            for item in detail
+            if isinstance(item, dict)
+        )
+    else:  # FeathersJS (VOXO): {"name", "message", ...}
+        text = _joined(body.get("name"), body.get("message"))
+    return text[:_DETAIL_LIMIT] or "no error detail"
+
+
+def _joined(first: Any, second: Any) -> str:
+    parts = [str(p) for p in (first, second) if isinstance(p, str | int) and str(p)]
+    return ": ".join(parts)
 
 
 S = TypeVar("S", bound=TargetBase)

@@ -10,7 +10,6 @@ more and retries once. A second 401, or a refused login, is a
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 
 import anyio
@@ -18,14 +17,13 @@ import httpx
 from pydantic import SecretStr
 
 from worker.domain.campaign import TargetKey
-from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from worker.errors import ProviderRejected
 from worker.ports import Clock
-from worker.providers.base import RETRYABLE_STATUS, parse_retry_after
+from worker.providers.base import decode_response
 
 __all__ = ["LOGIN_PATH", "VoxoTokenAuth"]
 
 LOGIN_PATH = "/authentication"
-_DETAIL_LIMIT = 200
 
 
 class VoxoTokenAuth(httpx.Auth):
@@ -89,55 +87,18 @@ class VoxoTokenAuth(httpx.Auth):
                 body is not JSON (truncated?); ProviderHttp retries the request.
             ProviderRejected: any other refusal, or a login answer without a token.
         """
-        where, status, target = f"POST {LOGIN_PATH}", response.status_code, self._target
-        if status >= 300:
-            failed = f"{where} returned {status}"
-            detail = _feathers_detail(response)
-            if status in (401, 403):
-                raise ProviderAuthError(
-                    f"{failed}: VOXO refused this target's email and password ({detail})",
-                    target=target,
-                    status_code=status,
-                )
-            if status in RETRYABLE_STATUS or status >= 500:
-                raise ProviderUnavailable(
-                    f"{failed} ({detail})",
-                    target=target,
-                    status_code=status,
-                    retry_after=parse_retry_after(
-                        response.headers.get("Retry-After"), self._clock.now()
-                    ),
-                )
-            raise ProviderRejected(f"{failed} ({detail})", target=target, status_code=status)
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            raise ProviderUnavailable(
-                f"{where} returned {status} with a body that is not valid JSON "
-                f"({len(response.content)} bytes; truncated?)",
-                target=target,
-                status_code=status,
-            ) from None
+        where = f"POST {LOGIN_PATH}"
+        body = decode_response(
+            where,
+            response,
+            target=self._target,
+            now=self._clock.now(),
+            refused="VOXO refused this target's email and password",
+        )
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise ProviderRejected(
-                f"{where} returned {status} without an accessToken", target=target
+                f"{where} returned {response.status_code} without an accessToken",
+                target=self._target,
             )
         return token
-
-
-def _feathers_detail(response: httpx.Response) -> str:
-    """``name: message`` of a FeathersJS-style error body, never anything else.
-
-    Narrower than ``base``'s error summary on purpose: the login request carries
-    the password, and a server or gateway that echoes its input in an error body
-    (``detail``, a whole-body dump) must not carry it into an error message.
-    """
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return "no JSON body"
-    if not isinstance(body, dict):
-        return "unexpected body"
-    detail = f"{body.get('name', '')}: {body.get('message', '')}".strip(": ")
-    return detail[:_DETAIL_LIMIT] or "no error detail"

@@ -25,7 +25,6 @@ seed, the campaign id and the call number.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from datetime import datetime, timedelta
 
 from worker.domain.windows import CallWindow, is_open, next_boundary
 from worker.ports import Clock
+from worker.simulators.base import call_succeeds
 
 __all__ = ["IllegalTransition", "VoxCampaign", "VoxEngine"]
 
@@ -228,8 +228,7 @@ class VoxEngine:
 
     def _record_calls(self, c: VoxCampaign, dialed: int) -> None:
         for number in range(c.dialed, dialed):
-            digest = hashlib.sha256(f"{self.seed}:{c.id}:{number}".encode()).digest()
-            if digest[0] * 100 < c.success_percent * 256:
+            if call_succeeds(self.seed, c.id, number, c.success_percent):
                 c.completed_calls += 1
             else:
                 c.failed_calls += 1

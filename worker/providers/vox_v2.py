@@ -16,13 +16,12 @@ from typing import Any, ClassVar
 import httpx
 
 from worker.config import VoxV2Target
-from worker.domain.campaign import Campaign, Counters, PausedBy, Status, TargetKey
+from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import MISSING, Record
-from worker.domain.windows import read_minute_window
 from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
-from worker.providers.vox import VOX_STATUS
+from worker.providers.vox import VOX_STATUS, read_vox_campaign
 
 __all__ = ["VoxV2Provider"]
 
@@ -62,9 +61,9 @@ class VoxV2Provider(HttpProvider[VoxV2Target]):
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one v2 campaign DTO. Pure; raises NormalizationError."""
         r = Record(raw)
-        campaign_id = r.id("id")
-        status_raw = r.text("status", required=True)
-        assert status_raw is not None
+        campaign = read_vox_campaign(
+            r, raw, provider=self.name, account=self.settings.account, read_time=Record.iso8601
+        )
         # No column holds these, but a wrong type means the DTO is not the one we read,
         # so it fails here rather than later in a reader of ``raw``, which keeps them.
         organization = r.text("organization_id")
@@ -73,28 +72,7 @@ class VoxV2Provider(HttpProvider[VoxV2Target]):
             raise r.error("organization_id", f"not this target's organization {expected!r}")
         r.text("agent_id")
         _check_agent_version(r)
-        return Campaign(
-            provider=self.name,
-            account=self.settings.account,
-            campaign_id=campaign_id,
-            name=r.text("name"),
-            status=VOX_STATUS.get(status_raw, Status.UNKNOWN),
-            status_raw=status_raw,
-            paused_by=r.choice("paused_by", PausedBy),
-            counters=Counters(
-                total_calls=r.integer("total_calls"),
-                completed_calls=r.integer("completed_calls"),
-                failed_calls=r.integer("failed_calls"),
-                active_calls=r.integer("active_concurrency"),
-                concurrency=r.integer("concurrency"),
-            ),
-            created_at=r.iso8601("created_at"),
-            scheduled_start_at=r.iso8601("scheduled_at"),
-            paused_at=r.iso8601("paused_at"),
-            finished_at=r.iso8601("finished_at"),
-            call_window=read_minute_window(r),
-            raw=raw,
-        )
+        return campaign
 
 
 def _check_agent_version(r: Record) -> None:

@@ -9,13 +9,12 @@ from typing import Any, ClassVar
 import httpx
 
 from worker.config import VoxV3Target
-from worker.domain.campaign import Campaign, Counters, PausedBy, Status, TargetKey
+from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import Record
-from worker.domain.windows import read_minute_window
 from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
-from worker.providers.vox import VOX_STATUS
+from worker.providers.vox import VOX_STATUS, read_vox_campaign
 
 __all__ = ["VoxV3Provider"]
 
@@ -49,29 +48,10 @@ class VoxV3Provider(HttpProvider[VoxV3Target]):
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one v3 campaign object. Pure; raises NormalizationError."""
-        r = Record(raw)
-        campaign_id = r.id("id")
-        status_raw = r.text("status", required=True)
-        assert status_raw is not None
-        return Campaign(
+        return read_vox_campaign(
+            Record(raw),
+            raw,
             provider=self.name,
             account=self.settings.account,
-            campaign_id=campaign_id,
-            name=r.text("name"),
-            status=VOX_STATUS.get(status_raw, Status.UNKNOWN),
-            status_raw=status_raw,
-            paused_by=r.choice("paused_by", PausedBy),
-            counters=Counters(
-                total_calls=r.integer("total_calls"),
-                completed_calls=r.integer("completed_calls"),
-                failed_calls=r.integer("failed_calls"),
-                active_calls=r.integer("active_concurrency"),
-                concurrency=r.integer("concurrency"),
-            ),
-            created_at=r.unix_ms("created_at"),
-            scheduled_start_at=r.unix_ms("scheduled_at"),
-            paused_at=r.unix_ms("paused_at"),
-            finished_at=r.unix_ms("finished_at"),
-            call_window=read_minute_window(r),
-            raw=raw,
+            read_time=Record.unix_ms,
         )

@@ -7,6 +7,7 @@ latency past the deadline, small pages and malformed records.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -220,3 +221,47 @@ async def test_malformed_records_fail_alone_naming_the_field(
     assert len(outcomes) == len(ids)
     if "unknown_status" in kit.malformations:
         assert Status.UNKNOWN.value in outcomes.values()
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "status"),
+    [("x-sim-fault", "429", 429), ("x-sim-fault", "500", 500), ("x-sim-fault", "503", 503)],
+)
+async def test_request_level_fault_headers(
+    kit: ProviderKit, clock: ManualClock, header: str, value: str, status: int
+) -> None:
+    app, _ = kit.build(clock, Faults(retry_after=4), 1)
+    async with httpx.AsyncClient(
+        base_url="http://sim.test", transport=httpx.ASGITransport(app=app)
+    ) as client:
+        response = await client.get("/any/path", headers={header: value})
+    assert response.status_code == status
+    if status == 429:
+        assert response.headers["retry-after"] == "4"
+
+
+async def test_request_level_truncation_cuts_a_json_body(
+    kit: ProviderKit, clock: ManualClock
+) -> None:
+    app, _ = kit.build(clock, Faults(), 1)
+    async with httpx.AsyncClient(
+        base_url="http://sim.test", transport=httpx.ASGITransport(app=app)
+    ) as client:
+        whole = await client.get("/_sim/faults")
+        cut = await client.get("/does-not-exist", headers={"x-sim-fault": "truncate"})
+        plain = await client.get("/does-not-exist")
+    assert whole.status_code == 200  # admin routes are never faulted
+    assert len(cut.content) == len(plain.content) // 2
+
+
+async def test_request_level_latency_header_delays_the_answer(
+    kit: ProviderKit, clock: ManualClock
+) -> None:
+    app, _ = kit.build(clock, Faults(), 1)
+    async with httpx.AsyncClient(
+        base_url="http://sim.test", transport=httpx.ASGITransport(app=app)
+    ) as client:
+        started = time.monotonic()
+        await client.get("/any/path", headers={"x-sim-latency": "0.05"})
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.05  # a lower bound only: it can never answer sooner

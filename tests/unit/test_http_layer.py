@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -106,15 +107,15 @@ async def test_status_codes_map_onto_the_error_tree(
 
 
 async def test_connection_failures_are_transient_and_name_no_url() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
-    client = httpx.AsyncClient(base_url="http://p.test", transport=httpx.MockTransport(refuse))
-    http = ProviderHttp(
-        client, target=TargetKey(provider="sarvam", account="ws"), settings=HttpSettings()
-    )
-    with pytest.raises(ProviderUnavailable) as info:
-        await http.request_json("GET", "/campaigns", params={"key": SECRET})
+    with socket.socket() as sock:  # a loopback port nobody listens on: a real refusal
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        http = ProviderHttp(
+            client, target=TargetKey(provider="sarvam", account="ws"), settings=HttpSettings()
+        )
+        with pytest.raises(ProviderUnavailable) as info:
+            await http.request_json("GET", "/campaigns", params={"key": SECRET})
     assert str(info.value) == "sarvam/ws: GET /campaigns failed: ConnectError"
 
 

@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a sync target failed; 2 invalid configuration;
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -21,8 +20,6 @@ from worker.errors import ConfigError, StorageError, WorkerError
 from worker.logs import configure_logging
 
 __all__ = ["main"]
-
-log = logging.getLogger("worker.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,11 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ConfigError as exc:
-        log.error("%s", exc, extra={"event": "cli.config_error"})
         print(f"campaign-sync: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
-        log.error("%s", exc, extra={"event": "cli.storage_error"})
         print(f"campaign-sync: {exc}", file=sys.stderr)
         return 3
     except WorkerError as exc:

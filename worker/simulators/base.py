@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from worker.simulators.faults import Faults, FaultsMiddleware
 
 __all__ = [
     "ErrorStyle",
+    "Fleet",
     "SimError",
     "build_app",
     "call_succeeds",
@@ -115,6 +117,70 @@ def call_succeeds(seed: int, campaign_id: str, number: int, success_percent: int
     """Whether call ``number`` of a campaign succeeds; ``success_percent`` in 100 do on average."""
     first_byte = seeded_hash(seed, campaign_id, number) >> 56
     return first_byte * 100 < success_percent * 256
+
+
+class _Playable(Protocol):
+    created_at: datetime
+    advanced_to: datetime | None
+
+
+K = TypeVar("K", int, str)
+C = TypeVar("C", bound=_Playable)
+
+
+class Fleet(Generic[K, C]):
+    """The campaigns of one simulated account, played forward lazily to the clock's now.
+
+    Every read first advances each campaign's state machine to ``clock.now()``,
+    so a simulator needs no background task and its time is whatever the
+    injected clock says. Subclasses name a campaign's key (:meth:`_key`), play
+    one campaign forward (:meth:`_advance`) and may adjust a new campaign
+    (:meth:`_admit`).
+    """
+
+    def __init__(self, clock: Clock, *, seed: int) -> None:
+        self.clock = clock
+        self.seed = seed
+        self._campaigns: dict[K, C] = {}
+        self._lock = threading.RLock()
+
+    def _key(self, campaign: C) -> K:
+        raise NotImplementedError
+
+    def _advance(self, campaign: C, now: datetime) -> None:
+        raise NotImplementedError
+
+    def _admit(self, campaign: C) -> None:
+        """Adjust a campaign as it is added (defaults, first status)."""
+
+    def add(self, campaign: C) -> C:
+        """Register a campaign; its state machine is played from its ``created_at``."""
+        with self._lock:
+            key = self._key(campaign)
+            if key in self._campaigns:
+                raise ValueError(f"duplicate campaign id {key}")
+            campaign.advanced_to = campaign.created_at
+            self._admit(campaign)
+            self._campaigns[key] = campaign
+            return campaign
+
+    def remove(self, key: K) -> None:
+        """Forget a campaign outside the API (tests: one deleted between list and detail)."""
+        with self._lock:
+            self._campaigns.pop(key, None)
+
+    def get(self, key: K) -> C | None:
+        """One campaign advanced to now, or None."""
+        with self._lock:
+            self.advance()
+            return self._campaigns.get(key)
+
+    def advance(self) -> None:
+        """Play every campaign's state machine forward to the clock's now."""
+        now = self.clock.now()
+        with self._lock:
+            for campaign in self._campaigns.values():
+                self._advance(campaign, now)
 
 
 def _admin_routes(faults: Faults, clock: Clock) -> list[BaseRoute]:

@@ -39,14 +39,13 @@ each an option of :class:`SarvamOptions` where that was cheap:
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, is_open, next_boundary
 from worker.ports import Clock
-from worker.simulators.base import seeded_hash
+from worker.simulators.base import Fleet, seeded_hash
 
 __all__ = [
     "ACTIONS",
@@ -127,16 +126,19 @@ class SarvamCampaign:
         return is_open(self.allowed_schedule, at)
 
 
-class SarvamEngine:
+class SarvamEngine(Fleet[str, SarvamCampaign]):
     """All campaigns of one simulated Sarvam workspace."""
 
     def __init__(self, clock: Clock, *, seed: int = 0, options: SarvamOptions | None = None):
-        self.clock = clock
-        self.seed = seed
+        super().__init__(clock, seed=seed)
         self.options = options or SarvamOptions()
-        self._campaigns: dict[str, SarvamCampaign] = {}
         self._issued = 0
-        self._lock = threading.RLock()
+
+    def _key(self, campaign: SarvamCampaign) -> str:
+        return campaign.campaign_id
+
+    def _admit(self, campaign: SarvamCampaign) -> None:
+        campaign.updated_at = campaign.updated_at or campaign.created_at
 
     def next_id(self) -> str:
         """A fresh id shaped like the docs' ``camp-a1b2c3d4``, derived from the seed."""
@@ -153,21 +155,6 @@ class SarvamEngine:
         per_hour = 120 + seeded_hash(self.seed, "rate", campaign_id) % 480
         return contacts, per_hour
 
-    def add(self, campaign: SarvamCampaign) -> SarvamCampaign:
-        """Register a campaign as created at its ``created_at`` (no quota check)."""
-        with self._lock:
-            if campaign.campaign_id in self._campaigns:
-                raise ValueError(f"duplicate campaign id {campaign.campaign_id}")
-            campaign.updated_at = campaign.updated_at or campaign.created_at
-            campaign.advanced_to = campaign.created_at
-            self._campaigns[campaign.campaign_id] = campaign
-            return campaign
-
-    def remove(self, campaign_id: str) -> None:
-        """Forget a campaign (tests: one deleted between a list and its detail)."""
-        with self._lock:
-            self._campaigns.pop(campaign_id, None)
-
     def plan(self, campaign_id: str, at: datetime, action: str, user: str = SYSTEM_USER) -> None:
         """Run a user ``action`` on a campaign at the instant ``at`` (dropped if illegal then)."""
         if action not in ACTIONS:
@@ -181,19 +168,6 @@ class SarvamEngine:
         with self._lock:
             self.advance()
             return list(self._campaigns.values())
-
-    def get(self, campaign_id: str) -> SarvamCampaign | None:
-        """One campaign advanced to now, or None."""
-        with self._lock:
-            self.advance()
-            return self._campaigns.get(campaign_id)
-
-    def advance(self) -> None:
-        """Play every campaign's state machine forward to the clock's now."""
-        now = self.clock.now()
-        with self._lock:
-            for campaign in self._campaigns.values():
-                self._advance(campaign, now)
 
     def check_quota(self) -> None:
         """Raise QuotaExceeded when one more scheduled/active campaign is not allowed."""

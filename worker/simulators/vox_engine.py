@@ -25,14 +25,13 @@ seed, the campaign id and the call number.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from worker.domain.windows import CallWindow, is_open, next_boundary
 from worker.ports import Clock
-from worker.simulators.base import call_succeeds
+from worker.simulators.base import Fleet, call_succeeds
 
 __all__ = ["IllegalTransition", "VoxCampaign", "VoxEngine"]
 
@@ -90,28 +89,22 @@ class VoxCampaign:
         return min(self.concurrency, self.total_calls - self.dialed)
 
 
-class VoxEngine:
+class VoxEngine(Fleet[str, VoxCampaign]):
     """All campaigns of one simulated vox organization."""
 
     def __init__(
         self, clock: Clock, *, seed: int = 0, dispatch_delay: timedelta = timedelta(minutes=1)
     ):
-        self.clock = clock
-        self.seed = seed
+        super().__init__(clock, seed=seed)
         self.dispatch_delay = dispatch_delay
-        self._campaigns: dict[str, VoxCampaign] = {}
-        self._lock = threading.RLock()
 
-    def add(self, campaign: VoxCampaign) -> VoxCampaign:
-        """Register a campaign; it starts in ``draft`` (or ``pending`` with no schedule)."""
-        with self._lock:
-            if campaign.id in self._campaigns:
-                raise ValueError(f"duplicate campaign id {campaign.id}")
-            campaign.advanced_to = campaign.created_at
-            if campaign.scheduled_at is None and campaign.status == "draft":
-                campaign.status, campaign.pending_since = "pending", campaign.created_at
-            self._campaigns[campaign.id] = campaign
-            return campaign
+    def _key(self, campaign: VoxCampaign) -> str:
+        return campaign.id
+
+    def _admit(self, campaign: VoxCampaign) -> None:
+        # Created with no schedule: it waits to run at once (the v2 create sample's "pending").
+        if campaign.scheduled_at is None and campaign.status == "draft":
+            campaign.status, campaign.pending_since = "pending", campaign.created_at
 
     def next_id(self) -> str:
         """A fresh numeric-string id, as vox's look."""
@@ -125,19 +118,6 @@ class VoxEngine:
             return sorted(
                 self._campaigns.values(), key=lambda c: (c.created_at, c.id), reverse=True
             )
-
-    def get(self, campaign_id: str) -> VoxCampaign | None:
-        """One campaign advanced to now, or None."""
-        with self._lock:
-            self.advance()
-            return self._campaigns.get(campaign_id)
-
-    def advance(self) -> None:
-        """Play every campaign's state machine forward to the clock's now."""
-        now = self.clock.now()
-        with self._lock:
-            for campaign in self._campaigns.values():
-                self._advance(campaign, now)
 
     def pause(self, campaign: VoxCampaign) -> None:
         """User pause: only from ``ongoing``."""

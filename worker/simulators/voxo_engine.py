@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from worker.domain.windows import next_boundary
 from worker.ports import Clock
-from worker.simulators.base import seeded_hash
+from worker.simulators.base import Fleet, seeded_hash
 from worker.simulators.voxo_requests import STATES, VoxoCampaign
 
 __all__ = ["DISPOSITIONS", "VoxoEngine", "VoxoUser"]
@@ -74,22 +73,19 @@ class VoxoUser:
     last_online: datetime | None = None
 
 
-class VoxoEngine:
+class VoxoEngine(Fleet[int, VoxoCampaign]):
     """All campaigns, users and tokens of one simulated VOXO server."""
 
     def __init__(
         self, clock: Clock, *, seed: int = 0, token_lifetime: timedelta = timedelta(hours=24)
     ) -> None:
-        self.clock = clock
-        self.seed = seed
+        super().__init__(clock, seed=seed)
         self.token_lifetime = token_lifetime
         self.logins = 0
-        self._campaigns: dict[int, VoxoCampaign] = {}
         self._users: dict[str, VoxoUser] = {}
         self._tokens: dict[str, tuple[VoxoUser, datetime]] = {}
         self._plan: list[tuple[datetime, int, int, str]] = []
         self._order = itertools.count()
-        self._lock = threading.RLock()
 
     # --- users and tokens -------------------------------------------------
 
@@ -133,19 +129,8 @@ class VoxoEngine:
         with self._lock:
             return 11_111_111_111 + len(self._campaigns)
 
-    def add(self, campaign: VoxoCampaign) -> VoxoCampaign:
-        """Register a campaign; its dials are played from ``created_at``."""
-        with self._lock:
-            if campaign.id in self._campaigns:
-                raise ValueError(f"duplicate campaign id {campaign.id}")
-            campaign.advanced_to = campaign.created_at
-            self._campaigns[campaign.id] = campaign
-            return campaign
-
-    def remove(self, campaign_id: int) -> None:
-        """Delete a campaign outside the API (VOXO documents no DELETE)."""
-        with self._lock:
-            self._campaigns.pop(campaign_id, None)
+    def _key(self, campaign: VoxoCampaign) -> int:
+        return campaign.id
 
     def campaigns(self, tenant_id: int) -> list[VoxoCampaign]:
         """The tenant's campaigns advanced to now, by id [I]."""
@@ -155,12 +140,6 @@ class VoxoEngine:
                 (c for c in self._campaigns.values() if c.tenant_id == tenant_id),
                 key=lambda c: c.id,
             )
-
-    def get(self, campaign_id: int) -> VoxoCampaign | None:
-        """One campaign advanced to now, or None."""
-        with self._lock:
-            self.advance()
-            return self._campaigns.get(campaign_id)
 
     def plan(self, campaign_id: int, at: datetime, state: str) -> None:
         """Script a user's PATCH of ``state`` at the exact instant ``at`` (demo, tests)."""
@@ -193,8 +172,7 @@ class VoxoEngine:
                 if campaign is not None:
                     self._advance(campaign, at)
                     self._set_state(campaign, state, at)
-            for campaign in self._campaigns.values():
-                self._advance(campaign, now)
+            super().advance()
 
     def _set_state(self, c: VoxoCampaign, state: str, at: datetime) -> None:
         if state != c.state:

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from worker.domain.campaign import TargetKey
 from worker.errors import ProviderRejected
 from worker.ports import Clock
-from worker.providers.base import decode_response
+from worker.providers.responses import decode_response
 
 __all__ = ["LOGIN_PATH", "VoxoTokenAuth"]
 

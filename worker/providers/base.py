@@ -38,7 +38,6 @@ from worker.providers.responses import decode_response
 __all__ = ["HttpProvider", "ProviderHttp", "StaticHeaderAuth", "backoff_for"]
 
 
-
 class StaticHeaderAuth(httpx.Auth):
     """Sends one fixed credential header (``Authorization: Bearer …``, ``X-API-Key: …``)."""
 

@@ -84,3 +84,22 @@ def postgres_processes(data_dir: Path) -> list[int]:
         if "postgres" in cmdline and str(data_dir) in cmdline:
             found.append(int(proc.name))
     return found
+
+
+async def assert_quiet_cycle(rt: Runtime, engine: AsyncEngine, target: str) -> None:
+    """Another cycle on an unchanged clock succeeds and writes no history row and no event."""
+    history, stored = await history_count(engine), await count(engine, campaign_events)
+    again = await rt.sync_target(target)
+    assert (again.status, again.changed, again.events) == ("succeeded", 0, 0)
+    assert await history_count(engine) == history
+    assert await count(engine, campaign_events) == stored
+
+
+@asynccontextmanager
+async def sim_client(app: ASGIApp, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a simulator in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        base_url="http://sim.test", transport=transport, headers=headers
+    ) as client:
+        yield client

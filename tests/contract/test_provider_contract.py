@@ -17,6 +17,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tests.helpers import sim_client
 from tests.kits import ProviderKit, all_kits
 from worker.clock import ManualClock
 from worker.config import HttpSettings
@@ -231,9 +232,7 @@ async def test_request_level_fault_headers(
     kit: ProviderKit, clock: ManualClock, header: str, value: str, status: int
 ) -> None:
     app, _ = kit.build(clock, Faults(retry_after=4), 1)
-    async with httpx.AsyncClient(
-        base_url="http://sim.test", transport=httpx.ASGITransport(app=app)
-    ) as client:
+    async with sim_client(app) as client:
         response = await client.get("/any/path", headers={header: value})
     assert response.status_code == status
     if status == 429:
@@ -244,9 +243,7 @@ async def test_request_level_truncation_cuts_a_json_body(
     kit: ProviderKit, clock: ManualClock
 ) -> None:
     app, _ = kit.build(clock, Faults(), 1)
-    async with httpx.AsyncClient(
-        base_url="http://sim.test", transport=httpx.ASGITransport(app=app)
-    ) as client:
+    async with sim_client(app) as client:
         whole = await client.get("/_sim/faults")
         cut = await client.get("/does-not-exist", headers={"x-sim-fault": "truncate"})
         plain = await client.get("/does-not-exist")
@@ -258,9 +255,7 @@ async def test_request_level_latency_header_delays_the_answer(
     kit: ProviderKit, clock: ManualClock
 ) -> None:
     app, _ = kit.build(clock, Faults(), 1)
-    async with httpx.AsyncClient(
-        base_url="http://sim.test", transport=httpx.ASGITransport(app=app)
-    ) as client:
+    async with sim_client(app) as client:
         started = time.monotonic()
         await client.get("/any/path", headers={"x-sim-latency": "0.05"})
         elapsed = time.monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from starlette.types import ASGIApp
 
 from worker.app import Runtime, open_runtime
 from worker.config import Settings, Target
-from worker.ports import Clock
+from worker.domain.campaign import TargetKey
+from worker.ports import Clock, Lease
+from worker.storage.postgres import PostgresStore
 from worker.storage.tables import campaign_events, campaign_history, sync_errors
 
 VOX_KEY = "vox-test-key-0123456789"
@@ -34,6 +37,23 @@ async def runtime_for(
     transports = {t.name: httpx.ASGITransport(app=app) for t, app in apps.items()}
     async with open_runtime(settings, clock=clock, engine=engine, transports=transports) as rt:
         yield rt
+
+
+async def claim(
+    store: PostgresStore,
+    target: TargetKey,
+    now: datetime,
+    *,
+    owner: str = "test-worker",
+    ttl: float = 30.0,
+    interval: float = 60.0,
+) -> Lease:
+    """Take ``target``'s lease as ``owner`` (forced: due or not); fails the test if refused."""
+    lease = await store.claim(
+        target, owner=owner, now=now, ttl=ttl, interval=interval, started_at=now, force=True
+    )
+    assert isinstance(lease, Lease), lease
+    return lease
 
 
 async def count(engine: AsyncEngine, table: Any, *where: Any) -> int:

@@ -9,6 +9,10 @@ and, for tests, in-process transports to the simulators.
 from __future__ import annotations
 
 import logging
+import os
+import secrets as token_source
+import socket
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from worker import __version__
 from worker.clock import SystemClock
 from worker.config import Settings, Target
 from worker.errors import StorageError
-from worker.pipeline import SyncPipeline
+from worker.pipeline import CyclePolicy, SyncPipeline
 from worker.ports import Clock, Provider, RunSummary
 from worker.providers import PROVIDERS
 from worker.storage import migrate
@@ -30,7 +34,7 @@ from worker.storage.embedded import EmbeddedPostgres, default_data_dir
 from worker.storage.engine import create_engine, display_url
 from worker.storage.postgres import PostgresStore
 
-__all__ = ["Runtime", "open_database", "open_runtime"]
+__all__ = ["Runtime", "open_database", "open_runtime", "worker_name"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,11 @@ async def require_schema(engine: AsyncEngine) -> None:
         )
 
 
+def worker_name() -> str:
+    """This process's name as a lease owner: host (the pod's name), pid and a random tag."""
+    return f"{socket.gethostname()}/{os.getpid()}/{token_source.token_hex(3)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """The wired worker: storage, pipeline and one provider adapter per target."""
@@ -78,21 +87,35 @@ class Runtime:
     store: PostgresStore
     pipeline: SyncPipeline
     providers: Mapping[str, Provider]
+    policies: Mapping[str, CyclePolicy]
     clock: Clock
 
-    async def sync_target(self, name: str) -> RunSummary:
-        """One cycle of one target; its failure never reaches the caller as an exception."""
+    async def sync_target(
+        self, name: str, *, force: bool = True, lease_wait: float = 0.0
+    ) -> RunSummary:
+        """One cycle of one target; its failure never reaches the caller as an exception.
+
+        ``force`` runs even if this interval's cycle already ran (the scheduler
+        passes False). While another worker holds the target's lease, the claim is
+        retried for up to ``lease_wait`` seconds; then the summary is ``busy``.
+        """
         provider = self.providers[name]
-        try:
-            return await self.pipeline.sync_once(provider)
-        except StorageError as exc:
-            log.error(
-                "sync of %s could not be recorded: %s",
-                name,
-                exc,
-                extra={"event": "sync.storage_failed", "target": name},
-            )
-            return RunSummary(status="failed", error=str(exc))
+        deadline = time.monotonic() + lease_wait
+        while True:
+            try:
+                summary = await self.pipeline.sync_once(provider, self.policies[name], force=force)
+            except StorageError as exc:
+                log.error(
+                    "sync of %s could not be recorded: %s",
+                    name,
+                    exc,
+                    extra={"event": "sync.storage_failed", "target": name},
+                )
+                return RunSummary(status="failed", error=str(exc))
+            left = deadline - time.monotonic()
+            if summary.status != "busy" or left <= 0:
+                return summary
+            await anyio.sleep(min(1.0, left))
 
     async def sync_all(self) -> dict[str, RunSummary]:
         """One cycle of every target, concurrently; each target fails alone."""
@@ -124,11 +147,15 @@ async def open_runtime(
     clock: Clock | None = None,
     engine: AsyncEngine | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    lease_clock: Clock | None = None,
+    owner: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """Wire every part from ``settings``.
 
     Args:
-        clock: defaults to the system clock.
+        clock: observation time; defaults to the system clock.
+        lease_clock: real time for leases and interval slots; defaults to the system clock.
+        owner: this worker's lease-owner name; defaults to :func:`worker_name`.
         engine: an existing engine (tests); otherwise :func:`open_database` is entered.
         transports: per target name, an httpx transport to use instead of the
             network (tests mount simulators with ``httpx.ASGITransport``).
@@ -145,11 +172,25 @@ async def open_runtime(
         for target in settings.targets:
             client = await stack.enter_async_context(_client(target, transports.get(target.name)))
             providers[target.name] = PROVIDERS[target.provider].from_settings(target, client, clock)
+        pipeline = SyncPipeline(
+            store,
+            clock,
+            owner=owner or worker_name(),
+            lease_ttl=settings.lease_ttl,
+            lease_clock=lease_clock,
+            secrets=secrets,
+        )
         yield Runtime(
             settings=settings,
             engine=engine,
             store=store,
-            pipeline=SyncPipeline(store, clock, secrets=secrets),
+            pipeline=pipeline,
             providers=providers,
+            policies={
+                t.name: CyclePolicy(
+                    interval=t.poll_interval, misses_to_vanish=t.vanish_after_misses
+                )
+                for t in settings.targets
+            },
             clock=clock,
         )

@@ -1,7 +1,8 @@
 """The ``campaign-sync`` command line.
 
 Exit codes: 0 success; 1 a sync target failed; 2 invalid configuration;
-3 the database is unusable; 130 interrupted.
+3 the database is unusable; 4 a target is being synced elsewhere (its lease is
+held by another worker; nothing failed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     once = commands.add_parser("sync-once", help="run one sync cycle of every target, then exit")
     once.add_argument(
         "--target", action="append", help="only this target (provider/account); repeatable"
+    )
+    once.add_argument(
+        "--lease-wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for a target that another worker is syncing (default 10)",
     )
 
     run = commands.add_parser("run", help="run as a daemon: sync every target on its interval")
@@ -135,14 +143,22 @@ async def _sync_once(settings: Settings, args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"unknown target(s): {', '.join(unknown)}; known: {', '.join(runtime.providers)}"
             )
-        results = {name: await runtime.sync_target(name) for name in wanted}
+        results = {
+            name: await runtime.sync_target(name, lease_wait=args.lease_wait) for name in wanted
+        }
     for name, summary in results.items():
+        if summary.status == "busy":
+            print(f"{name}: not synced: {summary.error}")
+            continue
         line = (
             f"{name}: {summary.status}, {summary.records} records, {summary.changed} changed, "
-            f"{summary.events} events, {summary.rejected} rejected"
+            f"{summary.events} events, {summary.rejected} rejected, {summary.vanished} vanished"
         )
         print(line + (f" ({summary.error})" if summary.error else ""))
-    return 0 if all(s.status == "succeeded" for s in results.values()) else 1
+    statuses = {s.status for s in results.values()}
+    if statuses <= {"succeeded"}:
+        return 0
+    return 4 if statuses <= {"succeeded", "busy"} else 1
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:

@@ -105,6 +105,14 @@ class TargetBase(_Model):
     account: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     base_url: str = Field(pattern=r"^https?://")
     poll_interval: float = Field(60.0, ge=1, description="seconds between two cycles")
+    vanish_after_misses: int = Field(
+        1,
+        ge=1,
+        description=(
+            "complete listings in a row that must miss a stored campaign before it "
+            "vanishes (default 1); raise it for a provider whose listings flicker"
+        ),
+    )
     http: HttpSettings = HttpSettings()
 
     @property
@@ -199,6 +207,15 @@ class Settings(BaseSettings):
     data_dir: Path | None = Field(None, description="embedded server data dir; default per user")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    lease_ttl: float = Field(
+        30.0,
+        ge=2,
+        le=3600,
+        description=(
+            "seconds a target's lease lasts unless renewed (renewed every third of it); "
+            "a replica that dies loses its targets this long after its last renewal"
+        ),
+    )
     targets: tuple[Target, ...] = ()
 
     @model_validator(mode="after")

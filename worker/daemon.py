@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 from contextlib import AsyncExitStack
+from functools import partial
 
 import anyio
 from sqlalchemy import text
@@ -31,7 +32,9 @@ async def run_daemon(
     """Run until SIGTERM or SIGINT."""
     async with open_runtime(settings) as runtime:
         intervals = {t.name: t.poll_interval for t in settings.targets}
-        scheduler = SyncScheduler(runtime.sync_target, intervals, grace_seconds=grace_seconds)
+        scheduler = SyncScheduler(
+            partial(runtime.sync_target, force=False), intervals, grace_seconds=grace_seconds
+        )
 
         async def database_ok() -> bool:
             try:

@@ -180,17 +180,21 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
         for sim in _simulators():
             app, _state = sim.build(clock, seed=options.seed)
             base_url = await stack.enter_async_context(serve(app))
-            targets.append(sim.target(base_url))
+            # The lease schedule runs on the target's own interval (a copy skips the
+            # 1-second floor of user settings, so --poll-seconds may go below it).
+            target = sim.target(base_url)
+            targets.append(target.model_copy(update={"poll_interval": options.poll_seconds}))
         settings = Settings(targets=tuple(targets))
         runtime = await stack.enter_async_context(
             open_runtime(settings, clock=clock, engine=engine)
         )
         _banner(out, options, data_dir, url, targets)
-        intervals = {name: options.poll_seconds for name in runtime.providers}
+        intervals = {t.name: t.poll_interval for t in settings.targets}
         async with anyio.create_task_group() as tg:
             tg.start_soon(partial(_print_events, runtime, out, show_progress=options.show_progress))
             tg.start_soon(_stop_on_signal, tg.cancel_scope, out)
-            async with SyncScheduler(runtime.sync_target, intervals, grace_seconds=5):
+            cycle = partial(runtime.sync_target, force=False)
+            async with SyncScheduler(cycle, intervals, grace_seconds=5):
                 if options.duration is None:
                     await anyio.sleep_forever()
                 else:

@@ -13,7 +13,8 @@ re-raise ``from`` the original, so no caller ever catches a library exception::
     ├── NormalizationError          one record could not be normalized; it is quarantined
     │   └── TimestampError          a time field is malformed or out of range
     └── StorageError                the database failed or is unusable
-        └── EmbeddedDatabaseError   the embedded server cannot start on its data dir
+        ├── EmbeddedDatabaseError   the embedded server cannot start on its data dir
+        └── LeaseLost               another worker took the target over; nothing was written
 
 Messages never contain secrets: adapters build them from the method, the path
 (without query string) and the status, never from headers or URLs with keys.
@@ -26,6 +27,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "EmbeddedDatabaseError",
+    "LeaseLost",
     "NormalizationError",
     "ProviderAuthError",
     "ProviderError",
@@ -112,3 +114,11 @@ class StorageError(WorkerError):
 
 class EmbeddedDatabaseError(StorageError):
     """The embedded PostgreSQL cannot run on its data directory."""
+
+
+class LeaseLost(StorageError):
+    """The target's lease was taken over (its token moved on): this writer is fenced off.
+
+    Raised by a page transaction before it writes anything; the cycle ends as
+    ``superseded``.
+    """

@@ -1,131 +1,143 @@
-"""One sync cycle of one target: fetch, normalize, diff, store.
+"""One sync cycle of one target: claim its lease, list, diff and store page by page,
+vanish what a complete listing missed, record the run.
 
-Each page is normalized (pure), then written in one transaction that reads the
-stored versions of that page's campaigns with one query. A record that fails
-to normalize is quarantined and the rest of its page goes on; a page that fails
-after retries fails this target's cycle only.
+Each page is one transaction fenced by the lease (see ``worker.storage.leases``).
+Before a record is normalized, its provider data's fingerprint is compared with
+the stored one: unchanged records cost one indexed read per page and nothing
+else. A record that fails to normalize is quarantined and the rest of its page
+goes on; a page that fails after retries fails this target's cycle only, and
+then nothing vanishes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 
 import anyio
 
 from worker import metrics
-from worker.domain.campaign import Campaign, Status, TargetKey
-from worker.domain.diff import diff
+from worker.clock import SystemClock
+from worker.domain.campaign import TargetKey
+from worker.domain.diff import diff, known_unchanged, stale_reason, unchanged
 from worker.domain.records import Rejection, RejectionKind, redact
-from worker.errors import NormalizationError, ProviderError, StorageError
-from worker.ports import CampaignStore, Clock, Provider, RawRecord, RunSummary
+from worker.domain.timestamps import to_iso8601
+from worker.errors import LeaseLost, ProviderError, StorageError
+from worker.listing import Listing, normalize_entries
+from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
 
-__all__ = ["NormalizedPage", "SyncPipeline", "normalize_page"]
+__all__ = ["CyclePolicy", "SyncPipeline"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class NormalizedPage:
-    """A page's campaigns that normalized, and what was set aside."""
-
-    campaigns: tuple[Campaign, ...]
-    rejections: tuple[Rejection, ...] = field(default=())
+# Stored ids read per query when looking for campaigns a listing missed.
+VANISH_BATCH = 5000
 
 
-def normalize_page(
-    provider: Provider, page: Sequence[RawRecord], observed_at: datetime
-) -> NormalizedPage:
-    """Normalize every record of a page; never raises for a bad record."""
-    seen: dict[str, Campaign] = {}
-    rejections: list[Rejection] = []
-    for raw in page:
-        try:
-            campaign = provider.normalize(raw, observed_at=observed_at)
-        except NormalizationError as exc:
-            rejections.append(
-                Rejection(
-                    kind=RejectionKind.NORMALIZATION,
-                    reason=str(exc),
-                    field=exc.field,
-                    campaign_id=_best_effort_id(raw, provider.id_field),
-                    raw=raw if isinstance(raw, Mapping) else {"record": raw},
-                )
-            )
-            continue
-        if campaign.campaign_id in seen:
-            rejections.append(
-                Rejection(
-                    kind=RejectionKind.NORMALIZATION,
-                    reason=f"{provider.id_field}={campaign.campaign_id!r}: appears twice in one "
-                    "page; the first record was kept",
-                    field=provider.id_field,
-                    campaign_id=campaign.campaign_id,
-                    raw=raw,
-                )
-            )
-            continue
-        seen[campaign.campaign_id] = campaign
-        if campaign.status is Status.UNKNOWN:
-            rejections.append(
-                Rejection(
-                    kind=RejectionKind.UNKNOWN_STATUS,
-                    reason=f"status {campaign.status_raw!r} is not in the {provider.name} status "
-                    "table; the campaign is stored with status 'unknown'",
-                    campaign_id=campaign.campaign_id,
-                    detail={"status_raw": campaign.status_raw},
-                )
-            )
-    return NormalizedPage(campaigns=tuple(seen.values()), rejections=tuple(rejections))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CyclePolicy:
+    """A target's schedule and vanishing rule, from its settings."""
 
-
-def _best_effort_id(raw: Any, id_field: str) -> str | None:
-    value = raw.get(id_field) if isinstance(raw, Mapping) else None
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+    interval: float
+    misses_to_vanish: int = 1
 
 
 class SyncPipeline:
-    """Runs sync cycles against one store with one clock.
+    """Runs sync cycles against one store.
 
-    Long-lived: it remembers which unknown statuses it already logged, so each
-    value is logged once per target for the life of the process.
+    Args:
+        clock: observation time (events, history, runs); the demo accelerates it.
+        lease_clock: real time for lease expiry and interval slots.
+        owner: this worker's name in ``sync_targets`` and ``sync_runs``.
+        lease_ttl: seconds a lease lasts unless renewed; renewed every third of it.
     """
 
     def __init__(
-        self, store: CampaignStore, clock: Clock, *, secrets: frozenset[str] = frozenset()
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        owner: str,
+        lease_ttl: float = 30.0,
+        lease_clock: Clock | None = None,
+        secrets: frozenset[str] = frozenset(),
     ):
         self.store = store
         self.clock = clock
+        self.lease_clock = lease_clock or SystemClock()
+        self.owner = owner
+        self.lease_ttl = lease_ttl
         self._secrets = secrets
         self._logged_unknown: set[tuple[TargetKey, str]] = set()
 
-    async def sync_once(self, provider: Provider) -> RunSummary:
-        """Run one cycle for ``provider``'s target and record it in ``sync_runs``.
+    async def sync_once(
+        self, provider: Provider, policy: CyclePolicy, *, force: bool = True
+    ) -> RunSummary:
+        """Run one cycle of ``provider``'s target if its lease can be had.
 
-        Provider and storage failures end the cycle as ``failed`` (recorded, not
-        raised) so one bad target never stops the others. Raises StorageError
-        only when the run itself cannot be recorded.
+        ``force`` runs even when this interval's cycle already ran (``sync-once``);
+        the scheduler passes False. Returns ``busy`` or ``not_due`` summaries
+        (unrecorded) when no cycle ran. Provider and storage failures end the cycle
+        as ``failed`` (recorded, not raised). Raises StorageError only when the
+        cycle cannot be started or recorded; that still counts as a failed cycle.
         """
         target = provider.target
         started = time.monotonic()
-        run_id = await self.store.start_run(target, self.clock.now())
+        try:
+            claim = await self.store.claim(
+                target,
+                owner=self.owner,
+                now=self.lease_clock.now(),
+                ttl=self.lease_ttl,
+                interval=policy.interval,
+                started_at=self.clock.now(),
+                force=force,
+            )
+        except StorageError:
+            metrics.CYCLES.labels(target.provider, target.account, "failed").inc()
+            raise
+        if isinstance(claim, LeaseHeld):
+            return RunSummary(
+                status="busy",
+                error=f"{target} is being synced elsewhere, by {claim.owner} "
+                f"(lease until {to_iso8601(claim.expires_at)})",
+            )
+        if isinstance(claim, NotDue):
+            return RunSummary(status="not_due")
+        if claim.took_over_from is not None:
+            log.info(
+                "%s: took over from %s, whose lease had expired",
+                target,
+                claim.took_over_from,
+                extra={
+                    "event": "lease.takeover",
+                    "target": str(target),
+                    "from": claim.took_over_from,
+                },
+            )
+        return await self._cycle(provider, claim, policy, started)
+
+    async def _cycle(
+        self, provider: Provider, lease: Lease, policy: CyclePolicy, started: float
+    ) -> RunSummary:
         totals = _Totals()
         status, error = "failed", None
         try:
-            async for page in provider.pages():
-                await self._sync_page(provider, run_id, page, totals)
-            status = "succeeded"
+            lost = await self._under_lease(lease, self._listing(provider, lease, policy, totals))
+            status = "superseded" if lost else "succeeded"
+            if lost:
+                error = f"{lease.target}: the lease was taken over by another worker"
+        except LeaseLost as exc:
+            status, error = "superseded", str(exc)
         except (ProviderError, StorageError) as exc:
             error = redact(str(exc), self._secrets)
             log.warning(
                 "sync of %s failed: %s",
-                target,
+                lease.target,
                 error,
-                extra={"event": "sync.failed", "target": str(target), "run_id": run_id},
+                extra={"event": "sync.failed", "target": str(lease.target), "run_id": lease.run_id},
             )
         except anyio.get_cancelled_exc_class():
             status, error = "canceled", "the cycle was canceled (shutdown)"
@@ -136,32 +148,158 @@ class SyncPipeline:
             raise
         finally:
             summary = totals.summary(status, error)
-            with anyio.CancelScope(shield=True):
-                await self.store.finish_run(run_id, self.clock.now(), summary)
-            self._report(target, run_id, summary, time.monotonic() - started)
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self.store.finish(lease, self.clock.now(), summary)
+            finally:
+                self._report(lease, summary, time.monotonic() - started)
         return summary
 
-    async def _sync_page(
-        self, provider: Provider, run_id: int, page: Sequence[RawRecord], totals: _Totals
+    async def _under_lease(self, lease: Lease, work: Awaitable[None]) -> bool:
+        """Await ``work`` while renewing ``lease``; True if the lease was lost meanwhile."""
+        lost = anyio.Event()
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._keep_lease, lease, lost, group.cancel_scope)
+            try:
+                await work
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return lost.is_set()
+
+    async def _keep_lease(self, lease: Lease, lost: anyio.Event, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(lease.ttl / 3)
+            try:
+                renewed = await self.store.renew(lease, self.lease_clock.now())
+            except StorageError as exc:
+                # The next page's fence decides; a renewal that could not be sent changes nothing.
+                log.warning(
+                    "%s: lease renewal failed: %s",
+                    lease.target,
+                    exc,
+                    extra={"event": "lease.renew_failed", "target": str(lease.target)},
+                )
+                continue
+            if not renewed:
+                lost.set()
+                scope.cancel()
+                return
+
+    async def _listing(
+        self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: _Totals
     ) -> None:
-        target = provider.target
+        listing = Listing(provider)
+        async for page in provider.pages():
+            await self._sync_page(provider, lease, page, listing, totals)
+        await self._vanish(lease, listing, policy, totals)
+
+    async def _sync_page(
+        self,
+        provider: Provider,
+        lease: Lease,
+        page: Sequence[RawRecord],
+        listing: Listing,
+        totals: _Totals,
+    ) -> None:
         observed_at = self.clock.now()
-        normalized = normalize_page(provider, page, observed_at)
-        async with self.store.page(target, run_id) as writer:
-            stored = await writer.load([c.campaign_id for c in normalized.campaigns])
+        entries, rejections = listing.take(page)
+        async with self.store.page(lease, self.lease_clock.now()) as writer:
+            heads = await writer.heads([e.campaign_id for e in entries if e.campaign_id])
+            todo = [
+                e
+                for e in entries
+                if e.campaign_id is None
+                or not known_unchanged(
+                    heads.get(e.campaign_id),
+                    e.fingerprint,
+                    clock_dependent=provider.clock_dependent,
+                )
+            ]
+            normalized = normalize_entries(provider, todo, observed_at)
+            rejections.extend(normalized.rejections)
+            candidates = []
+            for campaign, fingerprint in normalized.campaigns:
+                head = heads.get(campaign.campaign_id)
+                if unchanged(head, campaign, fingerprint):
+                    continue
+                if (why := stale_reason(head, campaign, observed_at)) is not None:
+                    totals.stale += 1
+                    log.warning(
+                        "%s: campaign %s not applied: %s",
+                        lease.target,
+                        campaign.campaign_id,
+                        why,
+                        extra={"event": "sync.stale", "target": str(lease.target)},
+                    )
+                    continue
+                candidates.append((campaign, fingerprint))
+            stored = await writer.load(
+                [c.campaign_id for c, _ in candidates if c.campaign_id in heads]
+            )
             changes = [
                 change
-                for campaign in normalized.campaigns
-                if (change := diff(stored.get(campaign.campaign_id), campaign, observed_at))
+                for campaign, fingerprint in candidates
+                if (
+                    change := diff(
+                        stored.get(campaign.campaign_id),
+                        campaign,
+                        observed_at,
+                        fingerprint=fingerprint,
+                    )
+                )
             ]
-            inserted = await writer.write(changes, normalized.rejections)
-        totals.add(len(page), len(changes), inserted, normalized.rejections)
-        for rejection in normalized.rejections:
+            written = await writer.write(
+                changes,
+                rejections,
+                records=len(page),
+                listed_again=[cid for cid, head in heads.items() if head.missed_listings],
+            )
+        totals.add_page(len(page), written.changed, written.events, rejections)
+        totals.stale += written.dropped
+        self._count_page(lease.target, len(page), written.events, rejections)
+
+    async def _vanish(
+        self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: _Totals
+    ) -> None:
+        """After a complete listing: count a miss for every stored campaign it lacked."""
+        target = lease.target
+        if listing.unidentified:
+            log.warning(
+                "%s: %d listed records had no readable id; nothing vanishes this cycle",
+                target,
+                listing.unidentified,
+                extra={"event": "sync.vanish_skipped", "target": str(target)},
+            )
+            return
+        listed_at = self.clock.now()
+        after = ""
+        while ids := await self.store.listed_ids(target, after=after, limit=VANISH_BATCH):
+            after = ids[-1]
+            missing = [cid for cid in ids if cid not in listing.seen]
+            if not missing:
+                continue
+            async with self.store.page(lease, self.lease_clock.now()) as writer:
+                written = await writer.miss(
+                    missing, listed_at=listed_at, misses_to_vanish=policy.misses_to_vanish
+                )
+            totals.vanished += written.changed
+            totals.events += written.events
+            metrics.EVENTS.labels(target.provider, target.account).inc(written.events)
+
+    def _count_page(
+        self, target: TargetKey, records: int, events: int, rejections: Sequence[Rejection]
+    ) -> None:
+        for rejection in rejections:
             metrics.REJECTED.labels(target.provider, target.account, rejection.kind.value).inc()
             if rejection.kind is RejectionKind.UNKNOWN_STATUS:
                 self._note_unknown(target, str(rejection.detail["status_raw"]))
-        metrics.RECORDS.labels(target.provider, target.account).inc(len(page))
-        metrics.EVENTS.labels(target.provider, target.account).inc(inserted)
+        metrics.RECORDS.labels(target.provider, target.account).inc(records)
+        metrics.EVENTS.labels(target.provider, target.account).inc(events)
 
     def _note_unknown(self, target: TargetKey, status_raw: str) -> None:
         metrics.UNKNOWN_STATUS.labels(target.provider, target.account, status_raw).inc()
@@ -178,27 +316,31 @@ class SyncPipeline:
                 },
             )
 
-    def _report(self, target: TargetKey, run_id: int, summary: RunSummary, seconds: float) -> None:
+    def _report(self, lease: Lease, summary: RunSummary, seconds: float) -> None:
+        target = lease.target
         metrics.CYCLES.labels(target.provider, target.account, summary.status).inc()
         metrics.CYCLE_SECONDS.labels(target.provider, target.account).observe(seconds)
         log.info(
-            "sync of %s %s: %d records, %d changed, %d events, %d rejected",
+            "sync of %s %s: %d records, %d changed, %d events, %d rejected, %d vanished",
             target,
             summary.status,
             summary.records,
             summary.changed,
             summary.events,
             summary.rejected,
+            summary.vanished,
             extra={
                 "event": "sync.finished",
                 "target": str(target),
-                "run_id": run_id,
+                "run_id": lease.run_id,
                 "status": summary.status,
                 "pages": summary.pages,
                 "records": summary.records,
                 "changed": summary.changed,
                 "events": summary.events,
                 "rejected": summary.rejected,
+                "vanished": summary.vanished,
+                "stale": summary.stale,
                 "seconds": round(seconds, 3),
             },
         )
@@ -211,8 +353,12 @@ class _Totals:
     changed: int = 0
     events: int = 0
     rejected: int = 0
+    vanished: int = 0
+    stale: int = 0
 
-    def add(self, records: int, changed: int, events: int, rejections: Sequence[Rejection]) -> None:
+    def add_page(
+        self, records: int, changed: int, events: int, rejections: Sequence[Rejection]
+    ) -> None:
         self.pages += 1
         self.records += records
         self.changed += changed
@@ -227,5 +373,7 @@ class _Totals:
             changed=self.changed,
             events=self.events,
             rejected=self.rejected,
+            vanished=self.vanished,
+            stale=self.stale,
             error=error,
         )

@@ -13,10 +13,25 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from worker.domain.campaign import Campaign, TargetKey
-from worker.domain.diff import Change, StoredState
+from worker.domain.diff import Change, StoredHead, StoredState
 from worker.domain.records import Rejection
 
-__all__ = ["CampaignStore", "Clock", "PageWriter", "Provider", "RawRecord", "RunSummary"]
+__all__ = [
+    "RUN_STATUSES",
+    "CampaignStore",
+    "Claim",
+    "Clock",
+    "Lease",
+    "LeaseHeld",
+    "LeaseStore",
+    "NotDue",
+    "PageWriter",
+    "Provider",
+    "RawRecord",
+    "RunSummary",
+    "Store",
+    "Written",
+]
 
 RawRecord = Mapping[str, Any]
 
@@ -33,7 +48,10 @@ class Provider(Protocol):
     """A source of campaigns from one upstream API version, for one account."""
 
     name: ClassVar[str]
-    id_field: ClassVar[str]  # raw key of the campaign id, to label quarantined records
+    id_field: ClassVar[str]  # raw key of the campaign id, read before normalizing
+    # True when normalize reads the status against observed_at (VOXO's READY): such
+    # records are normalized every cycle, even when the provider's record is unchanged.
+    clock_dependent: ClassVar[bool]
 
     @property
     def target(self) -> TargetKey:
@@ -61,49 +79,161 @@ class Provider(Protocol):
         ...
 
 
+RUN_STATUSES = ("running", "succeeded", "failed", "canceled", "superseded", "abandoned")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSummary:
-    """What one sync cycle of one target did, as recorded in ``sync_runs``."""
+    """What one sync cycle of one target did, as recorded in ``sync_runs``.
 
-    status: str  # succeeded | failed
+    ``status`` is one of :data:`RUN_STATUSES` once recorded. Two more values are
+    returned but never recorded, because no cycle ran: ``busy`` (another worker
+    holds the target's lease; ``error`` says who) and ``not_due`` (this interval's
+    cycle already ran).
+    """
+
+    status: str
     pages: int = 0
     records: int = 0
     changed: int = 0
     events: int = 0
     rejected: int = 0
+    vanished: int = 0
+    stale: int = 0
     error: str | None = None
 
 
-class PageWriter(Protocol):
-    """One page's transaction: read the stored versions, then write the changes."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    """The right to write one target, held by one worker for one cycle.
 
-    async def load(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredState]:
-        """Stored current versions of these campaigns, in one query; absent ids are new."""
+    Attributes:
+        token: the fencing token; it grows on every claim, so a writer whose
+            lease was taken over is refused by every later page transaction.
+        run_id: the ``sync_runs`` row of this cycle.
+        ttl: seconds the lease lasts unless renewed.
+        took_over_from: the owner whose lease had expired, when this claim took
+            the target over from a worker that stopped renewing it.
+    """
+
+    target: TargetKey
+    owner: str
+    token: int
+    run_id: int
+    ttl: float
+    took_over_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseHeld:
+    """Another worker holds the target's lease."""
+
+    owner: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotDue:
+    """The target's cycle for this interval already ran."""
+
+    due_at: datetime
+
+
+Claim = Lease | LeaseHeld | NotDue
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Written:
+    """What one page transaction stored."""
+
+    changed: int = 0  # new versions applied
+    events: int = 0  # events inserted
+    dropped: int = 0  # changes refused because their version was no longer the stored one
+
+
+class PageWriter(Protocol):
+    """One page's transaction, fenced by the target's lease."""
+
+    async def heads(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredHead]:
+        """The stored heads of these campaigns, in one query; absent ids are new."""
         ...
 
-    async def write(self, changes: Sequence[Change], rejections: Sequence[Rejection]) -> int:
-        """Upsert current rows, close and add history, insert events, note rejections.
+    async def load(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredState]:
+        """The stored current versions of these campaigns in full, in one query."""
+        ...
 
-        Idempotent for events (deterministic ids). Sends ``pg_notify`` when events
-        were inserted. Returns the number of events inserted.
+    async def write(
+        self,
+        changes: Sequence[Change],
+        rejections: Sequence[Rejection],
+        *,
+        records: int,
+        listed_again: Sequence[str] = (),
+    ) -> Written:
+        """Store new versions, their history and events, and note rejections.
+
+        A change is applied only if the stored version is still the one it was
+        computed from; otherwise nothing of it is written (no history row closed,
+        no event). ``listed_again`` are campaigns whose missed-listing count goes
+        back to 0. Adds this page to the run's counters. Sends ``pg_notify`` when
+        events were inserted.
         """
+        ...
+
+    async def miss(
+        self, campaign_ids: Sequence[str], *, listed_at: datetime, misses_to_vanish: int
+    ) -> Written:
+        """Count one complete listing without these stored campaigns; vanish those due."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """Leases and run records: one writer per target, and what each cycle did."""
+
+    async def claim(
+        self,
+        target: TargetKey,
+        *,
+        owner: str,
+        now: datetime,
+        ttl: float,
+        interval: float,
+        started_at: datetime,
+        force: bool = False,
+    ) -> Claim:
+        """Take the target's lease and record a ``running`` run, in one transaction.
+
+        Refused while another owner's lease is unexpired (:class:`LeaseHeld`), or,
+        unless ``force``, when this interval's cycle already ran (:class:`NotDue`).
+        Runs of the target still ``running`` under an expired lease are closed as
+        ``abandoned``. Raises StorageError.
+        """
+        ...
+
+    async def renew(self, lease: Lease, now: datetime) -> bool:
+        """Extend the lease by its ttl; False when it was taken over."""
+        ...
+
+    async def finish(self, lease: Lease, finished_at: datetime, summary: RunSummary) -> None:
+        """Record how the cycle ended and release the lease (if still held)."""
         ...
 
 
 class CampaignStore(Protocol):
-    """Durable state: current campaigns, history, the event outbox and run records."""
+    """Durable state: current campaigns, history and the event outbox."""
 
-    async def start_run(self, target: TargetKey, started_at: datetime) -> int:
-        """Record the start of a cycle; returns the run id."""
-        ...
+    def page(self, lease: Lease, now: datetime) -> AbstractAsyncContextManager[PageWriter]:
+        """Open one page's transaction, fenced by ``lease`` and renewing it.
 
-    def page(self, target: TargetKey, run_id: int) -> AbstractAsyncContextManager[PageWriter]:
-        """Open one page's transaction, serialized per target across replicas.
-
-        Commits on normal exit and rolls back on error; raises StorageError.
+        Commits on normal exit and rolls back on error. Raises LeaseLost (nothing
+        is written) when the lease was taken over, StorageError otherwise.
         """
         ...
 
-    async def finish_run(self, run_id: int, finished_at: datetime, summary: RunSummary) -> None:
-        """Record how a cycle ended."""
+    async def listed_ids(self, target: TargetKey, *, after: str, limit: int) -> Sequence[str]:
+        """Ids of the target's stored, not vanished campaigns after ``after``, in order."""
         ...
+
+
+class Store(LeaseStore, CampaignStore, Protocol):
+    """Both storage ports, as the pipeline uses them."""

@@ -1,10 +1,14 @@
 """Periodic sync cycles on APScheduler 3.11 (the only module that imports it).
 
-One interval job per target, starting at once; a target's cycle never overlaps
-itself (``max_instances=1``) and missed runs collapse into one (``coalesce``).
-On exit the scheduler stops taking new runs, lets running cycles finish within
-the grace period, then cancels what is left (the pipeline records those runs
-as ``canceled``).
+One job per target ticks four times per interval (at most every 15 s, at least
+every 0.5 s) and starts at once. A tick only *tries* a cycle: the target's lease
+in PostgreSQL decides whether this replica runs it (nobody else holds it, and
+this interval's cycle has not run yet), so several replicas sync each target
+once per interval, and one that dies is replaced within an interval of its
+lease expiring. A target's cycle never overlaps itself in one process; missed
+ticks collapse into one (``coalesce``). On exit the scheduler stops taking new
+runs, lets running cycles finish within the grace period, then cancels what is
+left (the pipeline records those runs as ``canceled``).
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from worker.ports import RunSummary
 
-__all__ = ["SyncScheduler"]
+__all__ = ["SyncScheduler", "tick_seconds"]
 
 log = logging.getLogger(__name__)
 
 Cycle = Callable[[str], Awaitable[RunSummary]]
 
 
+def tick_seconds(interval: float) -> float:
+    """How often a target with this poll interval tries to claim its cycle."""
+    return max(0.5, min(interval / 4, 15.0))
+
+
 class SyncScheduler:
-    """Runs ``cycle(name)`` every ``intervals[name]`` seconds for each target.
+    """Tries ``cycle(name)`` several times per ``intervals[name]`` for each target.
 
     Use as an async context manager; ``started`` is set once jobs are scheduled,
     so readiness reports the truth.
@@ -42,6 +51,7 @@ class SyncScheduler:
         self._grace = grace_seconds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._running = 0
+        self._busy: set[str] = set()
         self._idle = anyio.Event()
         self._idle.set()
         self.started = anyio.Event()
@@ -52,6 +62,9 @@ class SyncScheduler:
         return bool(self._scheduler.running)
 
     async def _job(self, name: str) -> None:
+        if name in self._busy:  # this target's cycle is still running here
+            return
+        self._busy.add(name)
         self._running += 1
         self._idle = anyio.Event() if self._running == 1 else self._idle
         try:
@@ -63,6 +76,7 @@ class SyncScheduler:
                 "cycle of %s crashed", name, extra={"event": "scheduler.crashed", "target": name}
             )
         finally:
+            self._busy.discard(name)
             self._running -= 1
             if self._running == 0:
                 self._idle.set()
@@ -73,11 +87,13 @@ class SyncScheduler:
             self._scheduler.add_job(
                 self._job,
                 "interval",
-                seconds=seconds,
+                seconds=tick_seconds(seconds),
                 args=[name],
                 id=name,
                 name=f"sync {name}",
-                max_instances=1,
+                # A second instance only sees the target busy and returns at once;
+                # this keeps APScheduler from warning about skipped ticks.
+                max_instances=2,
                 coalesce=True,
                 next_run_time=now,
                 misfire_grace_time=max(1, int(seconds)),

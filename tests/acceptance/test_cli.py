@@ -64,8 +64,8 @@ async def test_version() -> None:
 async def test_migrate_twice_changes_nothing(empty_db_url: URL) -> None:
     env = {"CAMPAIGN_SYNC_DATABASE_URL": plain(empty_db_url)}
     first, second = await cli("migrate", env=env), await cli("migrate", env=env)
-    assert (first.returncode, first.stdout.strip()) == (0, "schema migrated none -> 0001")
-    assert (second.returncode, second.stdout.strip()) == (0, "schema already at 0001")
+    assert (first.returncode, first.stdout.strip()) == (0, "schema migrated none -> 0002")
+    assert (second.returncode, second.stdout.strip()) == (0, "schema already at 0002")
 
 
 async def test_sync_once_twice_writes_nothing_the_second_time(db_url: URL, tmp_path: Path) -> None:
@@ -76,12 +76,13 @@ async def test_sync_once_twice_writes_nothing_the_second_time(db_url: URL, tmp_p
         second = await cli("--config", path, "sync-once", "--target", "vox_v3/demo", env=env)
     assert first.returncode == 0, first.stderr
     assert (
-        first.stdout.strip() == "vox_v3/demo: succeeded, 5 records, 5 changed, 5 events, 0 rejected"
+        first.stdout.strip()
+        == "vox_v3/demo: succeeded, 5 records, 5 changed, 5 events, 0 rejected, 0 vanished"
     )
     assert second.returncode == 0, second.stderr
     assert (
         second.stdout.strip()
-        == "vox_v3/demo: succeeded, 5 records, 0 changed, 0 events, 0 rejected"
+        == "vox_v3/demo: succeeded, 5 records, 0 changed, 0 events, 0 rejected, 0 vanished"
     )
     assert DEMO_API_KEY not in first.stderr + second.stderr
 

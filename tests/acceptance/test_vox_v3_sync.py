@@ -164,10 +164,16 @@ async def test_bad_records_are_quarantined_and_the_rest_is_stored(
     assert "id" not in missing["raw"]
     unknown = by_kind[("unknown_status", "102")]
     assert "'archived' is not in the vox_v3 status table" in unknown["reason"]
-    # The second cycle sees the same bad records: counted again, never duplicated.
+    # The second cycle sees the same bad records: counted again, never duplicated. The
+    # campaign with the unknown status is stored and unchanged, so it is not read again.
     assert again.rejected == 2
     assert await count(engine, sync_errors) == 3
-    assert {e["occurrences"] for e in await errors(engine)} == {2}
+    occurrences = {(e["kind"], e["campaign_id"]): e["occurrences"] for e in await errors(engine)}
+    assert occurrences == {
+        ("normalization", "101"): 2,
+        ("normalization", None): 2,
+        ("unknown_status", "102"): 1,
+    }
 
 
 async def rows_of(engine: AsyncEngine) -> list[dict[str, object]]:

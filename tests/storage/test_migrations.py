@@ -13,7 +13,14 @@ from worker.storage import migrate
 from worker.storage.engine import create_engine
 from worker.storage.tables import metadata
 
-TABLES = {"campaigns", "campaign_history", "campaign_events", "sync_runs", "sync_errors"}
+TABLES = {
+    "campaigns",
+    "campaign_history",
+    "campaign_events",
+    "sync_runs",
+    "sync_errors",
+    "sync_targets",
+}
 
 
 def _drift(connection: Connection) -> list[Any]:

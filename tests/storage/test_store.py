@@ -1,5 +1,5 @@
 """PostgresStore on a real database: idempotent writes, SCD2 history, no stale overwrite,
-replicas on one target, notifications and the event feed."""
+fencing, notifications and the event feed."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import count, errors, events, history_count, row
+import pytest
+
+from tests.helpers import claim, count, errors, events, history_count, row
 from worker.domain.campaign import Campaign, Counters, Status, TargetKey
-from worker.domain.diff import StoredState, diff
+from worker.domain.diff import diff
 from worker.domain.records import Rejection, RejectionKind
-from worker.ports import RunSummary
+from worker.errors import LeaseLost
+from worker.ports import Lease, RunSummary
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore
 from worker.storage.tables import campaign_events, campaign_history, sync_runs
@@ -37,16 +40,16 @@ def campaign(cid: str = "1", completed: int = 0, status: Status = Status.RUNNING
     )
 
 
-async def apply(store: PostgresStore, run_id: int, *snapshots: Campaign, at: datetime = T) -> int:
-    async with store.page(TARGET, run_id) as writer:
+async def apply(store: PostgresStore, lease: Lease, *snapshots: Campaign, at: datetime = T) -> int:
+    async with store.page(lease, at) as writer:
         stored = await writer.load([c.campaign_id for c in snapshots])
         changes = [ch for c in snapshots if (ch := diff(stored.get(c.campaign_id), c, at))]
-        return await writer.write(changes, [])
+        return (await writer.write(changes, [], records=len(snapshots))).events
 
 
 async def test_versions_history_and_current_row(engine: AsyncEngine) -> None:
     store = PostgresStore(engine)
-    run = await store.start_run(TARGET, T)
+    run = await claim(store, TARGET, T)
     assert await apply(store, run, campaign(completed=0)) == 1
     assert await apply(store, run, campaign(completed=3), at=T + timedelta(minutes=5)) == 1
     assert await apply(store, run, campaign(completed=3), at=T + timedelta(minutes=10)) == 0
@@ -77,52 +80,72 @@ async def test_versions_history_and_current_row(engine: AsyncEngine) -> None:
 
 async def test_writing_the_same_change_twice_inserts_nothing_twice(engine: AsyncEngine) -> None:
     store = PostgresStore(engine)
-    run = await store.start_run(TARGET, T)
+    lease = await claim(store, TARGET, T)
     change = diff(None, campaign(), T)
     assert change is not None
+    written = []
     for _ in range(2):
-        async with store.page(TARGET, run) as writer:
-            await writer.write([change], [])
+        async with store.page(lease, T) as writer:
+            written.append(await writer.write([change], [], records=1))
+    assert [(w.changed, w.events, w.dropped) for w in written] == [(1, 1, 0), (0, 0, 1)]
     assert await count(engine, campaign_events) == 1
     assert await history_count(engine) == 1
 
 
-async def test_a_stale_writer_never_overwrites_a_newer_version(engine: AsyncEngine) -> None:
+async def test_a_change_computed_from_an_outdated_version_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
     store = PostgresStore(engine)
-    run = await store.start_run(TARGET, T)
-    await apply(store, run, campaign(completed=0))
-    base_state = diff(None, campaign(completed=0), T)
-    assert base_state is not None
-    await apply(store, run, campaign(completed=5), at=T + timedelta(minutes=1))
+    lease = await claim(store, TARGET, T)
+    await apply(store, lease, campaign(completed=0))
+    async with store.page(lease, T) as writer:
+        version_1 = (await writer.load(["1"]))["1"]
+    await apply(store, lease, campaign(completed=5), at=T + timedelta(minutes=1))
     # A writer that read version 1 long ago now tries to write its own version 2.
-    stale_prev = StoredState(
-        campaign=campaign(completed=0), version=1, content_hash=base_state.content_hash
-    )
-    stale = diff(stale_prev, campaign(completed=4), T + timedelta(minutes=2))
-    assert stale is not None
-    async with store.page(TARGET, run) as writer:
-        await writer.write([stale], [])
+    stale = diff(version_1, campaign(completed=4), T + timedelta(minutes=2))
+    assert stale is not None and stale.version == 2
+    history, stored_events = await history_count(engine), await count(engine, campaign_events)
+    async with store.page(lease, T) as writer:
+        written = await writer.write([stale], [], records=1)
+    assert (written.changed, written.events, written.dropped) == (0, 0, 1)
     assert (await row(engine, "SELECT version, completed_calls FROM campaigns")) == {
         "version": 2,
         "completed_calls": 5,
     }
+    # The open history row is still version 2's, and no event was added for the stale one.
+    assert await row(
+        engine, "SELECT version, valid_to FROM campaign_history WHERE valid_to IS NULL"
+    ) == {"version": 2, "valid_to": None}
+    assert await history_count(engine) == history
+    assert await count(engine, campaign_events) == stored_events
 
 
-async def test_two_replicas_on_one_target_never_duplicate(engine: AsyncEngine) -> None:
-    stores = [PostgresStore(engine), PostgresStore(engine)]
-    run = await stores[0].start_run(TARGET, T)
-    fleet = [campaign(str(i)) for i in range(20)]
-
-    async with anyio.create_task_group() as tg:
-        for store in stores:
-            tg.start_soon(apply, store, run, *fleet)
-    assert await count(engine, campaign_events) == 20
-    assert await history_count(engine) == 20
+async def test_a_writer_whose_lease_was_taken_over_is_fenced_off(engine: AsyncEngine) -> None:
+    first, second = PostgresStore(engine), PostgresStore(engine)
+    old = await claim(first, TARGET, T, owner="replica-a", ttl=30)
+    # replica-a stalls past its lease; replica-b takes the target over.
+    new = await claim(second, TARGET, T + timedelta(seconds=31), owner="replica-b", ttl=30)
+    assert new.token == old.token + 1
+    assert new.took_over_from == "replica-a"
+    with pytest.raises(LeaseLost, match="taken over by another worker"):
+        await apply(first, old, campaign("9"))
+    assert await first.renew(old, T + timedelta(seconds=32)) is False
+    assert await apply(second, new, campaign("9")) == 1
+    assert await count(engine, campaign_events) == 1
+    runs = await row(
+        engine,
+        "SELECT string_agg(status || ':' || owner, ',' ORDER BY id) AS runs FROM sync_runs",
+    )
+    assert runs == {"runs": "abandoned:replica-a,running:replica-b"}
+    await second.finish(new, T + timedelta(seconds=40), RunSummary(status="succeeded"))
+    await first.finish(old, T + timedelta(seconds=41), RunSummary(status="superseded"))
+    target = await row(engine, "SELECT lease_owner, last_status, takeovers FROM sync_targets")
+    assert target == {"lease_owner": None, "last_status": "succeeded", "takeovers": 1}
 
 
 async def test_rejections_are_deduplicated_and_counted(engine: AsyncEngine) -> None:
     store = PostgresStore(engine, secrets=frozenset({"sk-secret"}))
-    run = await store.start_run(TARGET, T)
+    lease = await claim(store, TARGET, T)
     bad = Rejection(
         kind=RejectionKind.NORMALIZATION,
         reason="created_at='x': expected integer unix milliseconds, got str",
@@ -131,20 +154,20 @@ async def test_rejections_are_deduplicated_and_counted(engine: AsyncEngine) -> N
         raw={"id": "9", "created_at": "x", "webhook": {"token": "abc"}, "note": "key sk-secret"},
     )
     for _ in range(3):
-        async with store.page(TARGET, run) as writer:
-            await writer.write([], [bad])
+        async with store.page(lease, T) as writer:
+            await writer.write([], [bad], records=1)
     (stored,) = await errors(engine)
     assert stored["occurrences"] == 3
     assert stored["raw"]["webhook"]["token"] == "[REDACTED]"
     assert stored["raw"]["note"] == "key [REDACTED]"
-    assert stored["last_run_id"] == run
+    assert stored["last_run_id"] == lease.run_id
 
 
 async def test_failed_run_is_recorded_with_its_error(engine: AsyncEngine) -> None:
     store = PostgresStore(engine)
-    run = await store.start_run(TARGET, T)
-    await store.finish_run(
-        run,
+    lease = await claim(store, TARGET, T)
+    await store.finish(
+        lease,
         T + timedelta(seconds=3),
         RunSummary(status="failed", error="GET /v3/campaigns returned 503"),
     )
@@ -161,7 +184,7 @@ async def test_failed_run_is_recorded_with_its_error(engine: AsyncEngine) -> Non
 
 async def test_feed_catches_up_then_wakes_on_notify(engine: AsyncEngine) -> None:
     store = PostgresStore(engine)
-    run = await store.start_run(TARGET, T)
+    run = await claim(store, TARGET, T)
     await apply(store, run, campaign("1"), campaign("2"))
     async with EventFeed(engine, poll_interval=30) as feed:
         batches = feed.batches()

@@ -1,4 +1,5 @@
-"""Page normalization: bad records are set aside with their reason, the rest goes on."""
+"""Reading a listing: bad records are set aside with their reason, the rest goes on, and a
+campaign listed twice in one cycle keeps its first record."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 from worker.clock import ManualClock
 from worker.config import VoxV3Target
 from worker.domain.records import RejectionKind
-from worker.pipeline import normalize_page
+from worker.listing import Listing, normalize_entries
 from worker.providers.vox_v3 import VoxV3Provider
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -34,19 +35,30 @@ def test_a_page_keeps_its_good_records_and_explains_the_bad_ones() -> None:
         {**SEED, "id": "1", "name": "same id again"},
         "not an object",
     ]
-    result = normalize_page(provider(), page, NOW)
-    assert [c.campaign_id for c in result.campaigns] == ["1", "3"]
-    assert result.campaigns[0].name == "<string>"  # the first of two duplicates is kept
-    kinds = [(r.kind, r.campaign_id, r.field) for r in result.rejections]
+    listing = Listing(provider())
+    entries, duplicates = listing.take(page)
+    result = normalize_entries(provider(), entries, NOW)
+    assert [c.campaign_id for c, _ in result.campaigns] == ["1", "3"]
+    assert result.campaigns[0][0].name == "<string>"  # the first of two duplicates is kept
+    kinds = [(r.kind, r.campaign_id, r.field) for r in [*duplicates, *result.rejections]]
     assert kinds == [
+        (RejectionKind.NORMALIZATION, "1", "id"),
         (RejectionKind.NORMALIZATION, "2", "created_at"),
         (RejectionKind.UNKNOWN_STATUS, "3", ""),
-        (RejectionKind.NORMALIZATION, "1", "id"),
         (RejectionKind.NORMALIZATION, None, ""),
     ]
-    assert (
-        result.rejections[2].reason
-        == "id='1': appears twice in one page; the first record was kept"
-    )
-    assert result.rejections[3].reason == "expected an object, got str"
-    assert result.rejections[3].raw == {"record": "not an object"}
+    assert duplicates[0].reason == "id='1': listed twice in one cycle; the first record was kept"
+    assert result.rejections[2].reason == "expected an object, got str"
+    assert result.rejections[2].raw == {"record": "not an object"}
+    assert listing.seen == {"1", "2", "3"}
+    assert listing.unidentified == 1  # so this listing vanishes nothing
+
+
+def test_a_campaign_on_two_pages_of_one_cycle_keeps_its_first_record() -> None:
+    listing = Listing(provider())
+    first, _ = listing.take([{**SEED, "id": "7", "name": "first"}])
+    second, duplicates = listing.take([{**SEED, "id": "7", "name": "second"}, {**SEED, "id": "8"}])
+    assert [e.campaign_id for e in first] == ["7"]
+    assert [e.campaign_id for e in second] == ["8"]
+    (duplicate,) = duplicates
+    assert (duplicate.campaign_id, duplicate.raw["name"]) == ("7", "second")

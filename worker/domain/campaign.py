@@ -1,8 +1,10 @@
 """The one campaign model every provider is normalized into.
 
 A :class:`Campaign` is a frozen snapshot of what one poll saw. Two snapshots of
-the same campaign are compared through :meth:`Campaign.content_hash`; equal
-hashes mean nothing is written.
+the same campaign are compared through :func:`record_fingerprint` of the
+provider's own record: the worker's rendering of it is left out on purpose, so
+a release that normalizes a field differently never makes a new version of a
+campaign whose provider data did not change.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
+
+import orjson
 
 from worker.domain.timestamps import to_iso8601
 from worker.domain.windows import CallWindow
@@ -29,6 +33,8 @@ __all__ = [
     "Status",
     "TargetKey",
     "canonical_json",
+    "record_fingerprint",
+    "record_id",
 ]
 
 
@@ -172,14 +178,38 @@ class Campaign:
             "time_flags": list(self.time_flags),
         }
 
-    def content_hash(self) -> str:
-        """SHA-256 over the normalized fields and the raw payload.
+    def fingerprint(self) -> str:
+        """The :func:`record_fingerprint` of the provider's record this snapshot came from."""
+        return record_fingerprint(self.raw)
 
-        Any difference a reader could observe, in our columns or in the
-        provider's record, changes the hash; key order in the raw JSON does not.
-        """
-        body = canonical_json({"normalized": self.snapshot(), "raw": dict(self.raw)})
-        return hashlib.sha256(body.encode()).hexdigest()
+
+def record_fingerprint(raw: Any) -> str:
+    """SHA-256 of the provider's record as sorted-key JSON: equal records, equal prints.
+
+    Only the provider's data goes in, never the worker's rendering of it, so the
+    value survives any change of the worker's code. Fixed forever: stored
+    fingerprints are compared with fresh ones across releases. Key order does not
+    matter; JSON that orjson cannot encode (integers past 64 bits) falls back to
+    the standard library's encoder, which is just as deterministic.
+    """
+    try:
+        body = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=_unwrap)
+    except TypeError:
+        body = canonical_json(raw).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+def record_id(raw: Any, id_field: str) -> str | None:
+    """A record's campaign id read as :meth:`Record.id` reads it, or ``None``.
+
+    Used before normalization, to match a raw record with its stored version and
+    to know which campaigns a listing contained.
+    """
+    value = raw.get(id_field) if isinstance(raw, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def canonical_json(value: Any) -> str:

@@ -1,59 +1,88 @@
-"""Compare a fresh snapshot with the stored version and derive the change events.
+"""Decide what a fresh observation of a campaign means against the stored version.
 
-Pure: the caller passes the stored state and the observation time. Rules for an
-event's ``occurred_at`` (DESIGN.md section 5: provider time, else observation):
+Pure. The stored side comes in two sizes: a :class:`StoredHead` (version,
+fingerprint, status and times: what the fast path needs for every record of a
+page) and a :class:`StoredState` (the head plus the whole stored Campaign, read
+only for campaigns that changed).
 
-* paused: the provider's ``paused_at`` when it moved, else its ``updated_at``
-  when that moved, else observed.
-* finished: ``finished_at``; else the provider's ``updated_at`` when it moved;
-  else, for a derived status, the scheduled end; else observed.
-* status_changed: as paused/finished for those statuses; a derived start from a
-  waiting status uses the scheduled start; otherwise the provider's ``updated_at``
-  when it moved, else observed.
-* anything else: the provider's ``updated_at`` when it moved, else observed.
-
-When two polls show that a pause happened in between (status running both
-times but ``paused_at`` moved, or paused both times with a new ``paused_at``),
-the missed transitions are emitted with ``inferred: true``.
+* **Unchanged** (:func:`unchanged`): the provider's record has the same
+  fingerprint and the status the worker reads from it is the same (VOXO's READY
+  is read against the clock, so its status can move while its record does not).
+  Nothing is written.
+* **Stale** (:func:`stale_reason`): the observation was made before the stored
+  version was, or the provider's own ``updated_at`` is older than the stored one.
+  It is dropped: state only moves forward.
+* **Changed** (:func:`diff`): a new version, ``previous.version + 1``, with its
+  events. A vanished campaign seen again always makes a new version, led by
+  ``reappeared``.
+* **Missed** (:func:`miss`): a complete listing did not contain a stored
+  campaign. After ``misses_to_vanish`` such listings in a row it vanishes: a new
+  version with the last known values, ``vanished_at`` set and one ``vanished``
+  event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from worker.domain.campaign import TERMINAL_STATUSES, Campaign, Status
+from worker.domain.campaign import Campaign, CampaignKey, Status
 from worker.domain.events import ChangeEvent, EventKind, event_id
 from worker.domain.timestamps import to_iso8601
+from worker.domain.transitions import EventBuilder, transition_events
 
-__all__ = ["Change", "StoredState", "diff"]
+__all__ = [
+    "Change",
+    "Miss",
+    "StoredHead",
+    "StoredState",
+    "diff",
+    "known_unchanged",
+    "miss",
+    "stale_reason",
+    "unchanged",
+]
 
-# Fields whose change is told by their own event; "updated" covers the rest.
-_DESCRIPTIVE_FIELDS = (
-    "name",
-    "created_at",
-    "scheduled_start_at",
-    "scheduled_end_at",
-    "call_window",
-    "time_flags",
-)
-_ACTIVE_STATUSES = frozenset({Status.RUNNING, Status.SCHEDULED, Status.DRAFT})
-_WAITING = frozenset({Status.SCHEDULED, Status.DRAFT})
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredHead:
+    """The small part of a stored campaign that decides whether a record changed.
+
+    Attributes:
+        observed_at: when the stored version was observed (its ``valid_from``).
+        missed_listings: complete listings in a row that did not contain it.
+    """
+
+    version: int
+    content_hash: str
+    status: Status
+    status_derived: bool
+    observed_at: datetime
+    provider_updated_at: datetime | None = None
+    vanished_at: datetime | None = None
+    missed_listings: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredState:
-    """What storage holds as the current version of a campaign."""
+    """What storage holds as the current version of a campaign, in full."""
 
+    head: StoredHead
     campaign: Campaign
-    version: int
-    content_hash: str
+
+    @property
+    def version(self) -> int:
+        """The stored version number."""
+        return self.head.version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Change:
-    """A new version of a campaign and the events it produces."""
+    """A new version of a campaign and the events it produces.
+
+    ``previous_version`` is the version it was computed from (0 for a new
+    campaign); storage applies it only if that is still the stored version.
+    """
 
     campaign: Campaign
     version: int
@@ -62,23 +91,104 @@ class Change:
     previous: StoredState | None
     events: tuple[ChangeEvent, ...]
 
+    @property
+    def previous_version(self) -> int:
+        """The version this change replaces; 0 when the campaign is new."""
+        return 0 if self.previous is None else self.previous.version
 
-def diff(previous: StoredState | None, current: Campaign, observed_at: datetime) -> Change | None:
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Miss:
+    """A stored campaign that a complete listing did not contain.
+
+    ``event`` is the ``vanished`` event when this miss makes it vanish (its
+    version is ``head.version + 1``), else ``None`` and only the count grows.
+    """
+
+    key: CampaignKey
+    version: int
+    missed_listings: int
+    event: ChangeEvent | None
+
+
+def known_unchanged(
+    head: StoredHead | None, fingerprint: str | None, *, clock_dependent: bool
+) -> bool:
+    """True when a raw record is unchanged before it is even normalized.
+
+    Same fingerprint, not vanished, and a provider whose status never depends on
+    the clock: normalizing it again could only repeat the stored version.
+    """
+    return (
+        not clock_dependent
+        and head is not None
+        and head.vanished_at is None
+        and fingerprint is not None
+        and head.content_hash == fingerprint
+    )
+
+
+def unchanged(head: StoredHead | None, current: Campaign, fingerprint: str) -> bool:
+    """True when ``current`` needs no new version over ``head``."""
+    return (
+        head is not None
+        and head.vanished_at is None
+        and head.content_hash == fingerprint
+        and head.status is current.status
+        and head.status_derived == current.status_derived
+    )
+
+
+def stale_reason(head: StoredHead | None, current: Campaign, observed_at: datetime) -> str | None:
+    """Why ``current`` must not be applied over ``head``, or ``None`` when it may be."""
+    if head is None:
+        return None
+    if observed_at < head.observed_at:
+        return (
+            f"observed at {to_iso8601(observed_at)}, before the stored version {head.version} "
+            f"({to_iso8601(head.observed_at)})"
+        )
+    stored, seen = head.provider_updated_at, current.provider_updated_at
+    if stored is not None and seen is not None and seen < stored:
+        return (
+            f"provider updated_at {to_iso8601(seen)} is older than the stored version "
+            f"{head.version}'s ({to_iso8601(stored)})"
+        )
+    return None
+
+
+def diff(
+    previous: StoredState | None,
+    current: Campaign,
+    observed_at: datetime,
+    *,
+    fingerprint: str | None = None,
+) -> Change | None:
     """Return the new version and its events, or ``None`` when nothing changed.
 
-    Every returned Change carries at least one event.
+    ``fingerprint`` is ``current.fingerprint()``, passed when the caller has it.
+    The caller checks :func:`stale_reason` first. Every returned Change carries
+    at least one event.
     """
-    content_hash = current.content_hash()
-    if previous is not None and previous.content_hash == content_hash:
+    content_hash = fingerprint or current.fingerprint()
+    head = None if previous is None else previous.head
+    if unchanged(head, current, content_hash):
         return None
     version = 1 if previous is None else previous.version + 1
-    builder = _EventBuilder(current, version, content_hash, observed_at)
+    builder = EventBuilder(current, version, content_hash, observed_at)
     if previous is None:
         builder.add(EventKind.DISCOVERED, current.created_at, {"campaign": current.snapshot()})
     else:
-        _status_events(builder, previous.campaign, current)
-        _progress_event(builder, previous.campaign, current)
-        _updated_event(builder, previous.campaign, current)
+        if previous.head.vanished_at is not None:
+            builder.add(
+                EventKind.REAPPEARED,
+                None,
+                {
+                    "vanished_at": to_iso8601(previous.head.vanished_at),
+                    "campaign": current.snapshot(),
+                },
+            )
+        transition_events(builder, previous.campaign, current)
     return Change(
         campaign=current,
         version=version,
@@ -89,158 +199,24 @@ def diff(previous: StoredState | None, current: Campaign, observed_at: datetime)
     )
 
 
-class _EventBuilder:
-    def __init__(self, current: Campaign, version: int, content_hash: str, observed_at: datetime):
-        self.current = current
-        self.version = version
-        self.content_hash = content_hash
-        self.observed_at = observed_at
-        self.events: list[ChangeEvent] = []
-
-    def add(self, kind: EventKind, occurred_at: datetime | None, data: dict[str, Any]) -> None:
-        key = self.current.key
-        self.events.append(
-            ChangeEvent(
-                event_id=event_id(key, self.version, self.content_hash, kind),
-                kind=kind,
-                key=key,
-                version=self.version,
-                occurred_at=occurred_at or self.observed_at,
-                detected_at=self.observed_at,
-                data=data,
-            )
-        )
-
-
-def _moved(before: datetime | None, after: datetime | None) -> datetime | None:
-    return after if after is not None and after != before else None
-
-
-def _status_view(campaign: Campaign) -> dict[str, Any]:
-    return {
-        "status": campaign.status.value,
-        "status_raw": campaign.status_raw,
-        "status_derived": campaign.status_derived,
-    }
-
-
-def _pause_view(campaign: Campaign, *, inferred: bool) -> dict[str, Any]:
-    return {
-        "paused_by": campaign.paused_by.value if campaign.paused_by else "unknown",
-        "paused_at": _iso(campaign.paused_at),
-        "status_raw": campaign.status_raw,
-        "inferred": inferred,
-    }
-
-
-def _finished_at(before: Campaign, after: Campaign) -> datetime | None:
-    if after.finished_at is not None:
-        return after.finished_at
-    updated = _moved(before.provider_updated_at, after.provider_updated_at)
-    if updated is not None:
-        return updated
-    return after.scheduled_end_at if after.status_derived else None
-
-
-def _paused_time(before: Campaign, after: Campaign) -> datetime | None:
-    return _moved(before.paused_at, after.paused_at) or _moved(
-        before.provider_updated_at, after.provider_updated_at
+def miss(key: CampaignKey, head: StoredHead, *, listed_at: datetime, misses_to_vanish: int) -> Miss:
+    """Count one complete listing that did not contain a stored, not vanished campaign."""
+    missed = head.missed_listings + 1
+    if missed < misses_to_vanish:
+        return Miss(key=key, version=head.version, missed_listings=missed, event=None)
+    version = head.version + 1
+    event = ChangeEvent(
+        event_id=event_id(key, version, head.content_hash, EventKind.VANISHED),
+        kind=EventKind.VANISHED,
+        key=key,
+        version=version,
+        occurred_at=listed_at,
+        detected_at=listed_at,
+        data={
+            "vanished_at": to_iso8601(listed_at),
+            "last_version": head.version,
+            "status": head.status.value,
+            "missed_listings": missed,
+        },
     )
-
-
-def _status_time(before: Campaign, after: Campaign) -> datetime | None:
-    if after.status is Status.PAUSED:
-        return _paused_time(before, after)
-    if after.status in TERMINAL_STATUSES:
-        return _finished_at(before, after)
-    if after.status_derived and after.status is Status.RUNNING and before.status in _WAITING:
-        return after.scheduled_start_at  # it started when its schedule said, not when seen
-    return _moved(before.provider_updated_at, after.provider_updated_at)
-
-
-def _status_events(builder: _EventBuilder, before: Campaign, after: Campaign) -> None:
-    updated_time = _moved(before.provider_updated_at, after.provider_updated_at)
-    status_moved = (before.status, before.status_raw) != (after.status, after.status_raw)
-    if status_moved or before.status_derived != after.status_derived:
-        builder.add(
-            EventKind.STATUS_CHANGED,
-            _status_time(before, after),
-            {"before": _status_view(before), "after": _status_view(after)},
-        )
-    pause_moved = after.paused_at is not None and after.paused_at != before.paused_at
-    was_paused, is_paused = before.status is Status.PAUSED, after.status is Status.PAUSED
-    if is_paused and (not was_paused or pause_moved):
-        if was_paused:  # paused both times, at a new paused_at: it resumed in between
-            builder.add(EventKind.RESUMED, None, _resume_view(before, after, inferred=True))
-        builder.add(
-            EventKind.PAUSED, _paused_time(before, after), _pause_view(after, inferred=was_paused)
-        )
-    elif was_paused and after.status in _ACTIVE_STATUSES:
-        builder.add(EventKind.RESUMED, updated_time, _resume_view(before, after, inferred=False))
-    elif not was_paused and after.status in _ACTIVE_STATUSES and pause_moved:
-        # Running before and after, but paused_at moved: a whole pause was missed.
-        builder.add(EventKind.PAUSED, after.paused_at, _pause_view(after, inferred=True))
-        builder.add(EventKind.RESUMED, None, _resume_view(after, after, inferred=True))
-    if after.status in TERMINAL_STATUSES and before.status not in TERMINAL_STATUSES:
-        builder.add(
-            EventKind.FINISHED,
-            _finished_at(before, after),
-            {
-                "outcome": after.status.value,
-                "status_raw": after.status_raw,
-                "finished_at": _iso(after.finished_at),
-                "counters": after.counters.to_json(),
-            },
-        )
-
-
-def _resume_view(paused: Campaign, after: Campaign, *, inferred: bool) -> dict[str, Any]:
-    return {
-        "paused_by": paused.paused_by.value if paused.paused_by else "unknown",
-        "paused_at": _iso(paused.paused_at),
-        "status": after.status.value,
-        "status_raw": after.status_raw,
-        "inferred": inferred,
-    }
-
-
-def _activity(campaign: Campaign) -> dict[str, Any]:
-    return {**campaign.counters.to_json(), "last_run_at": _iso(campaign.last_run_at)}
-
-
-def _progress_event(builder: _EventBuilder, before: Campaign, after: Campaign) -> None:
-    old, new = _activity(before), _activity(after)
-    if old != new:
-        builder.add(
-            EventKind.PROGRESS,
-            _moved(before.last_run_at, after.last_run_at),
-            {"before": old, "after": new},
-        )
-
-
-def _updated_event(builder: _EventBuilder, before: Campaign, after: Campaign) -> None:
-    old, new = before.snapshot(), after.snapshot()
-    changes = {
-        name: {"before": old[name], "after": new[name]}
-        for name in _DESCRIPTIVE_FIELDS
-        if old[name] != new[name]
-    }
-    if not changes and builder.events:
-        return
-    if not changes and old["provider_updated_at"] != new["provider_updated_at"]:
-        changes["provider_updated_at"] = {
-            "before": old["provider_updated_at"],
-            "after": new["provider_updated_at"],
-        }
-    raw_changed = sorted(
-        k for k in set(before.raw) | set(after.raw) if before.raw.get(k) != after.raw.get(k)
-    )
-    builder.add(
-        EventKind.UPDATED,
-        _moved(before.provider_updated_at, after.provider_updated_at),
-        {"changes": changes, "raw_changed": raw_changed},
-    )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else to_iso8601(value)
+    return Miss(key=key, version=version, missed_listings=missed, event=event)

@@ -18,7 +18,14 @@ from typing import Any
 from worker.domain.campaign import CampaignKey
 from worker.domain.timestamps import to_iso8601
 
-__all__ = ["EVENT_NAMESPACE", "ChangeEvent", "EventKind", "event_id", "to_cloudevent"]
+__all__ = [
+    "EVENT_NAMESPACE",
+    "ChangeEvent",
+    "EventKind",
+    "cloudevent_sequence",
+    "event_id",
+    "to_cloudevent",
+]
 
 # Fixed forever: changing it would change every event id ever emitted.
 EVENT_NAMESPACE = uuid.UUID("7c0b3c8e-5b0e-4f4e-9a53-6e1f3c2d9a10")
@@ -54,7 +61,7 @@ class ChangeEvent:
     """One observed change of one campaign.
 
     Attributes:
-        version: the campaign version this event belongs to (CloudEvents ``sequence``).
+        version: the campaign version this event belongs to (CloudEvents ``campaignversion``).
         occurred_at: when the provider says it happened, else when it was observed.
         detected_at: when the worker observed it.
         data: before/after of what changed, normalized and provider values.
@@ -80,11 +87,23 @@ class ChangeEvent:
         return self.kind.type
 
 
-def to_cloudevent(event: ChangeEvent) -> dict[str, Any]:
+def cloudevent_sequence(position: int) -> str:
+    """The CloudEvents ``sequence`` of the event at ``position`` in the outbox.
+
+    Zero-padded to 20 digits, so plain string comparison orders it (the sequence
+    extension's rule) for every bigint position.
+    """
+    return f"{position:020d}"
+
+
+def to_cloudevent(event: ChangeEvent, *, position: int) -> dict[str, Any]:
     """Render the CloudEvents 1.0 JSON envelope of an event.
 
-    ``sequence`` is the campaign version as a string, as the CloudEvents
-    sequence extension requires; ``detectedat`` is an extension attribute.
+    ``position`` is the event's place in the outbox (``campaign_events.id``):
+    within one ``source`` the outbox order is the commit order, because one
+    writer at a time holds a target's lease. It becomes ``sequence``; the
+    campaign version has its own attribute, ``campaignversion``; ``detectedat``
+    is when the worker observed the change.
     """
     return {
         "specversion": "1.0",
@@ -93,7 +112,8 @@ def to_cloudevent(event: ChangeEvent) -> dict[str, Any]:
         "type": event.type,
         "subject": event.key.campaign_id,
         "time": to_iso8601(event.occurred_at),
-        "sequence": str(event.version),
+        "sequence": cloudevent_sequence(position),
+        "campaignversion": event.version,
         "detectedat": to_iso8601(event.detected_at),
         "datacontenttype": "application/json",
         "data": dict(event.data),

@@ -175,6 +175,7 @@ class HttpProvider(Generic[S]):
     """
 
     name: ClassVar[str]
+    clock_dependent: ClassVar[bool] = False
 
     def __init__(self, http: ProviderHttp, settings: S) -> None:
         self.http = http

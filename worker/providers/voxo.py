@@ -79,6 +79,7 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
 
     name: ClassVar[str] = "voxo"
     id_field: ClassVar[str] = "id"
+    clock_dependent: ClassVar[bool] = True  # READY is read against the poll time
     status_table: ClassVar[Mapping[str, Status]] = VOXO_STATUS
 
     def __init__(self, http: ProviderHttp, settings: VoxoTarget) -> None:

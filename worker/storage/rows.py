@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Row
 
 from worker.domain.campaign import TIME_FIELDS, Campaign, Counters, PausedBy, Status
-from worker.domain.diff import Change
+from worker.domain.diff import Change, StoredHead
 from worker.domain.windows import CallWindow
 
-__all__ = ["campaign_from_row", "campaign_row"]
+__all__ = ["HEAD_COLUMNS", "campaign_from_row", "campaign_row", "head_from_row"]
 
 _COUNTER_COLUMNS = tuple(f.name for f in fields(Counters))  # columns share the field names
 
@@ -36,6 +36,35 @@ def campaign_row(change: Change) -> dict[str, Any]:
         "raw": dict(c.raw),
         "content_hash": change.content_hash,
     }
+
+
+# The columns of ``campaigns`` that :func:`head_from_row` reads.
+HEAD_COLUMNS = (
+    "campaign_id",
+    "version",
+    "content_hash",
+    "status",
+    "status_derived",
+    "last_changed_at",
+    "provider_updated_at",
+    "vanished_at",
+    "missed_listings",
+)
+
+
+def head_from_row(row: Row[Any]) -> StoredHead:
+    """The StoredHead of a ``campaigns`` row holding at least :data:`HEAD_COLUMNS`."""
+    m = row._mapping
+    return StoredHead(
+        version=m["version"],
+        content_hash=m["content_hash"],
+        status=Status(m["status"]),
+        status_derived=m["status_derived"],
+        observed_at=m["last_changed_at"],
+        provider_updated_at=m["provider_updated_at"],
+        vanished_at=m["vanished_at"],
+        missed_listings=m["missed_listings"],
+    )
 
 
 def campaign_from_row(row: Row[Any]) -> Campaign:

@@ -2,8 +2,9 @@
 
 ``campaigns`` holds the current version of each campaign; ``campaign_history``
 holds every version (SCD2: ``valid_to`` is NULL on the current one);
-``campaign_events`` is the outbox and event log; ``sync_runs`` and
-``sync_errors`` record cycles and what they set aside.
+``campaign_events`` is the outbox and event log; ``sync_targets`` holds each
+target's lease and schedule; ``sync_runs`` and ``sync_errors`` record cycles and
+what they set aside.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -33,6 +35,7 @@ __all__ = [
     "metadata",
     "sync_errors",
     "sync_runs",
+    "sync_targets",
 ]
 
 NOTIFY_CHANNEL = "campaign_events"
@@ -90,6 +93,7 @@ campaigns = Table(
     _tz("first_seen_at", nullable=False),
     _tz("last_changed_at", nullable=False),
     _tz("vanished_at"),
+    Column("missed_listings", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("provider", "account", "campaign_id"),
     Index(None, "status"),
 )
@@ -101,6 +105,8 @@ campaign_history = Table(
     *_campaign_columns(),
     _tz("valid_from", nullable=False),
     _tz("valid_to"),
+    # Set on the version that records a vanish: it carries the last known values.
+    _tz("vanished_at"),
     UniqueConstraint("provider", "account", "campaign_id", "version"),
     Index(None, "valid_from"),
     # At most one open (current) version per campaign.
@@ -131,6 +137,28 @@ campaign_events = Table(
     Index(None, "type", "occurred_at"),
 )
 
+sync_targets = Table(
+    "sync_targets",
+    metadata,
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    # The lease: who may write this target, until when, under which fencing token.
+    Column("lease_owner", Text),
+    Column("lease_token", BigInteger, nullable=False, server_default=text("0")),
+    _tz("lease_expires_at"),
+    # The schedule: one cycle per interval slot, whichever replica runs it.
+    Column("interval_seconds", Float),
+    _tz("next_due_at"),
+    _tz("last_started_at"),
+    _tz("last_finished_at"),
+    _tz("last_success_at"),
+    Column("last_status", Text),
+    Column("last_error", Text),
+    Column("last_run_id", BigInteger),
+    Column("takeovers", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("provider", "account"),
+)
+
 sync_runs = Table(
     "sync_runs",
     metadata,
@@ -145,8 +173,18 @@ sync_runs = Table(
     Column("changed", Integer, nullable=False, server_default=text("0")),
     Column("events", Integer, nullable=False, server_default=text("0")),
     Column("rejected", Integer, nullable=False, server_default=text("0")),
+    Column("vanished", Integer, nullable=False, server_default=text("0")),
     Column("error", Text),
+    Column("owner", Text),
+    Column("lease_token", BigInteger),
     Index(None, "provider", "account", "started_at"),
+    # Finding a target's unfinished runs (to close them as abandoned) stays cheap.
+    Index(
+        "ix_sync_runs_running",
+        "provider",
+        "account",
+        postgresql_where=text("status = 'running'"),
+    ),
 )
 
 sync_errors = Table(

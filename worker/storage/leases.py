@@ -1,0 +1,227 @@
+"""Leases per target in ``sync_targets``, and the ``sync_runs`` row of each cycle.
+
+A lease gives one worker the right to write one target. It has an owner, an
+expiry and a fencing token that grows on every claim. Every page transaction
+starts by renewing the lease under its token (``fence``), which takes the
+target's row lock: a claim by another worker waits for that page to commit and
+then sees the renewed expiry, and a writer whose token moved on is refused
+before it writes anything. Safety rests on the token alone; clocks only decide
+when an abandoned lease may be taken over.
+
+Schedule: a cycle that claims a target at ``now`` sets ``next_due_at`` to the
+end of the interval slot ``now`` falls in (slots are whole multiples of the
+interval since the Unix epoch), so each (target, interval) is synced once,
+whichever replica ticks first.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from worker.domain.campaign import TargetKey
+from worker.domain.records import Rejection, RejectionKind, redact
+from worker.errors import LeaseLost
+from worker.ports import Claim, Lease, LeaseHeld, NotDue, RunSummary
+from worker.storage.engine import storage_errors
+from worker.storage.rejections import upsert_rejections
+from worker.storage.tables import sync_runs, sync_targets
+
+__all__ = ["PostgresLeases", "fence", "slot_end"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ABANDONED = "abandoned: the worker running it stopped renewing its lease"
+
+
+def slot_end(now: datetime, interval: float) -> datetime:
+    """The end of the interval slot ``now`` falls in."""
+    slots = math.floor((now - _EPOCH).total_seconds() / interval) + 1
+    return _EPOCH + timedelta(seconds=slots * interval)
+
+
+def _this_target(target: TargetKey) -> ColumnElement[bool]:
+    return and_(
+        sync_targets.c.provider == target.provider, sync_targets.c.account == target.account
+    )
+
+
+async def fence(conn: AsyncConnection, lease: Lease, now: datetime) -> None:
+    """Renew ``lease`` inside the caller's transaction, or raise LeaseLost.
+
+    Holds the target's row lock until that transaction ends.
+    """
+    renewed = await conn.execute(
+        update(sync_targets)
+        .where(
+            _this_target(lease.target),
+            sync_targets.c.lease_token == lease.token,
+            sync_targets.c.lease_owner == lease.owner,
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease.ttl))
+        .returning(sync_targets.c.lease_token)
+    )
+    if renewed.first() is None:
+        raise LeaseLost(
+            f"{lease.target}: the lease (token {lease.token}) was taken over by another worker; "
+            "this cycle wrote nothing more"
+        )
+
+
+class PostgresLeases:
+    """The LeaseStore port on PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine, *, secrets: frozenset[str] = frozenset()) -> None:
+        self.engine = engine
+        self._secrets = secrets
+
+    async def claim(
+        self,
+        target: TargetKey,
+        *,
+        owner: str,
+        now: datetime,
+        ttl: float,
+        interval: float,
+        started_at: datetime,
+        force: bool = False,
+    ) -> Claim:
+        """Take the lease and open a run (see ``worker.ports.LeaseStore.claim``)."""
+        with storage_errors(f"claiming the lease of {target}"):
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    pg_insert(sync_targets)
+                    .values(provider=target.provider, account=target.account)
+                    .on_conflict_do_nothing()
+                )
+                row = (
+                    await conn.execute(
+                        select(sync_targets).where(_this_target(target)).with_for_update()
+                    )
+                ).one()
+                expires = row.lease_expires_at
+                if row.lease_owner is not None and expires is not None and expires > now:
+                    return LeaseHeld(owner=row.lease_owner, expires_at=expires)
+                took_over = row.lease_owner
+                if took_over is not None:  # its holder stopped renewing: take it back
+                    await self._abandon_runs(conn, target, now)
+                    await conn.execute(
+                        update(sync_targets)
+                        .where(_this_target(target))
+                        .values(
+                            lease_owner=None,
+                            lease_expires_at=None,
+                            takeovers=sync_targets.c.takeovers + 1,
+                        )
+                    )
+                if not force and row.next_due_at is not None and row.next_due_at > now:
+                    return NotDue(due_at=row.next_due_at)
+                token = row.lease_token + 1
+                await self._abandon_runs(conn, target, now)
+                await conn.execute(
+                    update(sync_targets)
+                    .where(_this_target(target))
+                    .values(
+                        lease_owner=owner,
+                        lease_token=token,
+                        lease_expires_at=now + timedelta(seconds=ttl),
+                        interval_seconds=interval,
+                        next_due_at=slot_end(now, interval),
+                        last_started_at=started_at,
+                    )
+                )
+                run_id = (
+                    await conn.execute(
+                        insert(sync_runs)
+                        .values(
+                            provider=target.provider,
+                            account=target.account,
+                            started_at=started_at,
+                            status="running",
+                            owner=owner,
+                            lease_token=token,
+                        )
+                        .returning(sync_runs.c.id)
+                    )
+                ).scalar_one()
+        return Lease(
+            target=target,
+            owner=owner,
+            token=token,
+            run_id=int(run_id),
+            ttl=ttl,
+            took_over_from=took_over,
+        )
+
+    @staticmethod
+    async def _abandon_runs(conn: AsyncConnection, target: TargetKey, now: datetime) -> None:
+        await conn.execute(
+            update(sync_runs)
+            .where(
+                sync_runs.c.provider == target.provider,
+                sync_runs.c.account == target.account,
+                sync_runs.c.status == "running",
+            )
+            .values(status="abandoned", finished_at=now, error=ABANDONED)
+        )
+
+    async def renew(self, lease: Lease, now: datetime) -> bool:
+        """Extend the lease by its ttl; False when another worker holds it now."""
+        with storage_errors(f"renewing the lease of {lease.target}"):
+            async with self.engine.begin() as conn:
+                try:
+                    await fence(conn, lease, now)
+                except LeaseLost:
+                    return False
+        return True
+
+    async def finish(self, lease: Lease, finished_at: datetime, summary: RunSummary) -> None:
+        """Close the run row and release the lease; a failed run also notes its error."""
+        error = redact(summary.error, self._secrets)
+        target = lease.target
+        with storage_errors(f"recording the run of {target}"):
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    update(sync_runs)
+                    .where(
+                        sync_runs.c.id == lease.run_id,
+                        sync_runs.c.status.in_(("running", "abandoned")),
+                    )
+                    .values(
+                        finished_at=finished_at,
+                        status=summary.status,
+                        pages=summary.pages,
+                        records=summary.records,
+                        changed=summary.changed,
+                        events=summary.events,
+                        rejected=summary.rejected,
+                        vanished=summary.vanished,
+                        error=error,
+                    )
+                )
+                succeeded = summary.status == "succeeded"
+                await conn.execute(
+                    update(sync_targets)
+                    .where(
+                        _this_target(target),
+                        sync_targets.c.lease_token == lease.token,
+                        sync_targets.c.lease_owner == lease.owner,
+                    )
+                    .values(
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        last_finished_at=finished_at,
+                        last_status=summary.status,
+                        last_error=error,
+                        last_run_id=lease.run_id,
+                        **({"last_success_at": finished_at} if succeeded else {}),
+                    )
+                )
+                if summary.status == "failed" and error:
+                    failure = Rejection(kind=RejectionKind.PAGE, reason=error)
+                    await upsert_rejections(
+                        conn, target, lease.run_id, [failure], finished_at, self._secrets
+                    )

@@ -1,0 +1,329 @@
+"""One page's transaction: read stored heads and versions, write what changed.
+
+Every statement is set-based (arrays bound as one parameter, multi-row inserts),
+so a page costs the same few statements whatever its size. A change is applied
+only when the stored version is still the one it was computed from: the upsert
+of ``campaigns`` is guarded by ``version = new version - 1`` and reports which
+campaigns it moved, and only those get their history row closed, a history row
+added and their events inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Text,
+    any_,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worker.domain.campaign import CampaignKey, TargetKey
+from worker.domain.diff import Change, Miss, StoredHead, StoredState, miss
+from worker.domain.events import ChangeEvent
+from worker.domain.records import Rejection, RejectionKind
+from worker.ports import Written
+from worker.storage.rejections import upsert_rejections
+from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, campaign_row, head_from_row
+from worker.storage.tables import (
+    NOTIFY_CHANNEL,
+    campaign_events,
+    campaign_history,
+    campaigns,
+    sync_runs,
+)
+
+__all__ = ["PostgresPageWriter"]
+
+# Columns a vanished version copies from the version before it.
+_COPIED = tuple(
+    c.name
+    for c in campaign_history.columns
+    if c.name not in {"id", "version", "valid_from", "valid_to", "vanished_at"}
+)
+_CLOSE_HISTORY = text(
+    "UPDATE campaign_history AS h SET valid_to = :at "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:versions AS integer[])) AS k(campaign_id, version) "
+    "WHERE h.provider = :provider AND h.account = :account "
+    "AND h.campaign_id = k.campaign_id AND h.version = k.version AND h.valid_to IS NULL"
+)
+
+
+def _ids(values: Sequence[str]) -> Any:
+    return literal(list(values), ARRAY(Text))
+
+
+def _ints(values: Sequence[int]) -> Any:
+    return literal(list(values), ARRAY(Integer))
+
+
+def _unnest(**arrays: Any) -> Any:
+    """``SELECT unnest(a) AS a, unnest(b) AS b …`` as a subquery: arrays zipped into rows."""
+    return select(*(func.unnest(array).label(name) for name, array in arrays.items())).subquery()
+
+
+class PostgresPageWriter:
+    """The PageWriter for one open, fenced transaction."""
+
+    def __init__(
+        self, conn: AsyncConnection, target: TargetKey, run_id: int, secrets: frozenset[str]
+    ) -> None:
+        self._conn = conn
+        self._target = target
+        self._run_id = run_id
+        self._secrets = secrets
+
+    def _of_target_row(self, campaign_id: Any) -> list[Any]:
+        return [
+            campaigns.c.provider == self._target.provider,
+            campaigns.c.account == self._target.account,
+            campaigns.c.campaign_id == campaign_id,
+        ]
+
+    def _of_target(self, campaign_ids: Sequence[str]) -> list[Any]:
+        return [
+            campaigns.c.provider == self._target.provider,
+            campaigns.c.account == self._target.account,
+            campaigns.c.campaign_id == any_(_ids(campaign_ids)),
+        ]
+
+    async def heads(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredHead]:
+        """Stored heads of ``campaign_ids`` (one query, one array parameter)."""
+        if not campaign_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(*(campaigns.c[name] for name in HEAD_COLUMNS)).where(
+                *self._of_target(campaign_ids)
+            )
+        )
+        return {row.campaign_id: head_from_row(row) for row in rows}
+
+    async def load(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredState]:
+        """Stored current versions of ``campaign_ids`` in full (one query)."""
+        if not campaign_ids:
+            return {}
+        rows = await self._conn.execute(select(campaigns).where(*self._of_target(campaign_ids)))
+        return {
+            row.campaign_id: StoredState(head=head_from_row(row), campaign=campaign_from_row(row))
+            for row in rows
+        }
+
+    async def write(
+        self,
+        changes: Sequence[Change],
+        rejections: Sequence[Rejection],
+        *,
+        records: int,
+        listed_again: Sequence[str] = (),
+    ) -> Written:
+        """Persist a page's changes and rejections; see ``worker.ports.PageWriter.write``."""
+        applied = await self._write_current(changes) if changes else set()
+        kept = [ch for ch in changes if ch.campaign.campaign_id in applied]
+        inserted = 0
+        if kept:
+            observed_at = kept[0].observed_at  # one page is observed at one instant
+            await self._close_history(
+                [(ch.campaign.campaign_id, ch.previous_version) for ch in kept if ch.previous],
+                observed_at,
+            )
+            await self._conn.execute(
+                pg_insert(campaign_history).on_conflict_do_nothing(
+                    index_elements=["provider", "account", "campaign_id", "version"]
+                ),
+                [
+                    {**campaign_row(ch), "valid_from": ch.observed_at, "valid_to": None}
+                    for ch in kept
+                ],
+            )
+            inserted = await self._insert_events([ev for ch in kept for ev in ch.events])
+        reset = sorted(set(listed_again) - applied)
+        if reset:
+            await self._conn.execute(
+                update(campaigns).where(*self._of_target(reset)).values(missed_listings=0)
+            )
+        if rejections:
+            seen_at = changes[0].observed_at if changes else await self._db_now()
+            await upsert_rejections(
+                self._conn, self._target, self._run_id, rejections, seen_at, self._secrets
+            )
+        rejected = sum(1 for r in rejections if r.kind is not RejectionKind.UNKNOWN_STATUS)
+        await self._count(
+            pages=1, records=records, changed=len(kept), events=inserted, rejected=rejected
+        )
+        return Written(changed=len(kept), events=inserted, dropped=len(changes) - len(kept))
+
+    async def miss(
+        self, campaign_ids: Sequence[str], *, listed_at: datetime, misses_to_vanish: int
+    ) -> Written:
+        """Count a complete listing without these campaigns; vanish those that reach the limit."""
+        heads = await self.heads(campaign_ids)
+        misses = [
+            miss(self._key(cid), head, listed_at=listed_at, misses_to_vanish=misses_to_vanish)
+            for cid, head in heads.items()
+            if head.vanished_at is None
+        ]
+        counting = [m for m in misses if m.event is None]
+        if counting:
+            k = _unnest(
+                cid=_ids([m.key.campaign_id for m in counting]),
+                missed=_ints([m.missed_listings for m in counting]),
+            )
+            await self._conn.execute(
+                update(campaigns)
+                .where(*self._of_target_row(k.c.cid))
+                .values(missed_listings=k.c.missed)
+            )
+        vanishing = [m for m in misses if m.event is not None]
+        vanished = await self._vanish(vanishing, listed_at) if vanishing else []
+        events = [m.event for m in vanished if m.event is not None]
+        inserted = await self._insert_events(events)
+        await self._count(events=inserted, vanished=len(vanished))
+        return Written(
+            changed=len(vanished), events=inserted, dropped=len(vanishing) - len(vanished)
+        )
+
+    def _key(self, campaign_id: str) -> CampaignKey:
+        return CampaignKey(
+            provider=self._target.provider, account=self._target.account, campaign_id=campaign_id
+        )
+
+    async def _vanish(self, vanishing: Sequence[Miss], at: datetime) -> list[Miss]:
+        by_id = {m.key.campaign_id: m for m in vanishing}
+        k = _unnest(
+            cid=_ids(list(by_id)),
+            version=_ints([m.version for m in vanishing]),
+            missed=_ints([m.missed_listings for m in vanishing]),
+        )
+        moved = await self._conn.execute(
+            update(campaigns)
+            .where(*self._of_target_row(k.c.cid), campaigns.c.version == k.c.version - 1)
+            .values(
+                version=k.c.version, vanished_at=at, last_changed_at=at, missed_listings=k.c.missed
+            )
+            .returning(campaigns.c.campaign_id)
+        )
+        done = [by_id[cid] for cid in moved.scalars().all()]
+        if not done:
+            return []
+        await self._close_history([(m.key.campaign_id, m.version - 1) for m in done], at)
+        keys = _unnest(
+            campaign_id=_ids([m.key.campaign_id for m in done]),
+            version=_ints([m.version for m in done]),
+        )
+        stamp = cast(literal(at), DateTime(timezone=True))
+        await self._conn.execute(
+            insert(campaign_history).from_select(
+                [*_COPIED, "version", "valid_from", "valid_to", "vanished_at"],
+                select(
+                    *(campaign_history.c[name] for name in _COPIED),
+                    keys.c.version,
+                    stamp,
+                    cast(null(), DateTime(timezone=True)),
+                    stamp,
+                ).where(
+                    campaign_history.c.provider == self._target.provider,
+                    campaign_history.c.account == self._target.account,
+                    campaign_history.c.campaign_id == keys.c.campaign_id,
+                    campaign_history.c.version == keys.c.version - 1,
+                ),
+            )
+        )
+        return done
+
+    async def _db_now(self) -> datetime:
+        value: datetime = (await self._conn.execute(select(func.now()))).scalar_one()
+        return value
+
+    async def _write_current(self, changes: Sequence[Change]) -> set[str]:
+        rows = [
+            {
+                **campaign_row(ch),
+                "first_seen_at": ch.observed_at,
+                "last_changed_at": ch.observed_at,
+                "vanished_at": None,
+                "missed_listings": 0,
+            }
+            for ch in changes
+        ]
+        stmt = pg_insert(campaigns)
+        refreshed = {
+            c.name: stmt.excluded[c.name]
+            for c in campaigns.columns
+            if c.name not in {"provider", "account", "campaign_id", "first_seen_at"}
+        }
+        # Only over the version the change was computed from: never over a newer
+        # one, never twice. A new campaign (version 1) never overwrites a stored one.
+        result = await self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["provider", "account", "campaign_id"],
+                set_=refreshed,
+                where=campaigns.c.version == stmt.excluded.version - 1,
+            ).returning(campaigns.c.campaign_id),
+            rows,
+        )
+        return set(result.scalars().all())
+
+    async def _close_history(self, keys: Sequence[tuple[str, int]], at: datetime) -> None:
+        if not keys:
+            return
+        await self._conn.execute(
+            _CLOSE_HISTORY,
+            {
+                "at": at,
+                "ids": [cid for cid, _ in keys],
+                "versions": [version for _, version in keys],
+                "provider": self._target.provider,
+                "account": self._target.account,
+            },
+        )
+
+    async def _insert_events(self, events: Sequence[ChangeEvent]) -> int:
+        if not events:
+            return 0
+        rows = [
+            {
+                "event_id": ev.event_id,
+                "type": ev.type,
+                "provider": ev.key.provider,
+                "account": ev.key.account,
+                "campaign_id": ev.key.campaign_id,
+                "version": ev.version,
+                "occurred_at": ev.occurred_at,
+                "detected_at": ev.detected_at,
+                "data": dict(ev.data),
+            }
+            for ev in events
+        ]
+        result = await self._conn.execute(
+            pg_insert(campaign_events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(campaign_events.c.id),
+            rows,
+        )
+        ids = [int(i) for i in result.scalars().all()]
+        if ids:
+            # NOTIFY only wakes listeners; the payload is the newest id, never the event.
+            await self._conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(max(ids)))))
+        return len(ids)
+
+    async def _count(self, **added: int) -> None:
+        """Add to this run's counters, so a run that dies mid-cycle still shows its pages."""
+        values = {name: sync_runs.c[name] + value for name, value in added.items() if value}
+        if values:
+            await self._conn.execute(
+                update(sync_runs).where(sync_runs.c.id == self._run_id).values(values)
+            )

@@ -25,6 +25,7 @@ from worker.clock import ManualClock
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres
 from worker.storage.engine import async_url, create_engine
+from worker.storage.integrity import integrity_violations
 
 TEST_URL_ENV = "CAMPAIGN_SYNC_TEST_DATABASE_URL"
 # A Monday, so weekday windows are easy to reason about in tests.
@@ -112,11 +113,16 @@ async def empty_db_url(pg_server: URL) -> AsyncIterator[URL]:
 
 @pytest.fixture
 async def engine(db_url: URL) -> AsyncIterator[AsyncEngine]:
-    """An engine on this test's database; its pool must be idle at teardown."""
+    """An engine on this test's database.
+
+    At teardown its pool must be idle and the tables must keep every promise of
+    ``worker.storage.integrity`` (history, versions, events, runs).
+    """
     eng = create_engine(db_url)
     try:
         yield eng
         assert eng.pool.checkedout() == 0, "a connection was left checked out"  # type: ignore[attr-defined]
+        assert await integrity_violations(eng) == []
     finally:
         await eng.dispose()
 

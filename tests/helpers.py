@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.app import Runtime, open_runtime
 from worker.config import Settings, Target
@@ -30,12 +31,24 @@ def secret(value: str) -> SecretStr:
 
 @asynccontextmanager
 async def runtime_for(
-    engine: AsyncEngine, clock: Clock, apps: Mapping[Target, ASGIApp]
+    engine: AsyncEngine,
+    clock: Clock,
+    apps: Mapping[Target, ASGIApp],
+    *,
+    lease_clock: Clock | None = None,
+    owner: str | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Runtime]:
     """A Runtime on ``engine`` whose targets talk to the given in-process apps."""
-    settings = Settings(targets=tuple(apps))
     transports = {t.name: httpx.ASGITransport(app=app) for t, app in apps.items()}
-    async with open_runtime(settings, clock=clock, engine=engine, transports=transports) as rt:
+    async with open_runtime(
+        Settings(targets=tuple(apps), **settings),
+        clock=clock,
+        engine=engine,
+        transports=transports,
+        lease_clock=lease_clock,
+        owner=owner,
+    ) as rt:
         yield rt
 
 
@@ -123,3 +136,61 @@ async def sim_client(app: ASGIApp, **headers: str) -> AsyncIterator[httpx.AsyncC
         base_url="http://sim.test", transport=transport, headers=headers
     ) as client:
         yield client
+
+
+class FailAfter:
+    """ASGI wrapper: matching requests after the first ``after`` answer 503, until disarmed."""
+
+    def __init__(self, app: ASGIApp, match: Callable[[str, str], bool], after: int) -> None:
+        self.app = app
+        self.match = match
+        self.after = after
+        self.armed = False
+        self.seen = 0
+        self.failed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.armed and scope["type"] == "http" and self.match(scope["method"], scope["path"]):
+            self.seen += 1
+            if self.seen > self.after:
+                self.failed += 1
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.app(scope, receive, send)
+
+
+class Gate:
+    """ASGI wrapper that holds matching responses until released: a barrier the test controls.
+
+    The wrapped app answers at once (so the body is what the provider said at that
+    moment); the response is delivered only after :meth:`release`. ``held`` is set
+    when a response is waiting.
+    """
+
+    def __init__(self, app: ASGIApp, match: Callable[[str, str], bool]) -> None:
+        self.app = app
+        self.match = match
+        self.armed = False
+        self.held = anyio.Event()
+        self._open = anyio.Event()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            self.armed and scope["type"] == "http" and self.match(scope["method"], scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, keep)
+        self.held.set()
+        await self._open.wait()
+        for message in messages:
+            await send(message)

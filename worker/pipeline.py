@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 
@@ -194,8 +195,16 @@ class SyncPipeline:
         self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: _Totals
     ) -> None:
         listing = Listing(provider)
-        async for page in provider.pages():
-            await self._sync_page(provider, lease, page, listing, totals)
+        pages = aiter(provider.pages())
+        while True:
+            # A page is observed when its request starts: an observation is stale
+            # when it was fetched before the stored version was.
+            fetched_at = self.clock.now()
+            try:
+                page = await anext(pages)
+            except StopAsyncIteration:
+                break
+            await self._sync_page(provider, lease, page, fetched_at, listing, totals)
         await self._vanish(lease, listing, policy, totals)
 
     async def _sync_page(
@@ -203,12 +212,14 @@ class SyncPipeline:
         provider: Provider,
         lease: Lease,
         page: Sequence[RawRecord],
+        observed_at: datetime,
         listing: Listing,
         totals: _Totals,
     ) -> None:
-        observed_at = self.clock.now()
         entries, rejections = listing.take(page)
-        async with self.store.page(lease, self.lease_clock.now()) as writer:
+        async with self.store.page(
+            lease, self.lease_clock.now(), observed_at=observed_at
+        ) as writer:
             heads = await writer.heads([e.campaign_id for e in entries if e.campaign_id])
             todo = [
                 e
@@ -227,7 +238,13 @@ class SyncPipeline:
                 head = heads.get(campaign.campaign_id)
                 if unchanged(head, campaign, fingerprint):
                     continue
-                if (why := stale_reason(head, campaign, observed_at)) is not None:
+                why = stale_reason(head, campaign, observed_at)
+                if why is None and writer.newer_page_at is not None:
+                    why = (
+                        f"fetched at {to_iso8601(observed_at)}, before a page already written "
+                        f"(fetched at {to_iso8601(writer.newer_page_at)})"
+                    )
+                if why is not None:
                     totals.stale += 1
                     log.warning(
                         "%s: campaign %s not applied: %s",

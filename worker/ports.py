@@ -152,7 +152,13 @@ class Written:
 
 
 class PageWriter(Protocol):
-    """One page's transaction, fenced by the target's lease."""
+    """One page's transaction, fenced by the target's lease.
+
+    ``newer_page_at`` is set when the page was fetched before the newest page the
+    target already wrote (when that one was fetched): this page is stale.
+    """
+
+    newer_page_at: datetime | None
 
     async def heads(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredHead]:
         """The stored heads of these campaigns, in one query; absent ids are new."""
@@ -222,8 +228,13 @@ class LeaseStore(Protocol):
 class CampaignStore(Protocol):
     """Durable state: current campaigns, history and the event outbox."""
 
-    def page(self, lease: Lease, now: datetime) -> AbstractAsyncContextManager[PageWriter]:
+    def page(
+        self, lease: Lease, now: datetime, *, observed_at: datetime | None = None
+    ) -> AbstractAsyncContextManager[PageWriter]:
         """Open one page's transaction, fenced by ``lease`` and renewing it.
+
+        ``observed_at`` is when the page was fetched; it advances the target's
+        newest observation (see ``PageWriter.newer_page_at``).
 
         Commits on normal exit and rolls back on error. Raises LeaseLost (nothing
         is written) when the lease was taken over, StorageError otherwise.

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("lease_owner", sa.Text(), nullable=True),
         sa.Column("lease_token", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_observed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("interval_seconds", sa.Float(), nullable=True),
         sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True),

@@ -32,6 +32,11 @@ class ProviderKit:
         populate: ``(state, n) -> ids``; adds ``n`` campaigns that are running now.
         auth_status: the HTTP status the simulator answers a bad credential with.
         malformations: the ``Faults.malformed`` kinds the simulator supports.
+        paged_target: ``target`` reading 2 campaigns per page.
+        second_page: ``(method, path) -> bool`` matching the requests that fetch the
+            listing's pages, and how many of them ``paged_target`` sends for the
+            first page (failing the ones after breaks the listing mid-way).
+        key: the simulator's key of a campaign id (VOXO's are integers).
     """
 
     name: str
@@ -41,6 +46,9 @@ class ProviderKit:
     populate: Callable[[Any, int], list[str]]
     auth_status: int
     malformations: tuple[str, ...]
+    paged_target: Target
+    second_page: tuple[Callable[[str, str], bool], int]
+    key: Callable[[str], Any] = str
 
 
 def all_kits() -> dict[str, ProviderKit]:

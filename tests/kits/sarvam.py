@@ -64,4 +64,6 @@ KIT = ProviderKit(
     populate=populate,
     auth_status=403,
     malformations=("bad_time", "unknown_status", "missing_id", "wrong_type"),
+    paged_target=TARGET.model_copy(update={"page_size": 2}),
+    second_page=(lambda method, path: path.endswith("/campaigns"), 1),
 )

@@ -99,4 +99,7 @@ KIT = ProviderKit(
     populate=populate,
     auth_status=401,
     malformations=("bad_time", "unknown_status", "missing_id", "wrong_type"),
+    paged_target=TARGET,
+    second_page=(lambda method, path: path.startswith("/v2/call-campaigns/"), 2),
+    key=int,
 )

@@ -7,10 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import anyio
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-import pytest
 
 from tests.helpers import claim, count, errors, events, history_count, row
 from worker.domain.campaign import Campaign, Counters, Status, TargetKey
@@ -76,6 +75,7 @@ async def test_versions_history_and_current_row(engine: AsyncEngine) -> None:
         (1, T, T + timedelta(minutes=5)),
         (2, T + timedelta(minutes=5), None),
     ]
+    await store.finish(run, T, RunSummary(status="succeeded"))
 
 
 async def test_writing_the_same_change_twice_inserts_nothing_twice(engine: AsyncEngine) -> None:
@@ -90,6 +90,7 @@ async def test_writing_the_same_change_twice_inserts_nothing_twice(engine: Async
     assert [(w.changed, w.events, w.dropped) for w in written] == [(1, 1, 0), (0, 0, 1)]
     assert await count(engine, campaign_events) == 1
     assert await history_count(engine) == 1
+    await store.finish(lease, T, RunSummary(status="succeeded"))
 
 
 async def test_a_change_computed_from_an_outdated_version_writes_nothing(
@@ -118,6 +119,7 @@ async def test_a_change_computed_from_an_outdated_version_writes_nothing(
     ) == {"version": 2, "valid_to": None}
     assert await history_count(engine) == history
     assert await count(engine, campaign_events) == stored_events
+    await store.finish(lease, T, RunSummary(status="succeeded"))
 
 
 async def test_a_writer_whose_lease_was_taken_over_is_fenced_off(engine: AsyncEngine) -> None:
@@ -161,6 +163,7 @@ async def test_rejections_are_deduplicated_and_counted(engine: AsyncEngine) -> N
     assert stored["raw"]["webhook"]["token"] == "[REDACTED]"
     assert stored["raw"]["note"] == "key [REDACTED]"
     assert stored["last_run_id"] == lease.run_id
+    await store.finish(lease, T, RunSummary(status="succeeded"))
 
 
 async def test_failed_run_is_recorded_with_its_error(engine: AsyncEngine) -> None:
@@ -202,3 +205,4 @@ async def test_feed_catches_up_then_wakes_on_notify(engine: AsyncEngine) -> None
         assert [e.type for e in second] == ["campaign.status_changed", "campaign.paused"]
         assert feed.cursor == max(e["id"] for e in await events(engine))
         await batches.aclose()
+    await store.finish(run, T, RunSummary(status="succeeded"))

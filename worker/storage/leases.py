@@ -8,6 +8,10 @@ then sees the renewed expiry, and a writer whose token moved on is refused
 before it writes anything. Safety rests on the token alone; clocks only decide
 when an abandoned lease may be taken over.
 
+The same statement keeps the target's newest observation: the fetch time of the
+newest page written. A page fetched before it is stale (the provider's state it
+shows was already superseded by what a later page showed) and is not applied.
+
 Schedule: a cycle that claims a target at ``now`` sets ``next_due_at`` to the
 end of the interval slot ``now`` falls in (slots are whole multiples of the
 interval since the Unix epoch), so each (target, interval) is synced once,
@@ -19,7 +23,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -49,26 +53,38 @@ def _this_target(target: TargetKey) -> ColumnElement[bool]:
     )
 
 
-async def fence(conn: AsyncConnection, lease: Lease, now: datetime) -> None:
+async def fence(
+    conn: AsyncConnection, lease: Lease, now: datetime, observed_at: datetime | None = None
+) -> datetime | None:
     """Renew ``lease`` inside the caller's transaction, or raise LeaseLost.
 
-    Holds the target's row lock until that transaction ends.
+    Holds the target's row lock until that transaction ends. With ``observed_at``
+    (when the page being written was fetched), it also advances the target's
+    newest observation and returns it: a value later than ``observed_at`` means a
+    page fetched after this one has already been written, so this one is stale.
     """
-    renewed = await conn.execute(
-        update(sync_targets)
-        .where(
-            _this_target(lease.target),
-            sync_targets.c.lease_token == lease.token,
-            sync_targets.c.lease_owner == lease.owner,
+    values: dict[str, object] = {"lease_expires_at": now + timedelta(seconds=lease.ttl)}
+    if observed_at is not None:
+        values["last_observed_at"] = func.greatest(sync_targets.c.last_observed_at, observed_at)
+    renewed = (
+        await conn.execute(
+            update(sync_targets)
+            .where(
+                _this_target(lease.target),
+                sync_targets.c.lease_token == lease.token,
+                sync_targets.c.lease_owner == lease.owner,
+            )
+            .values(values)
+            .returning(sync_targets.c.last_observed_at)
         )
-        .values(lease_expires_at=now + timedelta(seconds=lease.ttl))
-        .returning(sync_targets.c.lease_token)
-    )
-    if renewed.first() is None:
+    ).first()
+    if renewed is None:
         raise LeaseLost(
             f"{lease.target}: the lease (token {lease.token}) was taken over by another worker; "
             "this cycle wrote nothing more"
         )
+    newest: datetime | None = renewed.last_observed_at
+    return newest
 
 
 class PostgresLeases:

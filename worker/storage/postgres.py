@@ -33,12 +33,19 @@ class PostgresStore(PostgresLeases):
     """
 
     @asynccontextmanager
-    async def page(self, lease: Lease, now: datetime) -> AsyncIterator[PostgresPageWriter]:
+    async def page(
+        self, lease: Lease, now: datetime, *, observed_at: datetime | None = None
+    ) -> AsyncIterator[PostgresPageWriter]:
         """One page's transaction, fenced by ``lease`` (raises LeaseLost before any write)."""
         with storage_errors(f"writing a page of {lease.target}"):
             async with self.engine.begin() as conn:
-                await fence(conn, lease, now)
-                yield PostgresPageWriter(conn, lease.target, lease.run_id, self._secrets)
+                newest = await fence(conn, lease, now, observed_at)
+                stale_since = (
+                    newest if observed_at is not None and newest and newest > observed_at else None
+                )
+                yield PostgresPageWriter(
+                    conn, lease.target, lease.run_id, self._secrets, newer_page_at=stale_since
+                )
 
     async def listed_ids(self, target: TargetKey, *, after: str, limit: int) -> Sequence[str]:
         """Ids of stored, not vanished campaigns of ``target`` after ``after`` (keyset order)."""

@@ -146,6 +146,8 @@ sync_targets = Table(
     Column("lease_owner", Text),
     Column("lease_token", BigInteger, nullable=False, server_default=text("0")),
     _tz("lease_expires_at"),
+    # When the newest committed page of this target was fetched: an older page is stale.
+    _tz("last_observed_at"),
     # The schedule: one cycle per interval slot, whichever replica runs it.
     Column("interval_seconds", Float),
     _tz("next_due_at"),

@@ -80,8 +80,15 @@ class PostgresPageWriter:
     """The PageWriter for one open, fenced transaction."""
 
     def __init__(
-        self, conn: AsyncConnection, target: TargetKey, run_id: int, secrets: frozenset[str]
+        self,
+        conn: AsyncConnection,
+        target: TargetKey,
+        run_id: int,
+        secrets: frozenset[str],
+        *,
+        newer_page_at: datetime | None = None,
     ) -> None:
+        self.newer_page_at = newer_page_at
         self._conn = conn
         self._target = target
         self._run_id = run_id

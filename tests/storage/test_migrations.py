@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect, select, text, update
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.helpers import count, history_count, runtime_for
+from tests.kits import all_kits
+from worker.clock import ManualClock
+from worker.domain.campaign import Campaign, canonical_json
+from worker.simulators.faults import Faults
 from worker.storage import migrate
 from worker.storage.engine import create_engine
-from worker.storage.tables import metadata
+from worker.storage.integrity import integrity_violations
+from worker.storage.rows import campaign_from_row
+from worker.storage.tables import campaign_events, campaign_history, campaigns, metadata
 
 TABLES = {
     "campaigns",
@@ -77,3 +86,69 @@ async def test_downgrade_to_base_then_upgrade_round_trips(empty_db_url: URL) -> 
             assert await conn.run_sync(_drift) == []
     finally:
         await engine.dispose()
+
+
+def old_content_hash(campaign: Campaign) -> str:
+    """How revision 0001's worker hashed a version: its own rendering plus the raw record."""
+    body = canonical_json({"normalized": campaign.snapshot(), "raw": dict(campaign.raw)})
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def _rehash_the_old_way(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for table, key in ((campaigns, "campaign_id"), (campaign_history, "id")):
+            at_0001 = [c for c in table.columns if c.name not in {"missed_listings", "vanished_at"}]
+            for stored in (await conn.execute(select(*at_0001))).all():
+                await conn.execute(
+                    update(table)
+                    .where(table.c[key] == stored._mapping[key])
+                    .values(content_hash=old_content_hash(campaign_from_row(stored)))
+                )
+
+
+async def test_an_upgrade_over_rows_hashed_the_old_way_writes_nothing(
+    empty_db_url: URL, clock: ManualClock
+) -> None:
+    kit = all_kits()["vox_v3"]
+    app, state = kit.build(clock, Faults(), 4)
+    kit.populate(state, 3)
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine, "0001")
+        await migrate.upgrade(engine)
+        async with runtime_for(engine, clock, {kit.target: app}) as rt:
+            assert (await rt.sync_target(kit.target.name)).changed == 3
+        # Back to revision 0001, with the hashes its worker would have stored.
+        await migrate.downgrade(engine, "0001")
+        await _rehash_the_old_way(engine)
+        await migrate.upgrade(engine)
+        history, stored_events = await history_count(engine), await count(engine, campaign_events)
+        async with runtime_for(engine, clock, {kit.target: app}) as rt:
+            again = await rt.sync_target(kit.target.name)
+        assert (again.status, again.changed, again.events) == ("succeeded", 0, 0)
+        assert await history_count(engine) == history
+        assert await count(engine, campaign_events) == stored_events
+        assert await integrity_violations(engine) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_release_that_renders_fields_differently_writes_nothing(
+    engine: AsyncEngine, clock: ManualClock
+) -> None:
+    kit = all_kits()["vox_v3"]
+    app, state = kit.build(clock, Faults(), 4)
+    kit.populate(state, 2)
+    async with runtime_for(engine, clock, {kit.target: app}) as rt:
+        await rt.sync_target(kit.target.name)
+        # What an older release stored: another reading of the same provider records.
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(campaigns).values(
+                    name=campaigns.c.name + " (old reading)", time_flags=["created_at: fold"]
+                )
+            )
+        history = await history_count(engine)
+        again = await rt.sync_target(kit.target.name)
+    assert (again.changed, again.events) == (0, 0)
+    assert await history_count(engine) == history

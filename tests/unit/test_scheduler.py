@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from worker.ports import RunSummary
-from worker.scheduler import SyncScheduler
+from worker.scheduler import SyncScheduler, tick_seconds
 
 
 async def test_each_target_runs_immediately_then_on_its_interval() -> None:
@@ -80,3 +80,37 @@ async def test_a_crashing_cycle_does_not_stop_the_scheduler() -> None:
         with anyio.fail_after(10):
             await calls.wait()
         assert scheduler.running
+
+
+async def test_a_tick_while_the_targets_cycle_runs_starts_no_second_one() -> None:
+    entered, release = anyio.Event(), anyio.Event()
+    calls: list[str] = []
+
+    async def cycle(name: str) -> RunSummary:
+        calls.append(name)
+        entered.set()
+        await release.wait()
+        return RunSummary(status="succeeded")
+
+    # A 2 s interval ticks every 0.5 s: several ticks land while the first cycle runs.
+    async with SyncScheduler(cycle, {"vox_v3/a": 2}, grace_seconds=5) as scheduler:
+        with anyio.fail_after(10):
+            await entered.wait()
+        ticked = anyio.Event()
+        job = scheduler._scheduler.get_job("vox_v3/a")
+        original = job.func
+
+        async def counting(name: str) -> None:
+            await original(name)
+            ticked.set()
+
+        job.modify(func=counting)
+        with anyio.fail_after(10):
+            await ticked.wait()  # a later tick ran, and returned at once
+        assert calls == ["vox_v3/a"]
+        release.set()
+
+
+def test_ticks_are_a_quarter_interval_within_bounds() -> None:
+    assert [tick_seconds(s) for s in (1, 2, 60, 600)] == [0.5, 0.5, 15.0, 15.0]
+    assert tick_seconds(20) == 5.0

@@ -131,6 +131,8 @@ def describe(event: ChangeEvent) -> str:
         "finished": lambda: f"outcome={data['outcome']}",
         "progress": lambda: _progress(data["after"]),
         "updated": lambda: "changed " + ", ".join(sorted(data["changes"]) or data["raw_changed"]),
+        "vanished": lambda: f"gone from the listing (was {data['status']})",
+        "reappeared": lambda: f"listed again, status={data['campaign']['status']}",
     }.get(event.kind.value, lambda: "")()
     source = f"{event.key.provider}/{event.key.account}"
     when = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

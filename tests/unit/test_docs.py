@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from worker.domain.campaign import Status
+from worker.domain.events import EventKind
 from worker.providers import PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +62,17 @@ def test_changelog_follows_keep_a_changelog() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "keepachangelog.com" in changelog
     assert "## [Unreleased]" in changelog
+
+
+def test_the_event_catalogue_lists_every_kind() -> None:
+    section = README.split("## Change events", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `campaign\.([a-z_]+)` \|", section, re.M))
+    assert listed == {kind.value for kind in EventKind}
+
+
+def test_the_documented_exit_codes_are_the_clis() -> None:
+    from worker import cli
+
+    for code in ("1 a sync target failed", "2 invalid configuration", "4 a target is being"):
+        assert code in " ".join((cli.__doc__ or "").split())
+    assert "4 a target is being synced by another worker" in " ".join(README.split())

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.app import Runtime, open_runtime
+from worker.clock import ManualClock
 from worker.config import Settings, Target
 from worker.domain.campaign import TargetKey
 from worker.ports import Clock, Lease
@@ -63,7 +64,7 @@ async def claim(
 ) -> Lease:
     """Take ``target``'s lease as ``owner`` (forced: due or not); fails the test if refused."""
     lease = await store.claim(
-        target, owner=owner, now=now, ttl=ttl, interval=interval, started_at=now, force=True
+        target, owner=owner, now=now, ttl=ttl, interval=interval, clock=ManualClock(now), force=True
     )
     assert isinstance(lease, Lease), lease
     return lease

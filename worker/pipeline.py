@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,11 +22,11 @@ import anyio
 from worker import metrics
 from worker.clock import SystemClock
 from worker.domain.campaign import TargetKey
-from worker.domain.diff import diff, known_unchanged, stale_reason, unchanged
 from worker.domain.records import Rejection, RejectionKind, redact
 from worker.domain.timestamps import to_iso8601
 from worker.errors import LeaseLost, ProviderError, StorageError
-from worker.listing import Listing, normalize_entries
+from worker.leasing import under_lease
+from worker.listing import Listing, store_page
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
 
 __all__ = ["CyclePolicy", "SyncPipeline"]
@@ -93,7 +93,7 @@ class SyncPipeline:
                 now=self.lease_clock.now(),
                 ttl=self.lease_ttl,
                 interval=policy.interval,
-                started_at=self.clock.now(),
+                clock=self.clock,
                 force=force,
             )
         except StorageError:
@@ -126,7 +126,9 @@ class SyncPipeline:
         totals = _Totals()
         status, error = "failed", None
         try:
-            lost = await self._under_lease(lease, self._listing(provider, lease, policy, totals))
+            lost = await under_lease(
+                self.store, lease, self.lease_clock, self._listing(provider, lease, policy, totals)
+            )
             status = "superseded" if lost else "succeeded"
             if lost:
                 error = f"{lease.target}: the lease was taken over by another worker"
@@ -156,41 +158,6 @@ class SyncPipeline:
                 self._report(lease, summary, time.monotonic() - started)
         return summary
 
-    async def _under_lease(self, lease: Lease, work: Awaitable[None]) -> bool:
-        """Await ``work`` while renewing ``lease``; True if the lease was lost meanwhile."""
-        lost = anyio.Event()
-        failure: Exception | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._keep_lease, lease, lost, group.cancel_scope)
-            try:
-                await work
-            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
-                failure = exc
-            finally:
-                group.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-        return lost.is_set()
-
-    async def _keep_lease(self, lease: Lease, lost: anyio.Event, scope: anyio.CancelScope) -> None:
-        while True:
-            await anyio.sleep(lease.ttl / 3)
-            try:
-                renewed = await self.store.renew(lease, self.lease_clock.now())
-            except StorageError as exc:
-                # The next page's fence decides; a renewal that could not be sent changes nothing.
-                log.warning(
-                    "%s: lease renewal failed: %s",
-                    lease.target,
-                    exc,
-                    extra={"event": "lease.renew_failed", "target": str(lease.target)},
-                )
-                continue
-            if not renewed:
-                lost.set()
-                scope.cancel()
-                return
-
     async def _listing(
         self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: _Totals
     ) -> None:
@@ -216,69 +183,24 @@ class SyncPipeline:
         listing: Listing,
         totals: _Totals,
     ) -> None:
-        entries, rejections = listing.take(page)
+        entries, duplicates = listing.take(page)
         async with self.store.page(
             lease, self.lease_clock.now(), observed_at=observed_at
         ) as writer:
-            heads = await writer.heads([e.campaign_id for e in entries if e.campaign_id])
-            todo = [
-                e
-                for e in entries
-                if e.campaign_id is None
-                or not known_unchanged(
-                    heads.get(e.campaign_id),
-                    e.fingerprint,
-                    clock_dependent=provider.clock_dependent,
-                )
-            ]
-            normalized = normalize_entries(provider, todo, observed_at)
-            rejections.extend(normalized.rejections)
-            candidates = []
-            for campaign, fingerprint in normalized.campaigns:
-                head = heads.get(campaign.campaign_id)
-                if unchanged(head, campaign, fingerprint):
-                    continue
-                why = stale_reason(head, campaign, observed_at)
-                if why is None and writer.newer_page_at is not None:
-                    why = (
-                        f"fetched at {to_iso8601(observed_at)}, before a page already written "
-                        f"(fetched at {to_iso8601(writer.newer_page_at)})"
-                    )
-                if why is not None:
-                    totals.stale += 1
-                    log.warning(
-                        "%s: campaign %s not applied: %s",
-                        lease.target,
-                        campaign.campaign_id,
-                        why,
-                        extra={"event": "sync.stale", "target": str(lease.target)},
-                    )
-                    continue
-                candidates.append((campaign, fingerprint))
-            stored = await writer.load(
-                [c.campaign_id for c, _ in candidates if c.campaign_id in heads]
+            stored = await store_page(
+                writer, provider, entries, duplicates, observed_at=observed_at, records=len(page)
             )
-            changes = [
-                change
-                for campaign, fingerprint in candidates
-                if (
-                    change := diff(
-                        stored.get(campaign.campaign_id),
-                        campaign,
-                        observed_at,
-                        fingerprint=fingerprint,
-                    )
-                )
-            ]
-            written = await writer.write(
-                changes,
-                rejections,
-                records=len(page),
-                listed_again=[cid for cid, head in heads.items() if head.missed_listings],
+        for why in stored.stale:
+            log.warning(
+                "%s: not applied: %s",
+                lease.target,
+                why,
+                extra={"event": "sync.stale", "target": str(lease.target)},
             )
-        totals.add_page(len(page), written.changed, written.events, rejections)
-        totals.stale += written.dropped
-        self._count_page(lease.target, len(page), written.events, rejections)
+        written = stored.written
+        totals.add_page(len(page), written.changed, written.events, stored.rejections)
+        totals.stale += len(stored.stale) + written.dropped
+        self._count_page(lease.target, len(page), written.events, stored.rejections)
 
     async def _vanish(
         self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: _Totals

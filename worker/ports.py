@@ -204,10 +204,13 @@ class LeaseStore(Protocol):
         now: datetime,
         ttl: float,
         interval: float,
-        started_at: datetime,
+        clock: Clock,
         force: bool = False,
     ) -> Claim:
         """Take the target's lease and record a ``running`` run, in one transaction.
+
+        ``now`` is lease time (expiry, interval slots); the run's ``started_at`` is
+        read from ``clock`` (observation time) once the target's row is locked.
 
         Refused while another owner's lease is unexpired (:class:`LeaseHeld`), or,
         unless ``force``, when this interval's cycle already ran (:class:`NotDue`).

@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import claim, count, errors, events, history_count, row
+from worker.clock import ManualClock
 from worker.domain.campaign import Campaign, Counters, Status, TargetKey
 from worker.domain.diff import diff
 from worker.domain.records import Rejection, RejectionKind
 from worker.errors import LeaseLost
+from worker.leasing import under_lease
 from worker.ports import Lease, RunSummary
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore
@@ -206,3 +208,21 @@ async def test_feed_catches_up_then_wakes_on_notify(engine: AsyncEngine) -> None
         assert feed.cursor == max(e["id"] for e in await events(engine))
         await batches.aclose()
     await store.finish(run, T, RunSummary(status="succeeded"))
+
+
+async def test_a_cycle_whose_renewal_finds_the_lease_taken_over_is_cancelled(
+    engine: AsyncEngine,
+) -> None:
+    first, second = PostgresStore(engine), PostgresStore(engine)
+    old = await claim(first, TARGET, T, owner="replica-a", ttl=0.3)
+    new = await claim(second, TARGET, T + timedelta(seconds=1), owner="replica-b")
+    never = anyio.Event()
+
+    async def long_fetch() -> None:
+        await never.wait()  # a fetch that outlives the lease
+
+    with anyio.fail_after(10):  # the renewal comes after ttl/3 = 0.1 s
+        lost = await under_lease(first, old, ManualClock(T + timedelta(seconds=2)), long_fetch())
+    assert lost is True
+    await first.finish(old, T, RunSummary(status="superseded"))
+    await second.finish(new, T, RunSummary(status="succeeded"))

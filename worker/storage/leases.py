@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from worker.domain.campaign import TargetKey
 from worker.domain.records import Rejection, RejectionKind, redact
 from worker.errors import LeaseLost
-from worker.ports import Claim, Lease, LeaseHeld, NotDue, RunSummary
+from worker.ports import Claim, Clock, Lease, LeaseHeld, NotDue, RunSummary
 from worker.storage.engine import storage_errors
 from worker.storage.rejections import upsert_rejections
 from worker.storage.tables import sync_runs, sync_targets
@@ -102,7 +102,7 @@ class PostgresLeases:
         now: datetime,
         ttl: float,
         interval: float,
-        started_at: datetime,
+        clock: Clock,
         force: bool = False,
     ) -> Claim:
         """Take the lease and open a run (see ``worker.ports.LeaseStore.claim``)."""
@@ -136,6 +136,8 @@ class PostgresLeases:
                 if not force and row.next_due_at is not None and row.next_due_at > now:
                     return NotDue(due_at=row.next_due_at)
                 token = row.lease_token + 1
+                # Read after the row lock: a run never starts before the one it follows ended.
+                started_at = clock.now()
                 await self._abandon_runs(conn, target, now)
                 await conn.execute(
                     update(sync_targets)

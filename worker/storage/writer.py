@@ -14,31 +14,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    Text,
-    any_,
-    cast,
-    func,
-    insert,
-    literal,
-    null,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worker.domain.campaign import CampaignKey, TargetKey
-from worker.domain.diff import Change, Miss, StoredHead, StoredState, miss
+from worker.domain.diff import Change, StoredHead, StoredState, miss
 from worker.domain.events import ChangeEvent
 from worker.domain.records import Rejection, RejectionKind
 from worker.ports import Written
 from worker.storage.rejections import upsert_rejections
 from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, campaign_row, head_from_row
+from worker.storage.sql import close_history, text_array
 from worker.storage.tables import (
     NOTIFY_CHANNEL,
     campaign_events,
@@ -46,34 +33,9 @@ from worker.storage.tables import (
     campaigns,
     sync_runs,
 )
+from worker.storage.vanishing import count_misses, vanish
 
 __all__ = ["PostgresPageWriter"]
-
-# Columns a vanished version copies from the version before it.
-_COPIED = tuple(
-    c.name
-    for c in campaign_history.columns
-    if c.name not in {"id", "version", "valid_from", "valid_to", "vanished_at"}
-)
-_CLOSE_HISTORY = text(
-    "UPDATE campaign_history AS h SET valid_to = :at "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:versions AS integer[])) AS k(campaign_id, version) "
-    "WHERE h.provider = :provider AND h.account = :account "
-    "AND h.campaign_id = k.campaign_id AND h.version = k.version AND h.valid_to IS NULL"
-)
-
-
-def _ids(values: Sequence[str]) -> Any:
-    return literal(list(values), ARRAY(Text))
-
-
-def _ints(values: Sequence[int]) -> Any:
-    return literal(list(values), ARRAY(Integer))
-
-
-def _unnest(**arrays: Any) -> Any:
-    """``SELECT unnest(a) AS a, unnest(b) AS b …`` as a subquery: arrays zipped into rows."""
-    return select(*(func.unnest(array).label(name) for name, array in arrays.items())).subquery()
 
 
 class PostgresPageWriter:
@@ -94,18 +56,11 @@ class PostgresPageWriter:
         self._run_id = run_id
         self._secrets = secrets
 
-    def _of_target_row(self, campaign_id: Any) -> list[Any]:
-        return [
-            campaigns.c.provider == self._target.provider,
-            campaigns.c.account == self._target.account,
-            campaigns.c.campaign_id == campaign_id,
-        ]
-
     def _of_target(self, campaign_ids: Sequence[str]) -> list[Any]:
         return [
             campaigns.c.provider == self._target.provider,
             campaigns.c.account == self._target.account,
-            campaigns.c.campaign_id == any_(_ids(campaign_ids)),
+            campaigns.c.campaign_id == any_(text_array(campaign_ids)),
         ]
 
     async def heads(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredHead]:
@@ -143,7 +98,9 @@ class PostgresPageWriter:
         inserted = 0
         if kept:
             observed_at = kept[0].observed_at  # one page is observed at one instant
-            await self._close_history(
+            await close_history(
+                self._conn,
+                self._target,
                 [(ch.campaign.campaign_id, ch.previous_version) for ch in kept if ch.previous],
                 observed_at,
             )
@@ -185,17 +142,9 @@ class PostgresPageWriter:
         ]
         counting = [m for m in misses if m.event is None]
         if counting:
-            k = _unnest(
-                cid=_ids([m.key.campaign_id for m in counting]),
-                missed=_ints([m.missed_listings for m in counting]),
-            )
-            await self._conn.execute(
-                update(campaigns)
-                .where(*self._of_target_row(k.c.cid))
-                .values(missed_listings=k.c.missed)
-            )
+            await count_misses(self._conn, self._target, counting)
         vanishing = [m for m in misses if m.event is not None]
-        vanished = await self._vanish(vanishing, listed_at) if vanishing else []
+        vanished = await vanish(self._conn, self._target, vanishing, listed_at)
         events = [m.event for m in vanished if m.event is not None]
         inserted = await self._insert_events(events)
         await self._count(events=inserted, vanished=len(vanished))
@@ -207,49 +156,6 @@ class PostgresPageWriter:
         return CampaignKey(
             provider=self._target.provider, account=self._target.account, campaign_id=campaign_id
         )
-
-    async def _vanish(self, vanishing: Sequence[Miss], at: datetime) -> list[Miss]:
-        by_id = {m.key.campaign_id: m for m in vanishing}
-        k = _unnest(
-            cid=_ids(list(by_id)),
-            version=_ints([m.version for m in vanishing]),
-            missed=_ints([m.missed_listings for m in vanishing]),
-        )
-        moved = await self._conn.execute(
-            update(campaigns)
-            .where(*self._of_target_row(k.c.cid), campaigns.c.version == k.c.version - 1)
-            .values(
-                version=k.c.version, vanished_at=at, last_changed_at=at, missed_listings=k.c.missed
-            )
-            .returning(campaigns.c.campaign_id)
-        )
-        done = [by_id[cid] for cid in moved.scalars().all()]
-        if not done:
-            return []
-        await self._close_history([(m.key.campaign_id, m.version - 1) for m in done], at)
-        keys = _unnest(
-            campaign_id=_ids([m.key.campaign_id for m in done]),
-            version=_ints([m.version for m in done]),
-        )
-        stamp = cast(literal(at), DateTime(timezone=True))
-        await self._conn.execute(
-            insert(campaign_history).from_select(
-                [*_COPIED, "version", "valid_from", "valid_to", "vanished_at"],
-                select(
-                    *(campaign_history.c[name] for name in _COPIED),
-                    keys.c.version,
-                    stamp,
-                    cast(null(), DateTime(timezone=True)),
-                    stamp,
-                ).where(
-                    campaign_history.c.provider == self._target.provider,
-                    campaign_history.c.account == self._target.account,
-                    campaign_history.c.campaign_id == keys.c.campaign_id,
-                    campaign_history.c.version == keys.c.version - 1,
-                ),
-            )
-        )
-        return done
 
     async def _db_now(self) -> datetime:
         value: datetime = (await self._conn.execute(select(func.now()))).scalar_one()
@@ -283,20 +189,6 @@ class PostgresPageWriter:
             rows,
         )
         return set(result.scalars().all())
-
-    async def _close_history(self, keys: Sequence[tuple[str, int]], at: datetime) -> None:
-        if not keys:
-            return
-        await self._conn.execute(
-            _CLOSE_HISTORY,
-            {
-                "at": at,
-                "ids": [cid for cid, _ in keys],
-                "versions": [version for _, version in keys],
-                "provider": self._target.provider,
-                "account": self._target.account,
-            },
-        )
 
     async def _insert_events(self, events: Sequence[ChangeEvent]) -> int:
         if not events:

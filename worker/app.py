@@ -188,7 +188,9 @@ async def open_runtime(
             providers=providers,
             policies={
                 t.name: CyclePolicy(
-                    interval=t.poll_interval, misses_to_vanish=t.vanish_after_misses
+                    interval=t.poll_interval,
+                    misses_to_vanish=t.vanish_after_misses,
+                    limits=t.limits,
                 )
                 for t in settings.targets
             },

@@ -33,6 +33,7 @@ from worker.errors import ConfigError, TimestampError
 
 __all__ = [
     "HttpSettings",
+    "LimitSettings",
     "SarvamTarget",
     "Settings",
     "Target",
@@ -93,9 +94,40 @@ class HttpSettings(_Model):
     wait_initial: float = Field(0.5, ge=0, description="first backoff, doubled on each retry")
     wait_max: float = Field(30.0, ge=0, description="longest backoff between two tries")
     retry_after_max: float = Field(120.0, ge=0, description="clamp for a provider's Retry-After")
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="largest response body read (default 32 MiB); a larger one fails the request",
+    )
     max_concurrency: int = Field(4, ge=1, description="requests in flight at once for this account")
     rate_per_second: float | None = Field(
         None, gt=0, description="request rate cap for this account; unset means no cap"
+    )
+
+
+class LimitSettings(_Model):
+    """Bounds on what one target's provider can make a cycle do."""
+
+    max_pages: int = Field(
+        10_000, ge=1, description="pages one listing may take; more fails the cycle (paging loop?)"
+    )
+    cycle_deadline: float = Field(
+        3600.0, gt=0, description="seconds one cycle may take; longer fails it (partial)"
+    )
+    max_string_chars: int = Field(
+        65_536, ge=64, description="longest string a stored record may hold; longer quarantines it"
+    )
+    max_depth: int = Field(32, ge=4, le=512, description="deepest nesting a stored record may have")
+    write_chunk: int = Field(
+        1000, ge=1, description="records per write transaction; a longer page is written in chunks"
+    )
+    max_drift_values: int = Field(
+        50,
+        ge=1,
+        description=(
+            "distinct undocumented values reported per field (schema-drift events, "
+            "unknown-status notes); the rest are counted, not listed"
+        ),
     )
 
 
@@ -114,6 +146,7 @@ class TargetBase(_Model):
         ),
     )
     http: HttpSettings = HttpSettings()
+    limits: LimitSettings = LimitSettings()
 
     @property
     def name(self) -> str:

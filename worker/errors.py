@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 
+_SHOWN = 120  # characters of a rejected value quoted in a message
+
+
 class WorkerError(Exception):
     """Root of every error campaign-sync raises on purpose."""
 
@@ -98,7 +101,10 @@ class NormalizationError(WorkerError):
     """
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
-        super().__init__(f"{field}={value!r}: {reason}" if field else reason)
+        shown = repr(value)
+        if len(shown) > _SHOWN:  # a provider value can be megabytes long
+            shown = f"{shown[:_SHOWN]}…({len(shown)} chars)"
+        super().__init__(f"{field}={shown}: {reason}" if field else reason)
         self.field = field
         self.value = value
         self.reason = reason

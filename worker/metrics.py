@@ -22,8 +22,9 @@ EVENTS = Counter("campaign_sync_events_total", "Change events inserted.", _TARGE
 REJECTED = Counter(
     "campaign_sync_rejected_total", "Records set aside in sync_errors.", [*_TARGET, "kind"]
 )
+# By target only: a provider value never becomes a label (each value would be a series).
 UNKNOWN_STATUS = Counter(
     "campaign_sync_unknown_status_total",
     "Records whose provider status is not in the provider's status table.",
-    [*_TARGET, "status_raw"],
+    _TARGET,
 )

@@ -1,12 +1,16 @@
 """One sync cycle of one target: claim its lease, list, diff and store page by page,
 vanish what a complete listing missed, record the run.
 
-Each page is one transaction fenced by the lease (see ``worker.storage.leases``).
-Before a record is normalized, its provider data's fingerprint is compared with
-the stored one: unchanged records cost one indexed read per page and nothing
-else. A record that fails to normalize is quarantined and the rest of its page
-goes on; a page that fails after retries fails this target's cycle only, and
-then nothing vanishes.
+Each page (see ``worker.page_step``) is one transaction fenced by the lease
+(see ``worker.storage.leases``), or several for a page longer than
+``limits.write_chunk``. Before a record is normalized, its list item's
+fingerprint is compared with the stored one: unchanged records cost one
+indexed read per page and nothing else. A record that cannot be stored or
+normalized is quarantined and the rest of its page goes on; a campaign whose
+detail fails keeps its stored state (the cycle is ``partial``); a page that
+fails after retries, a listing past ``limits.max_pages`` or a cycle past
+``limits.cycle_deadline`` fails this target's cycle only. Nothing vanishes
+after a failed or partial cycle.
 """
 
 from __future__ import annotations
@@ -14,19 +18,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
 
 from worker import metrics
 from worker.clock import SystemClock
+from worker.config import LimitSettings
 from worker.domain.campaign import TargetKey
-from worker.domain.records import Rejection, RejectionKind, redact
+from worker.domain.records import Rejection, redact
 from worker.domain.timestamps import to_iso8601
-from worker.errors import LeaseLost, ProviderError, StorageError
+from worker.drift_reports import DriftReports
+from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageError
 from worker.leasing import under_lease
-from worker.listing import Listing, store_page
+from worker.listing import Listing
+from worker.page_step import PageStep, StoredPage
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
 
 __all__ = ["CyclePolicy", "SyncPipeline"]
@@ -43,6 +50,7 @@ class CyclePolicy:
 
     interval: float
     misses_to_vanish: int = 1
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
 
 class SyncPipeline:
@@ -71,7 +79,7 @@ class SyncPipeline:
         self.owner = owner
         self.lease_ttl = lease_ttl
         self._secrets = secrets
-        self._logged_unknown: set[tuple[TargetKey, str]] = set()
+        self._drift: dict[TargetKey, DriftReports] = {}
 
     async def sync_once(
         self, provider: Provider, policy: CyclePolicy, *, force: bool = True
@@ -129,7 +137,7 @@ class SyncPipeline:
             lost = await under_lease(
                 self.store, lease, self.lease_clock, self._listing(provider, lease, policy, totals)
             )
-            status = "superseded" if lost else "succeeded"
+            status = "superseded" if lost else "partial" if totals.deferred else "succeeded"
             if lost:
                 error = f"{lease.target}: the lease was taken over by another worker"
         except LeaseLost as exc:
@@ -161,46 +169,109 @@ class SyncPipeline:
     async def _listing(
         self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: _Totals
     ) -> None:
+        limits = policy.limits
+        step = PageStep(
+            self.store,
+            lease,
+            provider,
+            limits,
+            self._drift_of(lease.target, limits),
+            self.lease_clock.now,
+        )
         listing = Listing(provider)
-        pages = aiter(provider.pages())
-        while True:
-            # A page is observed when its request starts: an observation is stale
-            # when it was fetched before the stored version was.
-            fetched_at = self.clock.now()
-            try:
-                page = await anext(pages)
-            except StopAsyncIteration:
-                break
-            await self._sync_page(provider, lease, page, fetched_at, listing, totals)
+        with anyio.move_on_after(limits.cycle_deadline) as deadline:
+            pages = aiter(provider.pages())
+            while True:
+                # A page is observed when its request starts: an observation is stale
+                # when it was fetched before the stored version was.
+                fetched_at = self.clock.now()
+                try:
+                    page = await anext(pages)
+                except StopAsyncIteration:
+                    break
+                if totals.pages >= limits.max_pages:
+                    raise ProviderRejected(
+                        f"the listing passed {limits.max_pages} pages (limits.max_pages) and "
+                        "was stopped; the provider's paging may never end",
+                        target=str(lease.target),
+                    )
+                await self._sync_page(step, lease.target, page, fetched_at, listing, limits, totals)
+        if deadline.cancelled_caught:
+            raise ProviderRejected(
+                f"the cycle passed its deadline of {limits.cycle_deadline:g} s "
+                "(limits.cycle_deadline) and was stopped",
+                target=str(lease.target),
+            )
+        if totals.deferred:
+            log.warning(
+                "%s: %d campaigns kept their stored state (their details failed); "
+                "nothing vanishes this cycle",
+                lease.target,
+                totals.deferred,
+                extra={"event": "sync.partial", "target": str(lease.target)},
+            )
+            return
         await self._vanish(lease, listing, policy, totals)
+
+    def _drift_of(self, target: TargetKey, limits: LimitSettings) -> DriftReports:
+        if target not in self._drift:
+            self._drift[target] = DriftReports(self.store, target, cap=limits.max_drift_values)
+        return self._drift[target]
 
     async def _sync_page(
         self,
-        provider: Provider,
-        lease: Lease,
+        step: PageStep,
+        target: TargetKey,
         page: Sequence[RawRecord],
         observed_at: datetime,
         listing: Listing,
+        limits: LimitSettings,
         totals: _Totals,
     ) -> None:
-        entries, duplicates = listing.take(page)
-        async with self.store.page(
-            lease, self.lease_clock.now(), observed_at=observed_at
-        ) as writer:
-            stored = await store_page(
-                writer, provider, entries, duplicates, observed_at=observed_at, records=len(page)
+        """Store one provider page, in chunks of ``limits.write_chunk`` records."""
+        entries, rejections = listing.take(page)
+        size = limits.write_chunk
+        for start in range(0, max(len(entries), 1), size):
+            chunk = entries[start : start + size]
+            stored = await step.run(
+                chunk,
+                rejections if start == 0 else (),
+                observed_at=observed_at,
+                records=len(page) if start == 0 else 0,
+                pages=1 if start == 0 else 0,
             )
-        for why in stored.stale:
-            log.warning(
-                "%s: not applied: %s",
-                lease.target,
-                why,
-                extra={"event": "sync.stale", "target": str(lease.target)},
+            for why in stored.stale:
+                log.warning(
+                    "%s: not applied: %s",
+                    target,
+                    why,
+                    extra={"event": "sync.stale", "target": str(target)},
+                )
+            for note in stored.drift:
+                log.warning(
+                    "%s: schema drift: %s = %r (campaign %s)",
+                    target,
+                    note.field,
+                    note.value,
+                    note.campaign_id,
+                    extra={
+                        "event": "sync.schema_drift",
+                        "target": str(target),
+                        "field": note.field,
+                    },
+                )
+            written = stored.written
+            first = start == 0
+            totals.add(
+                pages=int(first),
+                records=len(page) if first else 0,
+                changed=written.changed,
+                events=written.events,
+                rejections=stored.rejections,
             )
-        written = stored.written
-        totals.add_page(len(page), written.changed, written.events, stored.rejections)
-        totals.stale += len(stored.stale) + written.dropped
-        self._count_page(lease.target, len(page), written.events, stored.rejections)
+            totals.stale += len(stored.stale) + written.dropped
+            totals.deferred += stored.deferred
+            self._count_page(target, len(chunk), written.events, stored)
 
     async def _vanish(
         self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: _Totals
@@ -230,30 +301,13 @@ class SyncPipeline:
             totals.events += written.events
             metrics.EVENTS.labels(target.provider, target.account).inc(written.events)
 
-    def _count_page(
-        self, target: TargetKey, records: int, events: int, rejections: Sequence[Rejection]
-    ) -> None:
-        for rejection in rejections:
-            metrics.REJECTED.labels(target.provider, target.account, rejection.kind.value).inc()
-            if rejection.kind is RejectionKind.UNKNOWN_STATUS:
-                self._note_unknown(target, str(rejection.detail["status_raw"]))
-        metrics.RECORDS.labels(target.provider, target.account).inc(records)
-        metrics.EVENTS.labels(target.provider, target.account).inc(events)
-
-    def _note_unknown(self, target: TargetKey, status_raw: str) -> None:
-        metrics.UNKNOWN_STATUS.labels(target.provider, target.account, status_raw).inc()
-        if (target, status_raw) not in self._logged_unknown:
-            self._logged_unknown.add((target, status_raw))
-            log.warning(
-                "%s: provider status %r is not in the status table; stored as 'unknown'",
-                target,
-                status_raw,
-                extra={
-                    "event": "sync.unknown_status",
-                    "target": str(target),
-                    "status_raw": status_raw,
-                },
-            )
+    def _count_page(self, target: TargetKey, records: int, events: int, stored: StoredPage) -> None:
+        labels = (target.provider, target.account)
+        for rejection in stored.rejections:
+            metrics.REJECTED.labels(*labels, rejection.kind.value).inc()
+        metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
+        metrics.RECORDS.labels(*labels).inc(records)
+        metrics.EVENTS.labels(*labels).inc(events)
 
     def _report(self, lease: Lease, summary: RunSummary, seconds: float) -> None:
         target = lease.target
@@ -280,6 +334,7 @@ class SyncPipeline:
                 "rejected": summary.rejected,
                 "vanished": summary.vanished,
                 "stale": summary.stale,
+                "deferred": summary.deferred,
                 "seconds": round(seconds, 3),
             },
         )
@@ -294,15 +349,22 @@ class _Totals:
     rejected: int = 0
     vanished: int = 0
     stale: int = 0
+    deferred: int = 0
 
-    def add_page(
-        self, records: int, changed: int, events: int, rejections: Sequence[Rejection]
+    def add(
+        self,
+        *,
+        pages: int,
+        records: int,
+        changed: int,
+        events: int,
+        rejections: Sequence[Rejection],
     ) -> None:
-        self.pages += 1
+        self.pages += pages
         self.records += records
         self.changed += changed
         self.events += events
-        self.rejected += sum(1 for r in rejections if r.kind is not RejectionKind.UNKNOWN_STATUS)
+        self.rejected += sum(1 for r in rejections if r.kind.quarantines)
 
     def summary(self, status: str, error: str | None) -> RunSummary:
         return RunSummary(
@@ -314,5 +376,6 @@ class _Totals:
             rejected=self.rejected,
             vanished=self.vanished,
             stale=self.stale,
+            deferred=self.deferred,
             error=error,
         )

@@ -14,13 +14,16 @@ from typing import Any, ClassVar, Protocol
 
 from worker.domain.campaign import Campaign, TargetKey
 from worker.domain.diff import Change, StoredHead, StoredState
+from worker.domain.events import ChangeEvent
 from worker.domain.records import Rejection
 
 __all__ = [
     "RUN_STATUSES",
+    "CampaignReader",
     "CampaignStore",
     "Claim",
     "Clock",
+    "Detail",
     "Lease",
     "LeaseHeld",
     "LeaseStore",
@@ -52,6 +55,10 @@ class Provider(Protocol):
     # True when normalize reads the status against observed_at (VOXO's READY): such
     # records are normalized every cycle, even when the provider's record is unchanged.
     clock_dependent: ClassVar[bool]
+    # What the provider's documentation lists (PROVIDERS.md): enum fields and their
+    # values, and the top-level keys of a record; anything else is schema drift.
+    enums: ClassVar[Mapping[str, frozenset[str]]]
+    documented_keys: ClassVar[frozenset[str] | None]
 
     @property
     def target(self) -> TargetKey:
@@ -67,6 +74,15 @@ class Provider(Protocol):
         """
         ...
 
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        """The full record of each listed item, for providers whose list shows less.
+
+        Called only for items that are new or whose list item changed. Returns one
+        Detail per item, in order; never raises for one campaign's failure (that
+        Detail carries it). Providers without a detail endpoint return the items.
+        """
+        ...
+
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Turn one raw record into a Campaign. Pure.
 
@@ -79,7 +95,32 @@ class Provider(Protocol):
         ...
 
 
-RUN_STATUSES = ("running", "succeeded", "failed", "canceled", "superseded", "abandoned")
+RUN_STATUSES = (
+    "running",
+    "succeeded",
+    "partial",  # every page stored, but some campaigns' details failed (``deferred``)
+    "failed",
+    "canceled",
+    "superseded",
+    "abandoned",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Detail:
+    """What a detail request gave for one listed campaign.
+
+    Attributes:
+        record: the record to normalize (the list item merged with its detail), or
+            ``None`` when the detail failed.
+        failure: why the detail failed after retries; the campaign's stored state is
+            kept for this cycle.
+        missing: the provider answered 404 for a campaign its list still shows.
+    """
+
+    record: RawRecord | None
+    failure: str | None = None
+    missing: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +141,7 @@ class RunSummary:
     rejected: int = 0
     vanished: int = 0
     stale: int = 0
+    deferred: int = 0
     error: str | None = None
 
 
@@ -160,29 +202,25 @@ class PageWriter(Protocol):
 
     newer_page_at: datetime | None
 
-    async def heads(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredHead]:
-        """The stored heads of these campaigns, in one query; absent ids are new."""
-        ...
-
-    async def load(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredState]:
-        """The stored current versions of these campaigns in full, in one query."""
-        ...
-
     async def write(
         self,
         changes: Sequence[Change],
         rejections: Sequence[Rejection],
         *,
         records: int,
+        pages: int = 1,
         listed_again: Sequence[str] = (),
+        drift: Sequence[ChangeEvent] = (),
+        deferred: int = 0,
     ) -> Written:
         """Store new versions, their history and events, and note rejections.
 
         A change is applied only if the stored version is still the one it was
         computed from; otherwise nothing of it is written (no history row closed,
         no event). ``listed_again`` are campaigns whose missed-listing count goes
-        back to 0. Adds this page to the run's counters. Sends ``pg_notify`` when
-        events were inserted.
+        back to 0; ``drift`` are schema-drift events (inserted once by id).
+        Adds this page to the run's counters. Sends ``pg_notify`` when events
+        were inserted.
         """
         ...
 
@@ -228,6 +266,30 @@ class LeaseStore(Protocol):
         ...
 
 
+class CampaignReader(Protocol):
+    """What a cycle reads of the stored campaigns (outside its write transactions)."""
+
+    async def heads(
+        self, target: TargetKey, campaign_ids: Sequence[str]
+    ) -> Mapping[str, StoredHead]:
+        """The stored heads of these campaigns, in one query; absent ids are new."""
+        ...
+
+    async def load(
+        self, target: TargetKey, campaign_ids: Sequence[str]
+    ) -> Mapping[str, StoredState]:
+        """The stored current versions of these campaigns in full, in one query."""
+        ...
+
+    async def listed_ids(self, target: TargetKey, *, after: str, limit: int) -> Sequence[str]:
+        """Ids of the target's stored, not vanished campaigns after ``after``, in order."""
+        ...
+
+    async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:
+        """The schema-drift values already reported for ``target``, by field."""
+        ...
+
+
 class CampaignStore(Protocol):
     """Durable state: current campaigns, history and the event outbox."""
 
@@ -244,10 +306,6 @@ class CampaignStore(Protocol):
         """
         ...
 
-    async def listed_ids(self, target: TargetKey, *, after: str, limit: int) -> Sequence[str]:
-        """Ids of the target's stored, not vanished campaigns after ``after``, in order."""
-        ...
 
-
-class Store(LeaseStore, CampaignStore, Protocol):
-    """Both storage ports, as the pipeline uses them."""
+class Store(LeaseStore, CampaignReader, CampaignStore, Protocol):
+    """The storage ports, as the pipeline uses them."""

@@ -313,16 +313,18 @@ class FailingDetails:
         await self.app(scope, receive, send)
 
 
-async def test_a_failing_detail_fails_the_cycle_and_writes_nothing(
+async def test_a_failing_detail_defers_that_campaign_and_the_cycle_is_partial(
     engine: AsyncEngine, clock: ManualClock, sim: SarvamEngine
 ) -> None:
     add(sim, "One", start=T0)
     async with runtime_for(engine, clock, {TARGET: FailingDetails(app_for(sim))}) as rt:
         summary = await rt.sync_target(TARGET.name)
-    assert summary.status == "failed"
-    assert summary.error is not None and "returned 500" in summary.error
-    assert KEY not in summary.error
-    assert await count(engine, campaigns) == 0
+    assert (summary.status, summary.deferred, summary.changed) == ("partial", 1, 0)
+    assert await count(engine, campaigns) == 0  # nothing half-read was stored
+    (deferred,) = await errors(engine)
+    assert deferred["kind"] == "detail"
+    assert "returned 500" in deferred["reason"]
+    assert KEY not in deferred["reason"]
 
 
 async def test_without_details_the_list_items_are_stored(

@@ -106,7 +106,9 @@ async def test_a_listing_that_fails_mid_way_vanishes_nothing(
         failing.armed = True
         clock.advance(timedelta(minutes=1))
         broken = await rt.sync_target(target.name)
-        assert broken.status == "failed"
+        # A list page that fails fails the cycle; VOXO's one list arrives whole, and
+        # its second page of details failing defers those campaigns (partial).
+        assert broken.status == ("partial" if kit.name == "voxo" else "failed")
         assert failing.failed > 0
         assert broken.vanished == 0
         assert await row(

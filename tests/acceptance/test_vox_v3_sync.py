@@ -181,7 +181,7 @@ async def rows_of(engine: AsyncEngine) -> list[dict[str, object]]:
         return [dict(r._mapping) for r in await conn.execute(select(campaigns))]
 
 
-async def test_an_unknown_status_is_logged_once_per_value_and_target(
+async def test_an_unknown_status_is_reported_once_per_value_and_target(
     engine: AsyncEngine, clock: ManualClock, vox: VoxEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="worker.pipeline")
@@ -192,9 +192,13 @@ async def test_an_unknown_status_is_logged_once_per_value_and_target(
         for _ in range(3):
             clock.advance(timedelta(minutes=5))
             assert (await rt.sync_target(TARGET.name)).status == "succeeded"
-    logged = [r for r in caplog.records if getattr(r, "event", "") == "sync.unknown_status"]
-    assert len(logged) == 1
-    assert logged[0].status_raw == "archived"  # type: ignore[attr-defined]
+    logged = [r for r in caplog.records if getattr(r, "event", "") == "sync.schema_drift"]
+    assert [r.getMessage() for r in logged] == [
+        "vox_v3/acme: schema drift: status = 'archived' (campaign 102)"
+    ]
+    (drift,) = await events(engine, campaign_events.c.type == "provider.schema_drift")
+    assert drift["data"] == {"field": "status", "value": "archived", "example_campaign_id": "102"}
+    assert (drift["campaign_id"], drift["version"]) == ("", 0)
     unknown = [e for e in await errors(engine) if e["kind"] == "unknown_status"]
     assert len(unknown) == 1  # one row per value and target, however many campaigns carry it
     assert unknown[0]["occurrences"] == 6

@@ -109,9 +109,7 @@ def test_status_table(provider: VoxV3Provider, raw_status: str, status: Status) 
         ({"scheduled_at": -5}, "scheduled_at=-5: out of range"),
         ({"id": None}, "id=None: required"),
         ({"status": 3}, "status=3: expected string, got int"),
-        ({"paused_by": "admin"}, "paused_by='admin': expected one of user, system"),
         ({"total_calls": "123"}, "total_calls='123': expected integer, got str"),
-        ({"failed_calls": -1}, "failed_calls=-1: must be >= 0"),
     ],
 )
 def test_bad_fields_name_the_field_and_value(
@@ -121,6 +119,30 @@ def test_bad_fields_name_the_field_and_value(
     with pytest.raises(NormalizationError) as info:
         provider.normalize(raw, observed_at=OBSERVED)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("change", "note"),
+    [
+        ({"paused_by": "admin"}, "paused_by: 'admin' is not one of user, system; stored as null"),
+        ({"failed_calls": -1}, "failed_calls: -1 is negative; stored as null"),
+        (
+            {"completed_calls": 2**63},
+            "completed_calls: 9223372036854775808 is past 64 bits; stored as null",
+        ),
+    ],
+)
+def test_fields_that_are_not_identity_degrade_to_null_with_a_note(
+    provider: VoxV3Provider, change: dict[str, Any], note: str
+) -> None:
+    raw = {**fixture("campaign_seed.json"), **change}
+    campaign = provider.normalize(raw, observed_at=OBSERVED)
+    assert campaign.degraded == (note,)
+    (name,) = change
+    field = {"paused_by": "paused_by"}.get(name, name)
+    value = campaign.paused_by if field == "paused_by" else getattr(campaign.counters, field)
+    assert value is None
+    assert campaign.raw[name] == change[name]  # the provider's value stays in the raw record
 
 
 def test_missing_id_is_reported(provider: VoxV3Provider) -> None:

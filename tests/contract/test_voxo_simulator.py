@@ -29,6 +29,7 @@ from worker.clock import ManualClock
 from worker.config import HttpSettings, VoxoTarget
 from worker.domain.campaign import Status
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from worker.ports import Detail
 from worker.providers.voxo import VoxoProvider
 from worker.simulators.faults import Faults
 from worker.simulators.voxo import (
@@ -518,8 +519,14 @@ async def adapter(
         yield VoxoProvider.from_settings(target, client, clock), spy
 
 
+async def detailed(provider: VoxoProvider) -> list[list[Detail]]:
+    """Each page's details, as a cycle asks for them (every item here is new)."""
+    return [list(await provider.details(page)) async for page in provider.pages()]
+
+
 async def records(provider: VoxoProvider) -> list[list[Any]]:
-    return [list(page) async for page in provider.pages()]
+    """Each page's records as a cycle normalizes them (the detail where it has one)."""
+    return [[d.record for d in page] for page in await detailed(provider)]
 
 
 async def test_one_login_serves_every_request_until_the_token_expires(
@@ -611,30 +618,32 @@ async def test_concurrent_requests_refused_together_share_one_relogin(
     assert all("numbers" in r for r in pages[0])  # every one a detail
 
 
-async def test_a_detail_gone_between_list_and_detail_falls_back_to_the_list_item(
+async def test_a_detail_gone_between_list_and_detail_passes_the_list_item_on_as_missing(
     engine: VoxoEngine, clock: ManualClock
 ) -> None:
-    kept, deleted = (dialing(engine, T0 - HOUR, T0 + HOUR) for _ in range(2))
+    _, deleted = (dialing(engine, T0 - HOUR, T0 + HOUR) for _ in range(2))
     async with adapter(engine, clock) as (provider, spy):
         spy.before[f"/v2/call-campaigns/{deleted.id}"] = lambda: engine.remove(deleted.id)
-        (page,) = await records(provider)
-    assert [r["id"] for r in page] == [kept.id, deleted.id]
-    assert "numbers" in page[0]
-    assert list(page[1]) == LIST_KEYS  # the list item, as listed
-    assert provider.normalize(page[1], observed_at=clock.now()).status is Status.RUNNING
+        (page,) = await detailed(provider)
+    assert [(d.missing, d.failure) for d in page] == [(False, None), (True, None)]
+    assert page[0].record is not None and "numbers" in page[0].record
+    assert page[1].record is not None and list(page[1].record) == LIST_KEYS  # as listed
+    assert provider.normalize(page[1].record, observed_at=clock.now()).status is Status.RUNNING
 
 
-async def test_a_detail_that_keeps_failing_fails_the_cycle(
+async def test_a_detail_that_keeps_failing_costs_that_campaign_only(
     engine: VoxoEngine, clock: ManualClock
 ) -> None:
     for _ in range(3):
         dialing(engine, T0 - HOUR, T0 + HOUR)
     async with adapter(engine, clock) as (provider, spy):
         spy.unavailable = "/v2/call-campaigns/"
-        with pytest.raises(ProviderUnavailable) as info:
-            await records(provider)
+        pages = await detailed(provider)
     assert spy.paths["/v2/call-campaigns"] == 1
-    assert info.value.status_code == 503
+    failures = [d.failure for page in pages for d in page]
+    assert len(failures) == 3
+    assert all(f is not None and "returned 503" in f for f in failures)
+    assert all(d.record is None for page in pages for d in page)
 
 
 async def test_items_without_a_usable_id_are_passed_on_unfetched(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -90,19 +91,23 @@ async def test_downgrade_to_base_then_upgrade_round_trips(empty_db_url: URL) -> 
 
 def old_content_hash(campaign: Campaign) -> str:
     """How revision 0001's worker hashed a version: its own rendering plus the raw record."""
-    body = canonical_json({"normalized": campaign.snapshot(), "raw": dict(campaign.raw)})
+    rendering = {k: v for k, v in campaign.snapshot().items() if k != "degraded"}  # not in 0001
+    body = canonical_json({"normalized": rendering, "raw": dict(campaign.raw)})
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 async def _rehash_the_old_way(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for table, key in ((campaigns, "campaign_id"), (campaign_history, "id")):
-            at_0001 = [c for c in table.columns if c.name not in {"missed_listings", "vanished_at"}]
+            later = {"missed_listings", "vanished_at", "degraded", "list_hash"}
+            at_0001 = [c for c in table.columns if c.name not in later]
             for stored in (await conn.execute(select(*at_0001))).all():
+                # Rebuilt as 0001's worker read it (it had no degraded fields).
+                row_0001 = SimpleNamespace(_mapping={**stored._mapping, "degraded": []})
                 await conn.execute(
                     update(table)
                     .where(table.c[key] == stored._mapping[key])
-                    .values(content_hash=old_content_hash(campaign_from_row(stored)))
+                    .values(content_hash=old_content_hash(campaign_from_row(row_0001)))  # type: ignore[arg-type]
                 )
 
 

@@ -42,9 +42,9 @@ def campaign(cid: str = "1", completed: int = 0, status: Status = Status.RUNNING
 
 
 async def apply(store: PostgresStore, lease: Lease, *snapshots: Campaign, at: datetime = T) -> int:
+    stored = await store.load(TARGET, [c.campaign_id for c in snapshots])
+    changes = [ch for c in snapshots if (ch := diff(stored.get(c.campaign_id), c, at))]
     async with store.page(lease, at) as writer:
-        stored = await writer.load([c.campaign_id for c in snapshots])
-        changes = [ch for c in snapshots if (ch := diff(stored.get(c.campaign_id), c, at))]
         return (await writer.write(changes, [], records=len(snapshots))).events
 
 
@@ -101,8 +101,7 @@ async def test_a_change_computed_from_an_outdated_version_writes_nothing(
     store = PostgresStore(engine)
     lease = await claim(store, TARGET, T)
     await apply(store, lease, campaign(completed=0))
-    async with store.page(lease, T) as writer:
-        version_1 = (await writer.load(["1"]))["1"]
+    version_1 = (await store.load(TARGET, ["1"]))["1"]
     await apply(store, lease, campaign(completed=5), at=T + timedelta(minutes=1))
     # A writer that read version 1 long ago now tries to write its own version 2.
     stale = diff(version_1, campaign(completed=4), T + timedelta(minutes=2))

@@ -66,8 +66,8 @@ def test_changelog_follows_keep_a_changelog() -> None:
 
 def test_the_event_catalogue_lists_every_kind() -> None:
     section = README.split("## Change events", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"^\| `campaign\.([a-z_]+)` \|", section, re.M))
-    assert listed == {kind.value for kind in EventKind}
+    listed = set(re.findall(r"^\| `([a-z]+\.[a-z_]+)` \|", section, re.M))
+    assert listed == {kind.type for kind in EventKind}
 
 
 def test_the_documented_exit_codes_are_the_clis() -> None:

@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from worker.clock import ManualClock
 from worker.config import VoxV3Target
+from worker.domain.campaign import record_fingerprint
 from worker.domain.records import RejectionKind
-from worker.listing import Listing, normalize_entries
+from worker.listing import Listing
 from worker.providers.vox_v3 import VoxV3Provider
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -27,31 +28,28 @@ def provider() -> VoxV3Provider:
     return VoxV3Provider.from_settings(settings, httpx.AsyncClient(), ManualClock(NOW))
 
 
-def test_a_page_keeps_its_good_records_and_explains_the_bad_ones() -> None:
+def test_a_listing_reads_ids_and_fingerprints_and_sets_aside_repeats() -> None:
     page = [
         {**SEED, "id": "1"},
         {**SEED, "id": "2", "created_at": "yesterday"},
-        {**SEED, "id": "3", "status": "archived"},
         {**SEED, "id": "1", "name": "same id again"},
+        {**SEED, "id": "bad\u0000id"},
         "not an object",
     ]
     listing = Listing(provider())
-    entries, duplicates = listing.take(page)
-    result = normalize_entries(provider(), entries, NOW)
-    assert [c.campaign_id for c, _ in result.campaigns] == ["1", "3"]
-    assert result.campaigns[0][0].name == "<string>"  # the first of two duplicates is kept
-    kinds = [(r.kind, r.campaign_id, r.field) for r in [*duplicates, *result.rejections]]
+    entries, rejections = listing.take(page)
+    assert [e.campaign_id for e in entries] == ["1", "2", None]
+    assert entries[0].fingerprint == record_fingerprint(page[0])
+    assert entries[2].fingerprint is None  # not an object: normalize will reject it
+    kinds = [(r.kind, r.campaign_id, r.field) for r in rejections]
     assert kinds == [
         (RejectionKind.NORMALIZATION, "1", "id"),
-        (RejectionKind.NORMALIZATION, "2", "created_at"),
-        (RejectionKind.UNKNOWN_STATUS, "3", ""),
-        (RejectionKind.NORMALIZATION, None, ""),
+        (RejectionKind.UNSTORABLE, None, "id"),
     ]
-    assert duplicates[0].reason == "id='1': listed twice in one cycle; the first record was kept"
-    assert result.rejections[2].reason == "expected an object, got str"
-    assert result.rejections[2].raw == {"record": "not an object"}
-    assert listing.seen == {"1", "2", "3"}
-    assert listing.unidentified == 1  # so this listing vanishes nothing
+    assert rejections[0].reason == "id='1': listed twice in one cycle; the first record was kept"
+    assert rejections[1].reason == "id: string contains a NUL character"
+    assert listing.seen == {"1", "2"}
+    assert listing.unidentified == 2  # so this listing vanishes nothing
 
 
 def test_a_campaign_on_two_pages_of_one_cycle_keeps_its_first_record() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from worker.domain.poison import safe_payload
 from worker.domain.timestamps import to_iso8601
 from worker.domain.windows import CallWindow
 
@@ -120,6 +121,8 @@ class Campaign:
             example VOXO's READY read against its dates), not stated by the provider.
         time_flags: notes on irregular times, e.g. ``scheduled_start_at: gap``
             when a local time fell in a DST gap (see ``timestamps``).
+        degraded: notes on provider values stored as null instead of rejecting
+            the record (a negative counter, an unknown ``paused_by``).
         raw: the provider's record, exactly as received.
     """
 
@@ -141,6 +144,7 @@ class Campaign:
     last_run_at: datetime | None = None
     call_window: CallWindow | None = None
     time_flags: tuple[str, ...] = ()
+    degraded: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -176,6 +180,7 @@ class Campaign:
             **{name: _iso(getattr(self, name)) for name in TIME_FIELDS},
             "call_window": None if self.call_window is None else self.call_window.to_json(),
             "time_flags": list(self.time_flags),
+            "degraded": list(self.degraded),
         }
 
     def fingerprint(self) -> str:
@@ -194,8 +199,11 @@ def record_fingerprint(raw: Any) -> str:
     """
     try:
         body = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=_unwrap)
-    except TypeError:
-        body = canonical_json(raw).encode()
+    except TypeError:  # past 64 bits, a lone surrogate, deeper than orjson goes
+        try:
+            body = canonical_json(raw).encode("utf-8", "surrogatepass")
+        except RecursionError:  # deeper than the standard library goes: cut (iteratively)
+            body = canonical_json(safe_payload(raw)).encode()
     return hashlib.sha256(body).hexdigest()
 
 

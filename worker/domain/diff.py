@@ -51,6 +51,8 @@ class StoredHead:
     Attributes:
         observed_at: when the stored version was observed (its ``valid_from``).
         missed_listings: complete listings in a row that did not contain it.
+        list_hash: fingerprint of its list item, for providers whose list shows
+            less than their detail (the detail is fetched only when it moves).
     """
 
     version: int
@@ -61,6 +63,7 @@ class StoredHead:
     provider_updated_at: datetime | None = None
     vanished_at: datetime | None = None
     missed_listings: int = 0
+    list_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +93,7 @@ class Change:
     observed_at: datetime
     previous: StoredState | None
     events: tuple[ChangeEvent, ...]
+    list_hash: str | None = None
 
     @property
     def previous_version(self) -> int:
@@ -112,19 +116,20 @@ class Miss:
 
 
 def known_unchanged(
-    head: StoredHead | None, fingerprint: str | None, *, clock_dependent: bool
+    head: StoredHead | None, list_fingerprint: str | None, *, clock_dependent: bool
 ) -> bool:
-    """True when a raw record is unchanged before it is even normalized.
+    """True when a listed record is unchanged before it is even normalized.
 
-    Same fingerprint, not vanished, and a provider whose status never depends on
-    the clock: normalizing it again could only repeat the stored version.
+    Same list-item fingerprint, not vanished, and a provider whose status never
+    depends on the clock: fetching its detail or normalizing it again could only
+    repeat the stored version.
     """
     return (
         not clock_dependent
         and head is not None
         and head.vanished_at is None
-        and fingerprint is not None
-        and head.content_hash == fingerprint
+        and list_fingerprint is not None
+        and head.list_hash == list_fingerprint
     )
 
 
@@ -163,10 +168,12 @@ def diff(
     observed_at: datetime,
     *,
     fingerprint: str | None = None,
+    list_hash: str | None = None,
 ) -> Change | None:
     """Return the new version and its events, or ``None`` when nothing changed.
 
-    ``fingerprint`` is ``current.fingerprint()``, passed when the caller has it.
+    ``fingerprint`` is ``current.fingerprint()``, passed when the caller has it;
+    ``list_hash`` is the fingerprint of its list item, kept with the version.
     The caller checks :func:`stale_reason` first. Every returned Change carries
     at least one event.
     """
@@ -196,6 +203,7 @@ def diff(
         observed_at=observed_at,
         previous=previous,
         events=tuple(builder.events),
+        list_hash=list_hash,
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "EventKind",
     "cloudevent_sequence",
     "event_id",
+    "stable_id",
     "to_cloudevent",
 ]
 
@@ -43,16 +44,29 @@ class EventKind(enum.StrEnum):
     UPDATED = "updated"
     VANISHED = "vanished"
     REAPPEARED = "reappeared"
+    SCHEMA_DRIFT = "schema_drift"  # about the provider, not one campaign (see domain.drift)
 
     @property
     def type(self) -> str:
         """The CloudEvents ``type`` attribute."""
-        return f"campaign.{self.value}"
+        scope = "provider" if self is EventKind.SCHEMA_DRIFT else "campaign"
+        return f"{scope}.{self.value}"
+
+    @classmethod
+    def of_type(cls, event_type: str) -> EventKind:
+        """The kind of a CloudEvents ``type`` (inverse of :attr:`type`)."""
+        return cls(event_type.partition(".")[2])
 
 
 def event_id(key: CampaignKey, version: int, content_hash: str, kind: EventKind) -> str:
     """Deterministic id: same campaign, version, content and kind give the same id."""
-    name = f"{key.provider}/{key.account}/{key.campaign_id}/{version}/{content_hash}/{kind.value}"
+    return stable_id(
+        f"{key.provider}/{key.account}/{key.campaign_id}/{version}/{content_hash}/{kind.value}"
+    )
+
+
+def stable_id(name: str) -> str:
+    """The UUIDv5 of ``name`` in the event namespace."""
     return str(uuid.uuid5(EVENT_NAMESPACE, name))
 
 
@@ -110,7 +124,8 @@ def to_cloudevent(event: ChangeEvent, *, position: int) -> dict[str, Any]:
         "id": event.event_id,
         "source": f"campaign-sync/{event.key.provider}/{event.key.account}",
         "type": event.type,
-        "subject": event.key.campaign_id,
+        # A provider-level event names no campaign; its subject is the drifting field.
+        "subject": event.key.campaign_id or str(event.data.get("field", "")),
         "time": to_iso8601(event.occurred_at),
         "sequence": cloudevent_sequence(position),
         "campaignversion": event.version,

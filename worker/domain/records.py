@@ -10,15 +10,18 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from worker.domain.poison import safe_text
 from worker.domain.timestamps import parse_iso8601, parse_unix_ms
 from worker.errors import NormalizationError
 
-__all__ = ["MISSING", "Record", "Rejection", "RejectionKind", "redact"]
+__all__ = ["INT64_MAX", "MISSING", "Record", "Rejection", "RejectionKind", "redact"]
+
+INT64_MAX = 2**63 - 1
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -84,6 +87,37 @@ class Record:
         value: str | None = self._typed(name, (str,), "string", required=required)
         return value
 
+    def counter(self, name: str, notes: list[str]) -> int | None:
+        """A count that degrades instead of rejecting the record.
+
+        Not an integer: NormalizationError, as for any field. Negative, or past
+        what a 64-bit column holds: ``None``, with a note in ``notes``.
+        """
+        value: int | None = self._typed(name, (int,), "integer", required=False)
+        if value is None:
+            return None
+        if value < 0:
+            notes.append(f"{self.path(name)}: {value} is negative; stored as null")
+            return None
+        if value > INT64_MAX:
+            notes.append(f"{self.path(name)}: {value} is past 64 bits; stored as null")
+            return None
+        return value
+
+    def lenient_choice(self, name: str, kind: type[E], notes: list[str]) -> E | None:
+        """One of ``kind``'s values; any other string is ``None``, with a note in ``notes``."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in kind)
+            notes.append(
+                f"{self.path(name)}: {safe_text(value)!r} is not one of {allowed}; stored as null"
+            )
+            return None
+
     def integer(self, name: str, *, required: bool = False, minimum: int | None = 0) -> int | None:
         """An integer, at least ``minimum`` unless that is None."""
         value: int | None = self._typed(name, (int,), "integer", required=required)
@@ -140,8 +174,16 @@ class RejectionKind(enum.StrEnum):
     """Why something was set aside in ``sync_errors``."""
 
     NORMALIZATION = "normalization"  # the record was quarantined, not stored
+    UNSTORABLE = "unstorable"  # it holds a value PostgreSQL cannot store; quarantined
     UNKNOWN_STATUS = "unknown_status"  # stored with status unknown; noted once per value
+    DETAIL = "detail"  # its detail failed after retries; its stored state is kept this cycle
+    DETAIL_MISSING = "detail_missing"  # listed, but its detail answered 404; stored state kept
     PAGE = "page"  # a whole page or the target failed
+
+    @property
+    def quarantines(self) -> bool:
+        """Whether the record was set aside (counted as ``rejected``), not merely noted."""
+        return self in (RejectionKind.NORMALIZATION, RejectionKind.UNSTORABLE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +211,7 @@ _SECRET_KEY = re.compile(
 REDACTED = "[REDACTED]"
 
 
-def redact(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
+def redact(value: Any, secrets: Collection[str] = frozenset()) -> Any:
     """Copy ``value`` with secret-looking keys and known secret strings blanked out.
 
     Keys whose name looks like a credential lose their value; any string that

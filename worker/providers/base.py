@@ -16,7 +16,8 @@ One :class:`ProviderHttp` per target (provider account). It owns:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import anyio
@@ -32,7 +33,7 @@ from worker.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from worker.ports import Clock
+from worker.ports import Clock, Detail, RawRecord
 from worker.providers.responses import decode_response
 
 __all__ = ["HttpProvider", "ProviderHttp", "StaticHeaderAuth", "backoff_for"]
@@ -176,6 +177,8 @@ class HttpProvider(Generic[S]):
 
     name: ClassVar[str]
     clock_dependent: ClassVar[bool] = False
+    enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType({})
+    documented_keys: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, http: ProviderHttp, settings: S) -> None:
         self.http = http
@@ -203,3 +206,7 @@ class HttpProvider(Generic[S]):
     def target(self) -> TargetKey:
         """The provider account this adapter reads."""
         return self.http.target
+
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        """No detail endpoint: each list item is the whole record."""
+        return [Detail(record=item) for item in items]

@@ -1,5 +1,5 @@
 """Page walkers shared by the adapters: cursor and offset paging over JSON envelopes,
-and per-page detail fetching.
+and detail fetching that fails per campaign.
 
 They yield one page at a time, so a fleet of any size is never held in memory,
 and they refuse envelopes that would make paging loop or silently stop early.
@@ -15,10 +15,10 @@ import anyio
 
 from worker.domain.campaign import TargetKey
 from worker.errors import ProviderAuthError, ProviderError, ProviderRejected
-from worker.ports import RawRecord
+from worker.ports import Detail, RawRecord
 from worker.providers.base import ProviderHttp
 
-__all__ = ["cursor_pages", "envelope_items", "offset_pages", "with_details"]
+__all__ = ["cursor_pages", "envelope_items", "fetch_details", "offset_pages"]
 
 log = logging.getLogger(__name__)
 
@@ -86,31 +86,34 @@ async def offset_pages(
             return
 
 
-async def with_details(
+async def fetch_details(
     http: ProviderHttp,
-    page: Sequence[RawRecord],
+    items: Sequence[RawRecord],
     *,
     path_of: Callable[[RawRecord], str | None],
     merge: Callable[[RawRecord, Any], RawRecord],
-) -> list[RawRecord]:
-    """Replace each list item by its detail, fetched concurrently (bounded by ``http``).
+) -> list[Detail]:
+    """Each item's detail, fetched concurrently (bounded by ``http``), one Detail per item.
 
     ``path_of(item)`` is the detail path, or ``None`` when the item has no usable
-    id (it is passed on unchanged and rejected by normalize). A 404 means the
-    campaign went away between list and detail: the list item is kept and the
-    miss is logged. Any other failure cancels the page's other requests and is
-    raised, failing the cycle.
+    id (it is passed on unchanged and rejected by normalize). One campaign's
+    failure costs that campaign only: a 404 passes the list item on as
+    ``missing``; any other error after retries is that item's ``failure``.
+    Refused credentials (401/403) fail them all and are raised.
     """
-    records = list(page)
-    failures: list[ProviderError] = []
+    details: list[Detail] = [Detail(record=item) for item in items]
+    refused: list[ProviderAuthError] = []
 
-    async def fetch(index: int, path: str, scope: anyio.CancelScope) -> None:
+    async def fetch(index: int, path: str) -> None:
+        item = items[index]
         try:
-            records[index] = merge(records[index], await http.request_json("GET", path))
+            details[index] = Detail(record=merge(item, await http.request_json("GET", path)))
+        except ProviderAuthError as exc:
+            refused.append(exc)
         except ProviderError as exc:
-            if exc.status_code == 404 and not isinstance(exc, ProviderAuthError):
+            if exc.status_code == 404:
                 log.info(
-                    "%s: %s was listed but its detail is gone (404); keeping the list item",
+                    "%s: %s is listed but its detail is gone (404)",
                     http.target,
                     path,
                     extra={
@@ -119,15 +122,15 @@ async def with_details(
                         "path": path,
                     },
                 )
-                return
-            failures.append(exc)
-            scope.cancel()  # the cycle fails anyway; stop the other requests
+                details[index] = Detail(record=item, missing=True)
+            else:
+                details[index] = Detail(record=None, failure=str(exc))
 
     async with anyio.create_task_group() as group:
-        for index, item in enumerate(page):
+        for index, item in enumerate(items):
             path = path_of(item)
             if path is not None:
-                group.start_soon(fetch, index, path, group.cancel_scope)
-    if failures:
-        raise failures[0]
-    return records
+                group.start_soon(fetch, index, path)
+    if refused:
+        raise refused[0]
+    return details

@@ -9,13 +9,15 @@ goes in ``X-API-Key``. Facts: PROVIDERS.md section 3. Choices where Sarvam is si
   every later offset by one. Campaigns that share a ``created_at`` have no
   documented order between requests; offset paging could then repeat or skip
   one of them in a cycle (the next cycle sees it).
-* With ``fetch_detail`` (the default) each page's campaigns are fetched from
-  ``GET …/campaigns/{campaign_id}`` concurrently (bounded by the target's
-  ``max_concurrency``) and the detail is laid over the list item, detail
-  winning, so the record carries ``start_timestamp``, ``end_timestamp`` and
-  ``allowed_schedule``. A detail answering 404 (deleted between the list and
-  the detail) keeps the list item alone for that cycle instead of failing it;
-  any other detail failure fails the page like a list failure would.
+* With ``fetch_detail`` (the default) a campaign that is new, or whose list
+  item changed, is fetched from ``GET …/campaigns/{campaign_id}`` (concurrently,
+  bounded by the target's ``max_concurrency``) and the detail is laid over the
+  list item, detail winning, so the record carries ``start_timestamp``,
+  ``end_timestamp`` and ``allowed_schedule``. The list shows ``status``,
+  ``updated_at`` and ``updated_by``, which move on every user edit [I]; an edit
+  the list does not show is missed until the campaign's list item moves. A
+  detail that fails after retries, or answers 404 for a campaign still listed,
+  costs that campaign alone: its stored state is kept this cycle.
 * ``allowed_schedule.timezone`` defaults to ``Asia/Kolkata`` when absent or
   null, as the docs state; ``allowed_days`` absent or null means every day [I].
   Equal start and end times mean around the clock (a range ending at or before
@@ -41,9 +43,9 @@ from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import Record
 from worker.domain.windows import read_clock_window
 from worker.errors import ProviderRejected
-from worker.ports import Clock, RawRecord
+from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp, StaticHeaderAuth
-from worker.providers.paging import offset_pages, with_details
+from worker.providers.paging import fetch_details, offset_pages
 
 __all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider"]
 
@@ -63,12 +65,26 @@ SARVAM_STATUS: Mapping[str, Status] = MappingProxyType(
 )
 
 
+# CampaignMetadata (list, PROVIDERS.md 3.3) and what the detail adds (3.4).
+SARVAM_KEYS = frozenset(
+    {
+        "name", "campaign_id", "status", "app_id", "created_by", "created_at", "updated_at",
+        "description", "app_type", "app_version", "updated_by", "app_config",
+        "start_timestamp", "end_timestamp", "allowed_schedule",
+    }
+)  # fmt: skip
+
+
 class SarvamProvider(HttpProvider[SarvamTarget]):
     """Campaigns of one Sarvam workspace through the scheduling API."""
 
     name: ClassVar[str] = "sarvam"
     id_field: ClassVar[str] = "campaign_id"
     status_table: ClassVar[Mapping[str, Status]] = SARVAM_STATUS
+    enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType(
+        {"status": frozenset(SARVAM_STATUS)}
+    )
+    documented_keys: ClassVar[frozenset[str] | None] = SARVAM_KEYS
 
     def __init__(self, http: ProviderHttp, settings: SarvamTarget) -> None:
         super().__init__(http, settings)
@@ -81,7 +97,7 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
         return StaticHeaderAuth("X-API-Key", settings.api_key.get_secret_value())
 
     async def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        """Pages of ``GET …/campaigns?limit=&offset=``, each with its details when configured."""
+        """Pages of ``GET …/campaigns?limit=&offset=`` (list items; see :meth:`details`)."""
         path = self._campaigns_path
 
         async def fetch(offset: int) -> Any:
@@ -94,9 +110,13 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
             return await self.http.request_json("GET", path, params=params)
 
         async for page in offset_pages(self.target, f"GET {path}", fetch, items_key="items"):
-            yield await self._with_details(page) if self.settings.fetch_detail else page
+            yield page
 
-    async def _with_details(self, page: Sequence[RawRecord]) -> list[RawRecord]:
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        """``GET …/campaigns/{id}`` merged over each list item (``fetch_detail``)."""
+        if not self.settings.fetch_detail:
+            return await super().details(items)
+
         def path_of(item: Any) -> str | None:
             campaign_id = item.get(self.id_field) if isinstance(item, Mapping) else None
             # Without a usable id there is nothing to ask for; normalize rejects the item.
@@ -113,7 +133,7 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
                 )
             return {**item, **detail}
 
-        return await with_details(self.http, page, path_of=path_of, merge=merge)
+        return await fetch_details(self.http, items, path_of=path_of, merge=merge)
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or merged detail record. Pure; raises NormalizationError."""

@@ -16,7 +16,7 @@ from worker.domain.records import Record
 from worker.domain.windows import read_minute_window
 from worker.ports import RawRecord
 
-__all__ = ["VOX_STATUS", "read_vox_campaign"]
+__all__ = ["VOX_ENUMS", "VOX_STATUS", "VOX_V2_KEYS", "VOX_V3_KEYS", "read_vox_campaign"]
 
 # vox's seven documented statuses (PROVIDERS.md 1.6); note "canceled" with one "l".
 VOX_STATUS = MappingProxyType(
@@ -29,6 +29,22 @@ VOX_STATUS = MappingProxyType(
         "fail": Status.FAILED,
         "canceled": Status.CANCELED,
     }
+)
+
+# The v3 campaign object's fields (PROVIDERS.md 1.5).
+VOX_V3_KEYS = frozenset(
+    {
+        "id", "name", "status", "agent", "from_number", "total_calls", "completed_calls",
+        "failed_calls", "concurrency", "active_concurrency", "created_at",
+        "presentation_number", "scheduled_at", "finished_at", "paused_at", "paused_by",
+        "call_time_window",
+    }
+)  # fmt: skip
+# The v2 DTO (PROVIDERS.md 1.3): flat agent fields and the organization, plus the
+# pause fields and window of the response schema that its samples leave out.
+VOX_V2_KEYS = (VOX_V3_KEYS - {"agent"}) | {"agent_id", "agent_version", "organization_id"}
+VOX_ENUMS = MappingProxyType(
+    {"status": frozenset(VOX_STATUS), "paused_by": frozenset(p.value for p in PausedBy)}
 )
 
 TimeReader = Callable[[Record, str], datetime | None]
@@ -45,6 +61,7 @@ def read_vox_campaign(
     campaign_id = r.id("id")
     status_raw = r.text("status", required=True)
     assert status_raw is not None
+    degraded: list[str] = []
     return Campaign(
         provider=provider,
         account=account,
@@ -52,18 +69,19 @@ def read_vox_campaign(
         name=r.text("name"),
         status=VOX_STATUS.get(status_raw, Status.UNKNOWN),
         status_raw=status_raw,
-        paused_by=r.choice("paused_by", PausedBy),
+        paused_by=r.lenient_choice("paused_by", PausedBy, degraded),
         counters=Counters(
-            total_calls=r.integer("total_calls"),
-            completed_calls=r.integer("completed_calls"),
-            failed_calls=r.integer("failed_calls"),
-            active_calls=r.integer("active_concurrency"),
-            concurrency=r.integer("concurrency"),
+            total_calls=r.counter("total_calls", degraded),
+            completed_calls=r.counter("completed_calls", degraded),
+            failed_calls=r.counter("failed_calls", degraded),
+            active_calls=r.counter("active_concurrency", degraded),
+            concurrency=r.counter("concurrency", degraded),
         ),
         created_at=read_time(r, "created_at"),
         scheduled_start_at=read_time(r, "scheduled_at"),
         paused_at=read_time(r, "paused_at"),
         finished_at=read_time(r, "finished_at"),
         call_window=read_minute_window(r),
+        degraded=tuple(degraded),
         raw=raw,
     )

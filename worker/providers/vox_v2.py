@@ -21,7 +21,7 @@ from worker.domain.records import MISSING, Record
 from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
-from worker.providers.vox import VOX_STATUS, read_vox_campaign
+from worker.providers.vox import VOX_ENUMS, VOX_STATUS, VOX_V2_KEYS, read_vox_campaign
 
 __all__ = ["VoxV2Provider"]
 
@@ -41,6 +41,8 @@ class VoxV2Provider(HttpProvider[VoxV2Target]):
     name: ClassVar[str] = "vox_v2"
     id_field: ClassVar[str] = "id"
     status_table: ClassVar[Mapping[str, Status]] = VOX_STATUS
+    enums: ClassVar[Mapping[str, frozenset[str]]] = VOX_ENUMS
+    documented_keys: ClassVar[frozenset[str] | None] = VOX_V2_KEYS
 
     @classmethod
     def auth(cls, settings: VoxV2Target, target: TargetKey, clock: Clock) -> httpx.Auth:

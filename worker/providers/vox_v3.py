@@ -14,7 +14,7 @@ from worker.domain.records import Record
 from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
-from worker.providers.vox import VOX_STATUS, read_vox_campaign
+from worker.providers.vox import VOX_ENUMS, VOX_STATUS, VOX_V3_KEYS, read_vox_campaign
 
 __all__ = ["VoxV3Provider"]
 
@@ -29,6 +29,8 @@ class VoxV3Provider(HttpProvider[VoxV3Target]):
     name: ClassVar[str] = "vox_v3"
     id_field: ClassVar[str] = "id"
     status_table: ClassVar[Mapping[str, Status]] = VOX_STATUS
+    enums: ClassVar[Mapping[str, frozenset[str]]] = VOX_ENUMS
+    documented_keys: ClassVar[frozenset[str] | None] = VOX_V3_KEYS
 
     @classmethod
     def auth(cls, settings: VoxV3Target, target: TargetKey, clock: Clock) -> httpx.Auth:

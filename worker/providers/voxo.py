@@ -5,14 +5,16 @@ Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading)
 * **Auth.** Email and password log in for a Bearer token, re-login once on a
   401: :class:`~worker.providers.voxo_auth.VoxoTokenAuth`.
 * **Paging.** The list is a bare JSON array with no paging. The adapter splits
-  it into pages of ``page_size`` records and, with ``fetch_detail``, replaces
-  each list item by its ``GET /v2/call-campaigns/{id}`` detail one page at a
-  time, concurrently (``ProviderHttp`` bounds the requests in flight).
-* **Detail fallbacks.** A detail that answers 404 (the campaign was deleted
-  between the list and the detail) keeps the list item for this cycle: it is
-  still what VOXO last said about the campaign, and the next listing will not
-  contain it. An item whose ``id`` is not a positive integer is not fetched at
-  all; it goes on as listed so :meth:`VoxoProvider.normalize` quarantines it.
+  it into pages of ``page_size`` records and, with ``fetch_detail``, replaces a
+  list item that is new or changed by its ``GET /v2/call-campaigns/{id}``
+  detail, concurrently (``ProviderHttp`` bounds the requests in flight).
+  ``numbers[].disposition`` moves only in the detail; a dial moves ``lastrun``
+  in the list [I], so a campaign that dials is fetched again.
+* **Detail fallbacks.** A detail that fails after retries, or answers 404 for
+  a campaign the list still shows, costs that campaign alone: its stored state
+  is kept this cycle (a new campaign is stored from its list item). An item
+  whose ``id`` is not a positive integer is not fetched at all; it goes on as
+  listed so :meth:`VoxoProvider.normalize` quarantines it.
 * **Identity.** ``id`` is an int64 (the sample's 11111111111 is past 32 bits):
   ``campaign_id`` is its decimal string. A record whose integer ``tenantId`` is
   not the target's is rejected: the list is asked per tenant, so another
@@ -59,9 +61,9 @@ from worker.domain.timestamps import (
 )
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
 from worker.errors import ProviderRejected
-from worker.ports import Clock, RawRecord
+from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp
-from worker.providers.paging import with_details
+from worker.providers.paging import fetch_details
 from worker.providers.voxo_auth import VoxoTokenAuth
 
 __all__ = ["LIST_PATH", "VOXO_STATUS", "VoxoProvider"]
@@ -72,6 +74,16 @@ LIST_PATH = "/v2/call-campaigns"
 # dates decide (see VoxoProvider.normalize). Only these two values are documented.
 VOXO_STATUS = MappingProxyType({"READY": Status.RUNNING, "PAUSED": Status.PAUSED})
 _DATE_DERIVED = frozenset({"READY"})
+# The list item and what the detail and PATCH responses add (PROVIDERS.md 2.3).
+VOXO_KEYS = frozenset(
+    {
+        "id", "tenantId", "name", "type", "dateStart", "dateEnd", "callerId", "callDelay",
+        "state", "lastrun", "dialtimeout", "tech", "message", "timeStart", "timeEnd",
+        "timezone", "callFrequency", "callHoursStart", "callHoursEnd", "recording",
+        "numbers", "destinations", "enableVMDetect", "matchDestinations",
+        "notMatchDestinations",
+    }
+)  # fmt: skip
 
 
 class VoxoProvider(HttpProvider[VoxoTarget]):
@@ -80,6 +92,10 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
     name: ClassVar[str] = "voxo"
     id_field: ClassVar[str] = "id"
     clock_dependent: ClassVar[bool] = True  # READY is read against the poll time
+    enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType(
+        {"state": frozenset(VOXO_STATUS)}
+    )
+    documented_keys: ClassVar[frozenset[str] | None] = VOXO_KEYS
     status_table: ClassVar[Mapping[str, Status]] = VOXO_STATUS
 
     def __init__(self, http: ProviderHttp, settings: VoxoTarget) -> None:
@@ -102,11 +118,9 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         )
 
     def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        """Pages of ``page_size`` records from the tenant's one list response.
+        """Pages of ``page_size`` list items from the tenant's one list response.
 
-        With ``fetch_detail``, each page holds details (list items where the
-        detail answered 404 or the id cannot be fetched). An empty list is one
-        empty page.
+        An empty list is one empty page. Details come from :meth:`details`.
         """
         return self._pages()
 
@@ -121,10 +135,13 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
             )
         size = self.settings.page_size
         for start in range(0, max(len(listed), 1), size):
-            page = listed[start : start + size]
-            if self.settings.fetch_detail:
-                page = await with_details(self.http, page, path_of=_detail_path, merge=_detail_wins)
-            yield page
+            yield listed[start : start + size]
+
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        """``GET /v2/call-campaigns/{id}`` in place of each list item (``fetch_detail``)."""
+        if not self.settings.fetch_detail:
+            return await super().details(items)
+        return await fetch_details(self.http, items, path_of=_detail_path, merge=_detail_wins)
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or detail. Pure; raises NormalizationError."""

@@ -124,7 +124,7 @@ class EventFeed:
 def _event(row: Any) -> ChangeEvent:
     return ChangeEvent(
         event_id=str(row["event_id"]),
-        kind=EventKind(row["type"].removeprefix("campaign.")),
+        kind=EventKind.of_type(row["type"]),
         key=CampaignKey(
             provider=row["provider"], account=row["account"], campaign_id=row["campaign_id"]
         ),

@@ -1,24 +1,29 @@
 """PostgreSQL implementation of the LeaseStore and CampaignStore ports.
 
-One page is one transaction: it starts by renewing the target's lease under its
-fencing token (see ``leases``), reads the stored heads and versions it needs,
-and commits current rows, history, events, rejections, run counters and
-``pg_notify`` together or not at all.
+A page's stored heads and versions are read first, outside its transaction
+(the lease keeps other writers away; the writes are guarded by version anyway).
+Then one transaction renews the target's lease under its fencing token (see
+``leases``) and commits current rows, history, events, rejections, run counters
+and ``pg_notify`` together or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from worker.domain.campaign import TargetKey
+from worker.domain.diff import StoredHead, StoredState
+from worker.domain.drift import OVERFLOW
+from worker.domain.events import EventKind
 from worker.ports import Lease
 from worker.storage.engine import storage_errors
 from worker.storage.leases import PostgresLeases, fence
-from worker.storage.tables import campaigns
+from worker.storage.sql import campaign_heads, campaign_states
+from worker.storage.tables import campaign_events, campaigns
 from worker.storage.writer import PostgresPageWriter
 
 __all__ = ["PostgresPageWriter", "PostgresStore"]
@@ -47,6 +52,22 @@ class PostgresStore(PostgresLeases):
                     conn, lease.target, lease.run_id, self._secrets, newer_page_at=stale_since
                 )
 
+    async def heads(
+        self, target: TargetKey, campaign_ids: Sequence[str]
+    ) -> Mapping[str, StoredHead]:
+        """Stored heads of these campaigns (one query)."""
+        with storage_errors(f"reading the campaigns of {target}"):
+            async with self.engine.connect() as conn:
+                return await campaign_heads(conn, target, campaign_ids)
+
+    async def load(
+        self, target: TargetKey, campaign_ids: Sequence[str]
+    ) -> Mapping[str, StoredState]:
+        """Stored current versions of these campaigns in full (one query)."""
+        with storage_errors(f"reading the campaigns of {target}"):
+            async with self.engine.connect() as conn:
+                return await campaign_states(conn, target, campaign_ids)
+
     async def listed_ids(self, target: TargetKey, *, after: str, limit: int) -> Sequence[str]:
         """Ids of stored, not vanished campaigns of ``target`` after ``after`` (keyset order)."""
         with storage_errors(f"reading the campaigns of {target}"):
@@ -63,3 +84,22 @@ class PostgresStore(PostgresLeases):
                     .limit(limit)
                 )
                 return list(rows.scalars().all())
+
+    async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:
+        """Schema-drift values already in the outbox for ``target``, by field."""
+        with storage_errors(f"reading the schema drift of {target}"):
+            async with self.engine.connect() as conn:
+                rows = await conn.execute(
+                    select(
+                        campaign_events.c.data["field"].astext,
+                        func.coalesce(campaign_events.c.data["value"].astext, OVERFLOW),
+                    ).where(
+                        campaign_events.c.type == EventKind.SCHEMA_DRIFT.type,
+                        campaign_events.c.provider == target.provider,
+                        campaign_events.c.account == target.account,
+                    )
+                )
+                found: dict[str, set[str]] = {}
+                for field, value in rows:
+                    found.setdefault(field, set()).add(value)
+        return {field: frozenset(values) for field, values in found.items()}

@@ -11,10 +11,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worker.domain.campaign import TargetKey, canonical_json
+from worker.domain.poison import safe_payload, safe_text
 from worker.domain.records import Rejection, RejectionKind, redact
 from worker.storage.tables import sync_errors
 
-__all__ = ["upsert_rejections"]
+__all__ = ["REASON_CHARS", "upsert_rejections"]
+
+REASON_CHARS = 2000  # of a reason kept in sync_errors
 
 
 async def upsert_rejections(
@@ -28,18 +31,19 @@ async def upsert_rejections(
     """One row per distinct rejection; a repeat bumps ``occurrences`` and ``last_seen_at``."""
     rows: dict[str, dict[str, Any]] = {}
     for rej in rejections:
-        raw = redact(rej.raw, secrets)
-        reason = redact(rej.reason, secrets)
+        # Whatever the provider sent, what is stored here is storable and bounded.
+        raw = redact(safe_payload(rej.raw), secrets)
+        reason = redact(safe_text(rej.reason, REASON_CHARS), secrets)
         row = {
             "fingerprint": _fingerprint(target, rej, raw, reason),
             "provider": target.provider,
             "account": target.account,
             "kind": rej.kind.value,
-            "campaign_id": rej.campaign_id,
-            "field": rej.field,
+            "campaign_id": None if rej.campaign_id is None else safe_text(rej.campaign_id),
+            "field": safe_text(rej.field),
             "reason": reason,
             "raw": raw,
-            "detail": redact(dict(rej.detail), secrets),
+            "detail": redact(safe_payload(dict(rej.detail)), secrets),
             "first_seen_at": seen_at,
             "last_seen_at": seen_at,
             "occurrences": 1,

@@ -33,6 +33,7 @@ def campaign_row(change: Change) -> dict[str, Any]:
         **{name: getattr(c, name) for name in TIME_FIELDS},
         "call_window": None if c.call_window is None else c.call_window.to_json(),
         "time_flags": list(c.time_flags),
+        "degraded": list(c.degraded),
         "raw": dict(c.raw),
         "content_hash": change.content_hash,
     }
@@ -49,6 +50,7 @@ HEAD_COLUMNS = (
     "provider_updated_at",
     "vanished_at",
     "missed_listings",
+    "list_hash",
 )
 
 
@@ -64,6 +66,7 @@ def head_from_row(row: Row[Any]) -> StoredHead:
         provider_updated_at=m["provider_updated_at"],
         vanished_at=m["vanished_at"],
         missed_listings=m["missed_listings"],
+        list_hash=m["list_hash"],
     )
 
 
@@ -83,5 +86,6 @@ def campaign_from_row(row: Row[Any]) -> Campaign:
         **{name: m[name] for name in TIME_FIELDS},
         call_window=None if m["call_window"] is None else CallWindow.from_json(m["call_window"]),
         time_flags=tuple(m["time_flags"]),
+        degraded=tuple(m["degraded"]),
         raw=m["raw"],
     )

@@ -3,18 +3,28 @@ parameter (a page of any size is one statement), and history rows closed by exac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, func, literal, select, text
+from sqlalchemy import Integer, Text, any_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worker.domain.campaign import TargetKey
+from worker.domain.diff import StoredHead, StoredState
+from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, head_from_row
 from worker.storage.tables import campaigns
 
-__all__ = ["close_history", "int_array", "of_target", "text_array", "unnest"]
+__all__ = [
+    "campaign_heads",
+    "campaign_states",
+    "close_history",
+    "int_array",
+    "of_target",
+    "text_array",
+    "unnest",
+]
 
 _CLOSE_HISTORY = text(
     "UPDATE campaign_history AS h SET valid_to = :at "
@@ -64,3 +74,32 @@ async def close_history(
             "account": target.account,
         },
     )
+
+
+async def campaign_heads(
+    conn: AsyncConnection, target: TargetKey, campaign_ids: Sequence[str]
+) -> Mapping[str, StoredHead]:
+    """Stored heads of ``campaign_ids`` (one query, one array parameter)."""
+    if not campaign_ids:
+        return {}
+    rows = await conn.execute(
+        select(*(campaigns.c[name] for name in HEAD_COLUMNS)).where(
+            *of_target(target, any_(text_array(campaign_ids)))
+        )
+    )
+    return {row.campaign_id: head_from_row(row) for row in rows}
+
+
+async def campaign_states(
+    conn: AsyncConnection, target: TargetKey, campaign_ids: Sequence[str]
+) -> Mapping[str, StoredState]:
+    """Stored current versions of ``campaign_ids`` in full (one query)."""
+    if not campaign_ids:
+        return {}
+    rows = await conn.execute(
+        select(campaigns).where(*of_target(target, any_(text_array(campaign_ids))))
+    )
+    return {
+        row.campaign_id: StoredState(head=head_from_row(row), campaign=campaign_from_row(row))
+        for row in rows
+    }

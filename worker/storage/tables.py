@@ -81,6 +81,7 @@ def _campaign_columns() -> list[Column[object]]:
         _tz("last_run_at"),
         Column("call_window", JSONB),
         Column("time_flags", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("degraded", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
         Column("raw", JSONB, nullable=False),
         Column("content_hash", Text, nullable=False),
     ]
@@ -94,6 +95,8 @@ campaigns = Table(
     _tz("last_changed_at", nullable=False),
     _tz("vanished_at"),
     Column("missed_listings", Integer, nullable=False, server_default=text("0")),
+    # Fingerprint of the list item (before details): unchanged means no detail GET.
+    Column("list_hash", Text),
     PrimaryKeyConstraint("provider", "account", "campaign_id"),
     Index(None, "status"),
 )
@@ -176,6 +179,8 @@ sync_runs = Table(
     Column("events", Integer, nullable=False, server_default=text("0")),
     Column("rejected", Integer, nullable=False, server_default=text("0")),
     Column("vanished", Integer, nullable=False, server_default=text("0")),
+    # Campaigns whose detail failed: their stored state was kept this cycle.
+    Column("deferred", Integer, nullable=False, server_default=text("0")),
     Column("error", Text),
     Column("owner", Text),
     Column("lease_token", BigInteger),

@@ -10,22 +10,21 @@ added and their events inserted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worker.domain.campaign import CampaignKey, TargetKey
-from worker.domain.diff import Change, StoredHead, StoredState, miss
+from worker.domain.diff import Change, miss
 from worker.domain.events import ChangeEvent
-from worker.domain.records import Rejection, RejectionKind
+from worker.domain.records import Rejection
 from worker.ports import Written
 from worker.storage.rejections import upsert_rejections
-from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, campaign_row, head_from_row
-from worker.storage.sql import close_history, text_array
+from worker.storage.rows import campaign_row
+from worker.storage.sql import campaign_heads, close_history, of_target, text_array
 from worker.storage.tables import (
     NOTIFY_CHANNEL,
     campaign_events,
@@ -56,41 +55,16 @@ class PostgresPageWriter:
         self._run_id = run_id
         self._secrets = secrets
 
-    def _of_target(self, campaign_ids: Sequence[str]) -> list[Any]:
-        return [
-            campaigns.c.provider == self._target.provider,
-            campaigns.c.account == self._target.account,
-            campaigns.c.campaign_id == any_(text_array(campaign_ids)),
-        ]
-
-    async def heads(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredHead]:
-        """Stored heads of ``campaign_ids`` (one query, one array parameter)."""
-        if not campaign_ids:
-            return {}
-        rows = await self._conn.execute(
-            select(*(campaigns.c[name] for name in HEAD_COLUMNS)).where(
-                *self._of_target(campaign_ids)
-            )
-        )
-        return {row.campaign_id: head_from_row(row) for row in rows}
-
-    async def load(self, campaign_ids: Sequence[str]) -> Mapping[str, StoredState]:
-        """Stored current versions of ``campaign_ids`` in full (one query)."""
-        if not campaign_ids:
-            return {}
-        rows = await self._conn.execute(select(campaigns).where(*self._of_target(campaign_ids)))
-        return {
-            row.campaign_id: StoredState(head=head_from_row(row), campaign=campaign_from_row(row))
-            for row in rows
-        }
-
     async def write(
         self,
         changes: Sequence[Change],
         rejections: Sequence[Rejection],
         *,
         records: int,
+        pages: int = 1,
         listed_again: Sequence[str] = (),
+        drift: Sequence[ChangeEvent] = (),
+        deferred: int = 0,
     ) -> Written:
         """Persist a page's changes and rejections; see ``worker.ports.PageWriter.write``."""
         applied = await self._write_current(changes) if changes else set()
@@ -114,19 +88,28 @@ class PostgresPageWriter:
                 ],
             )
             inserted = await self._insert_events([ev for ch in kept for ev in ch.events])
+        if drift:
+            inserted += await self._insert_events(drift)
         reset = sorted(set(listed_again) - applied)
         if reset:
             await self._conn.execute(
-                update(campaigns).where(*self._of_target(reset)).values(missed_listings=0)
+                update(campaigns)
+                .where(*of_target(self._target, any_(text_array(reset))))
+                .values(missed_listings=0)
             )
         if rejections:
             seen_at = changes[0].observed_at if changes else await self._db_now()
             await upsert_rejections(
                 self._conn, self._target, self._run_id, rejections, seen_at, self._secrets
             )
-        rejected = sum(1 for r in rejections if r.kind is not RejectionKind.UNKNOWN_STATUS)
+        rejected = sum(1 for r in rejections if r.kind.quarantines)
         await self._count(
-            pages=1, records=records, changed=len(kept), events=inserted, rejected=rejected
+            pages=pages,
+            records=records,
+            changed=len(kept),
+            events=inserted,
+            rejected=rejected,
+            deferred=deferred,
         )
         return Written(changed=len(kept), events=inserted, dropped=len(changes) - len(kept))
 
@@ -134,7 +117,7 @@ class PostgresPageWriter:
         self, campaign_ids: Sequence[str], *, listed_at: datetime, misses_to_vanish: int
     ) -> Written:
         """Count a complete listing without these campaigns; vanish those that reach the limit."""
-        heads = await self.heads(campaign_ids)
+        heads = await campaign_heads(self._conn, self._target, campaign_ids)
         misses = [
             miss(self._key(cid), head, listed_at=listed_at, misses_to_vanish=misses_to_vanish)
             for cid, head in heads.items()
@@ -169,6 +152,7 @@ class PostgresPageWriter:
                 "last_changed_at": ch.observed_at,
                 "vanished_at": None,
                 "missed_listings": 0,
+                "list_hash": ch.list_hash,
             }
             for ch in changes
         ]

@@ -1,0 +1,122 @@
+"""Values PostgreSQL (or the worker) cannot store faithfully, found before they are stored.
+
+A provider's JSON is input we do not control. These break a whole transaction if
+they reach PostgreSQL, so a record holding one is quarantined instead:
+
+* a NUL character in a string or a key (``text`` and ``jsonb`` refuse it);
+* a lone UTF-16 surrogate (``"\\ud800"``, valid JSON, not encodable as UTF-8);
+* a number that is not finite (``NaN``, ``Infinity``, ``1e400``; JSON has none);
+* a string longer than ``max_string_chars``;
+* nesting deeper than ``max_depth``.
+
+Integers of any size are kept: ``jsonb`` stores them exactly, and the columns
+that cannot (64-bit counters) degrade to null with a note instead.
+
+:func:`safe_payload` turns any such record into something storable for
+``sync_errors``: NULs and surrogates escaped (``\\u0000``, ``\\ud800``),
+non-finite numbers as their names, long strings cut with their length and
+SHA-256, deep nesting cut, and the whole capped at ``max_chars`` of JSON.
+Both walk iteratively, so no depth can exhaust the stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MAX_STORED_PAYLOAD", "PREVIEW_CHARS", "find_poison", "safe_payload", "safe_text"]
+
+PREVIEW_CHARS = 200  # of a long string kept in a quarantined payload
+MAX_STORED_PAYLOAD = 65_536  # characters of JSON kept of one quarantined payload
+
+
+def _problem(text: str, max_chars: int) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    if len(text) > max_chars:
+        return f"is {len(text)} characters long, over the limit of {max_chars}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate"
+    return None
+
+
+def find_poison(raw: Any, *, max_string_chars: int, max_depth: int) -> tuple[str, str] | None:
+    """The first unstorable value of ``raw`` as ``(dotted path, reason)``, or ``None``."""
+    stack: list[tuple[str, Any, int]] = [("", raw, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > max_depth:
+            return safe_text(path), f"nested deeper than {max_depth} levels"
+        if isinstance(value, str):
+            problem = _problem(value, max_string_chars)
+            if problem:
+                return safe_text(path), f"string {problem}"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return safe_text(path), f"number {value!r} is not finite"
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                name = str(key)
+                problem = _problem(name, max_string_chars)
+                child = f"{path}.{name}" if path else name
+                if problem:
+                    return safe_text(child), f"key {problem}"
+                stack.append((child, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
+    return None
+
+
+def safe_text(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """``text`` with NULs and surrogates escaped, cut to ``limit`` characters (noted)."""
+    escaped = text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(escaped) <= limit:
+        return escaped
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{escaped[:limit]}…[{len(text)} chars, sha256 {digest}]"
+
+
+def safe_payload(raw: Any, *, max_depth: int = 32, max_chars: int = MAX_STORED_PAYLOAD) -> Any:
+    """A copy of ``raw`` that PostgreSQL stores as ``jsonb`` whatever ``raw`` held."""
+    copied = _copy(raw, max_depth)
+    text = json.dumps(copied, ensure_ascii=False, sort_keys=True)
+    if len(text) <= max_chars:
+        return copied
+    return {
+        "truncated": True,
+        "chars": len(text),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "preview": text[:PREVIEW_CHARS],
+    }
+
+
+def _copy(raw: Any, max_depth: int) -> Any:
+    root: list[Any] = [None]
+    stack: list[tuple[Any, list[Any] | dict[str, Any], int | str, int]] = [(raw, root, 0, 0)]
+    while stack:
+        value, parent, slot, depth = stack.pop()
+        if depth > max_depth:
+            parent[slot] = f"<nested deeper than {max_depth} levels>"  # type: ignore[index]
+        elif isinstance(value, str):
+            parent[slot] = safe_text(value)  # type: ignore[index]
+        elif isinstance(value, float) and not math.isfinite(value):
+            parent[slot] = repr(value)  # type: ignore[index]
+        elif isinstance(value, Mapping):
+            node: dict[str, Any] = {}
+            parent[slot] = node  # type: ignore[index]
+            for key, item in value.items():
+                name = safe_text(str(key))
+                node[name] = None
+                stack.append((item, node, name, depth + 1))
+        elif isinstance(value, list):
+            items: list[Any] = [None] * len(value)
+            parent[slot] = items  # type: ignore[index]
+            stack.extend((item, items, i, depth + 1) for i, item in enumerate(value))
+        else:
+            parent[slot] = value  # type: ignore[index]
+    return root[0]

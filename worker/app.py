@@ -29,6 +29,7 @@ from worker.errors import StorageError
 from worker.pipeline import CyclePolicy, SyncPipeline
 from worker.ports import Clock, Provider, RunSummary
 from worker.providers import PROVIDERS
+from worker.redaction import SecretValues
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres, default_data_dir
 from worker.storage.engine import create_engine, display_url
@@ -112,6 +113,16 @@ class Runtime:
                     extra={"event": "sync.storage_failed", "target": name},
                 )
                 return RunSummary(status="failed", error=str(exc))
+            except Exception as exc:
+                # A bug, not bad input: the pipeline recorded it on the run; the
+                # other targets still run, and the traceback goes to the log.
+                log.exception(
+                    "sync of %s crashed: %s",
+                    name,
+                    type(exc).__name__,
+                    extra={"event": "sync.crashed", "target": name},
+                )
+                return RunSummary(status="failed", error=f"internal error: {type(exc).__name__}")
             left = deadline - time.monotonic()
             if summary.status != "busy" or left <= 0:
                 return summary
@@ -149,6 +160,7 @@ async def open_runtime(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     lease_clock: Clock | None = None,
     owner: str | None = None,
+    secrets: SecretValues | None = None,
 ) -> AsyncIterator[Runtime]:
     """Wire every part from ``settings``.
 
@@ -156,6 +168,8 @@ async def open_runtime(
         clock: observation time; defaults to the system clock.
         lease_clock: real time for leases and interval slots; defaults to the system clock.
         owner: this worker's lease-owner name; defaults to :func:`worker_name`.
+        secrets: the process's secret values (shared with the log filter); by
+            default the configured ones. Tokens learned at runtime join it.
         engine: an existing engine (tests); otherwise :func:`open_database` is entered.
         transports: per target name, an httpx transport to use instead of the
             network (tests mount simulators with ``httpx.ASGITransport``).
@@ -166,12 +180,14 @@ async def open_runtime(
         if engine is None:
             engine = await stack.enter_async_context(open_database(settings))
         await require_schema(engine)
-        secrets = settings.secrets()
+        secrets = secrets if secrets is not None else SecretValues(settings.secrets())
         store = PostgresStore(engine, secrets=secrets)
         providers: dict[str, Provider] = {}
         for target in settings.targets:
             client = await stack.enter_async_context(_client(target, transports.get(target.name)))
-            providers[target.name] = PROVIDERS[target.provider].from_settings(target, client, clock)
+            providers[target.name] = PROVIDERS[target.provider].from_settings(
+                target, client, clock, secrets=secrets
+            )
         pipeline = SyncPipeline(
             store,
             clock,

@@ -19,6 +19,7 @@ from worker import __version__
 from worker.config import Settings, load_settings
 from worker.errors import ConfigError, StorageError, WorkerError
 from worker.logs import configure_logging
+from worker.redaction import SecretValues
 
 __all__ = ["main"]
 
@@ -86,11 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"campaign-sync: {exc}", file=sys.stderr)
         return 2
     text_logs = args.command in ("demo", "simulate")
+    secrets = SecretValues(settings.secrets())
     configure_logging(
         "WARNING" if text_logs else settings.log_level,
         "text" if text_logs else settings.log_format,
-        settings.secrets(),
+        secrets,
     )
+    args.secrets = secrets
     handler = _COMMANDS[args.command]
     try:
         return anyio.run(handler, settings, args)
@@ -136,7 +139,7 @@ async def _sync_once(settings: Settings, args: argparse.Namespace) -> int:
     from worker.app import open_runtime
 
     _require_targets(settings)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, secrets=args.secrets) as runtime:
         wanted = args.target or list(runtime.providers)
         unknown = sorted(set(wanted) - set(runtime.providers))
         if unknown:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,22 +22,29 @@ __all__ = ["JsonFormatter", "SecretFilter", "configure_logging"]
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
-class SecretFilter(logging.Filter):
-    """Blanks known secret values out of messages, arguments and extra fields."""
+MAX_FIELD_CHARS = 2000  # of one log field: a provider value can be megabytes long
 
-    def __init__(self, secrets: frozenset[str]) -> None:
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        return f"{value[:MAX_FIELD_CHARS]}…[{len(value)} chars]"
+    return value
+
+
+class SecretFilter(logging.Filter):
+    """Blanks known secret values out of messages, arguments and extra fields, and cuts
+    messages to :data:`MAX_FIELD_CHARS`."""
+
+    def __init__(self, secrets: Collection[str]) -> None:
         super().__init__()
-        self.secrets = frozenset(s for s in secrets if s)
+        self.secrets = secrets  # live: values learned at runtime are blanked too
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Formatted once here, blanked and cut: both formats then print the result.
+        record.msg = _cut(redact(record.getMessage(), self.secrets))
+        record.args = None
         if not self.secrets:
             return True
-        record.msg = redact(str(record.msg), self.secrets)
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(
-                redact(a if isinstance(a, int | float) else str(a), self.secrets) for a in args
-            )
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
                 record.__dict__[key] = redact(value, self.secrets)
@@ -61,7 +69,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key != "event":
-                payload[key] = value
+                payload[key] = _cut(value)
+        payload["message"] = _cut(payload["message"])
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -69,7 +78,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str, fmt: str, secrets: frozenset[str] = frozenset()) -> None:
+def configure_logging(level: str, fmt: str, secrets: Collection[str] = frozenset()) -> None:
     """Route all logging to stderr in ``fmt`` ("json" or "text") with secrets blanked."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretFilter(secrets))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -71,7 +71,7 @@ class SyncPipeline:
         owner: str,
         lease_ttl: float = 30.0,
         lease_clock: Clock | None = None,
-        secrets: frozenset[str] = frozenset(),
+        secrets: Collection[str] = frozenset(),
     ):
         self.store = store
         self.clock = clock

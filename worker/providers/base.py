@@ -16,7 +16,8 @@ One :class:`ProviderHttp` per target (provider account). It owns:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator, Mapping, Sequence
+import time
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -28,6 +29,7 @@ from aiolimiter import AsyncLimiter
 from worker.clock import SystemClock
 from worker.config import HttpSettings, TargetBase
 from worker.domain.campaign import TargetKey
+from worker.domain.records import redact
 from worker.errors import (
     ProviderError,
     ProviderRejected,
@@ -35,6 +37,7 @@ from worker.errors import (
 )
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.responses import decode_response
+from worker.redaction import SecretValues
 
 __all__ = ["HttpProvider", "ProviderHttp", "StaticHeaderAuth", "backoff_for"]
 
@@ -54,12 +57,20 @@ class StaticHeaderAuth(httpx.Auth):
         return f"StaticHeaderAuth({self._header!r}, '***')"
 
 
-def backoff_for(exc: Exception, *, retry_after_max: float) -> bool | float:
-    """stamina backoff hook: retry only transient errors; obey a clamped Retry-After."""
+def backoff_for(
+    exc: Exception, *, retry_after_max: float, remaining: float = float("inf")
+) -> bool | float:
+    """stamina backoff hook: retry only transient errors; obey a clamped Retry-After.
+
+    A ``Retry-After`` longer than the ``remaining`` retry time ends the retries at
+    once: waiting would outlast ``retry_timeout`` for nothing.
+    """
     if not isinstance(exc, ProviderUnavailable):
         return False
     if exc.retry_after is None:
         return True
+    if exc.retry_after > remaining:
+        return False
     return min(exc.retry_after, retry_after_max)
 
 
@@ -81,12 +92,14 @@ class ProviderHttp:
         settings: HttpSettings,
         auth: httpx.Auth | None = None,
         clock: Clock | None = None,
+        secrets: Collection[str] = frozenset(),
     ) -> None:
         self.client = client
         self.target = target
         self.settings = settings
         self._auth = auth
         self._clock = clock or SystemClock()
+        self._secrets = secrets
         self._slots = anyio.CapacityLimiter(settings.max_concurrency)
         self._rate = (
             AsyncLimiter(settings.rate_per_second, 1.0) if settings.rate_per_second else None
@@ -108,8 +121,11 @@ class ProviderHttp:
             ProviderUnavailable: transient failures that outlived the retries.
         """
         s = self.settings
+        gives_up = time.monotonic() + s.retry_timeout
         retrying = stamina.retry_context(
-            on=lambda exc: backoff_for(exc, retry_after_max=s.retry_after_max),
+            on=lambda exc: backoff_for(
+                exc, retry_after_max=s.retry_after_max, remaining=gives_up - time.monotonic()
+            ),
             attempts=s.attempts,
             timeout=s.retry_timeout,
             wait_initial=s.wait_initial,
@@ -130,21 +146,50 @@ class ProviderHttp:
                 await self._rate.acquire()
             with self._translate(where):
                 with anyio.fail_after(self.settings.deadline):
-                    response = await self.client.request(
+                    async with self.client.stream(
                         method,
                         path,
                         params=params,
                         json=json_body,
                         auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
-                    )
-        return self._decode(where, response)
+                    ) as response:
+                        body = await self._read(where, response)
+                return decode_response(
+                    where, response, target=str(self.target), now=self._clock.now(), body=body
+                )
+
+    async def _read(self, where: str, response: httpx.Response) -> bytes:
+        """The body, read as it streams in, refused past ``max_body_bytes``."""
+        limit = self.settings.max_body_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(where, response, f"{int(declared)} bytes declared")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise self._too_large(where, response, "more")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, where: str, response: httpx.Response, seen: str) -> ProviderRejected:
+        limit = self.settings.max_body_bytes
+        return ProviderRejected(
+            f"{where} returned {response.status_code} with a body over {limit} bytes ({seen}; "
+            "http.max_body_bytes); it was not read further",
+            target=str(self.target),
+            status_code=response.status_code,
+        )
 
     @contextlib.contextmanager
     def _translate(self, where: str) -> Iterator[None]:
         target = str(self.target)
         try:
             yield
-        except ProviderError:
+        except ProviderError as exc:
+            # A provider may echo what it was sent, or a token we hold, in its errors.
+            exc.args = tuple(redact(str(a), self._secrets) for a in exc.args)
             raise
         except TimeoutError:
             raise ProviderUnavailable(
@@ -160,9 +205,6 @@ class ProviderHttp:
             ) from exc
         except httpx.HTTPError as exc:
             raise ProviderRejected(f"{where} failed: {type(exc).__name__}", target=target) from exc
-
-    def _decode(self, where: str, response: httpx.Response) -> Any:
-        return decode_response(where, response, target=str(self.target), now=self._clock.now())
 
 
 S = TypeVar("S", bound=TargetBase)
@@ -185,20 +227,34 @@ class HttpProvider(Generic[S]):
         self.settings = settings
 
     @classmethod
-    def auth(cls, settings: S, target: TargetKey, clock: Clock) -> httpx.Auth:
-        """The credentials flow for this provider; the only secret-touching hook."""
+    def auth(
+        cls, settings: S, target: TargetKey, clock: Clock, secrets: SecretValues
+    ) -> httpx.Auth:
+        """The credentials flow for this provider; the only secret-touching hook.
+
+        Credentials obtained at runtime (tokens) go into ``secrets``.
+        """
         raise NotImplementedError
 
     @classmethod
-    def from_settings(cls, settings: S, client: httpx.AsyncClient, clock: Clock) -> Self:
+    def from_settings(
+        cls,
+        settings: S,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        secrets: SecretValues | None = None,
+    ) -> Self:
         """Wire the adapter to its HTTP session (composition root)."""
+        secrets = secrets if secrets is not None else SecretValues()
         target = TargetKey(provider=cls.name, account=settings.account)
         http = ProviderHttp(
             client,
             target=target,
             settings=settings.http,
-            auth=cls.auth(settings, target, clock),
+            auth=cls.auth(settings, target, clock, secrets),
             clock=clock,
+            secrets=secrets,
         )
         return cls(http, settings)
 

@@ -9,18 +9,60 @@ itself, so a credential echoed by a server cannot reach a message.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
+from worker.domain.poison import safe_text
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 
-__all__ = ["RETRYABLE_STATUS", "decode_response", "error_detail", "parse_retry_after"]
+__all__ = [
+    "RETRYABLE_STATUS",
+    "JsonTooDeep",
+    "decode_response",
+    "error_detail",
+    "parse_json",
+    "parse_retry_after",
+]
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 _DETAIL_LIMIT = 200
+
+
+# 20 digits or more may be an integer past 64 bits, which orjson reads as a float.
+_LONG_NUMBER = re.compile(rb"\d{20,}")
+
+
+class JsonTooDeep(ValueError):
+    """A JSON document nested deeper than the parsers go (about 1000 levels)."""
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode a provider's JSON body, keeping everything a record-level check must see.
+
+    orjson reads the common case fast. What it refuses but the standard library
+    reads (``NaN``, ``Infinity``, ``1e400``, lone surrogates) or would read more
+    exactly (integers past 64 bits) goes to the standard library, so one bad
+    value costs one record (see ``worker.domain.poison``), not the whole page.
+
+    Raises:
+        JsonTooDeep: nested deeper than either parser goes.
+        ValueError: not JSON at all.
+    """
+    if not _LONG_NUMBER.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            if "depth" in str(exc) or "recursion" in str(exc):
+                raise JsonTooDeep(str(exc)) from None
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise JsonTooDeep("nested deeper than Python's recursion limit") from None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -48,6 +90,7 @@ def decode_response(
     target: str,
     now: datetime,
     refused: str = "credentials refused; check this target's key",
+    body: bytes | None = None,
 ) -> Any:
     """Classify a response by status and decode its JSON body.
 
@@ -55,63 +98,75 @@ def decode_response(
         where: ``METHOD /path`` for messages (never a query string).
         now: the fallback for HTTP-date ``Retry-After`` when the response has no ``Date``.
         refused: what a 401/403 means for this request, for its message.
+        body: the body, when it was read separately (streamed, size-capped).
 
     Raises:
         ProviderAuthError: 401 or 403.
         ProviderUnavailable: 408/425/429/5xx (with ``retry_after``), or a body that
             is not JSON (truncated?): both are worth a retry.
-        ProviderRejected: any other status of 400 and above.
+        ProviderRejected: any other status of 400 and above, or a body nested
+            deeper than JSON parsers go.
     """
+    content = response.content if body is None else body
     status = response.status_code
     if status in (401, 403):
         raise ProviderAuthError(
-            f"{where} returned {status}: {refused} ({error_detail(response)})",
+            f"{where} returned {status}: {refused} ({error_detail(content)})",
             target=target,
             status_code=status,
         )
     if status in RETRYABLE_STATUS or status >= 500:
+        retry_after = parse_retry_after(
+            response.headers.get("Retry-After"), _response_date(response) or now
+        )
+        asked = "" if retry_after is None else f"; Retry-After {retry_after:g} s"
         raise ProviderUnavailable(
-            f"{where} returned {status} ({error_detail(response)})",
+            f"{where} returned {status} ({error_detail(content)}{asked})",
             target=target,
             status_code=status,
-            retry_after=parse_retry_after(
-                response.headers.get("Retry-After"), _response_date(response) or now
-            ),
+            retry_after=retry_after,
         )
     if status >= 400:
         raise ProviderRejected(
-            f"{where} returned {status} ({error_detail(response)})",
+            f"{where} returned {status} ({error_detail(content)})",
             target=target,
             status_code=status,
         )
     try:
-        return json.loads(response.content)
+        return parse_json(content)
+    except JsonTooDeep:
+        raise ProviderRejected(
+            f"{where} returned {status} with a JSON body nested deeper than about 1000 levels",
+            target=target,
+            status_code=status,
+        ) from None
     except ValueError:
         # Truncated or garbled: often a connection cut mid-body, so worth a retry.
         raise ProviderUnavailable(
             f"{where} returned {status} with a body that is not valid JSON "
-            f"({len(response.content)} bytes; truncated?)",
+            f"({len(content)} bytes; truncated?)",
             target=target,
             status_code=status,
         ) from None
 
 
 def _response_date(response: httpx.Response) -> datetime | None:
+    dates = response.headers.get_list("Date")  # a proxy may add a second one
     try:
-        value = parsedate_to_datetime(response.headers.get("Date", ""))
+        value = parsedate_to_datetime(dates[0] if dates else "")
     except (TypeError, ValueError):
         return None
     return value if value.tzinfo is not None else None
 
 
-def error_detail(response: httpx.Response) -> str:
+def error_detail(content: bytes) -> str:
     """A short summary of a provider's error body: codes, messages and locations only.
 
     Never the body itself: servers echo request input in errors (FastAPI's
     ``input``, gateways' dumps), and a request may carry a credential.
     """
     try:
-        body = json.loads(response.content)
+        body = parse_json(content)
     except ValueError:
         return "no JSON body"
     if not isinstance(body, dict):
@@ -129,7 +184,7 @@ def error_detail(response: httpx.Response) -> str:
         )
     else:  # FeathersJS (VOXO): {"name", "message", ...}
         text = _joined(body.get("name"), body.get("message"))
-    return text[:_DETAIL_LIMIT] or "no error detail"
+    return safe_text(text, _DETAIL_LIMIT) or "no error detail"
 
 
 def _joined(first: Any, second: Any) -> str:

@@ -46,6 +46,7 @@ from worker.errors import ProviderRejected
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp, StaticHeaderAuth
 from worker.providers.paging import fetch_details, offset_pages
+from worker.redaction import SecretValues
 
 __all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider"]
 
@@ -92,7 +93,9 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
         self._campaigns_path = f"/v1/orgs/{org}/workspaces/{workspace}/campaigns"
 
     @classmethod
-    def auth(cls, settings: SarvamTarget, target: TargetKey, clock: Clock) -> httpx.Auth:
+    def auth(
+        cls, settings: SarvamTarget, target: TargetKey, clock: Clock, secrets: SecretValues
+    ) -> httpx.Auth:
         """``X-API-Key: <workspace key>``."""
         return StaticHeaderAuth("X-API-Key", settings.api_key.get_secret_value())
 

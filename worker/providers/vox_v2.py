@@ -22,6 +22,7 @@ from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
 from worker.providers.vox import VOX_ENUMS, VOX_STATUS, VOX_V2_KEYS, read_vox_campaign
+from worker.redaction import SecretValues
 
 __all__ = ["VoxV2Provider"]
 
@@ -45,7 +46,9 @@ class VoxV2Provider(HttpProvider[VoxV2Target]):
     documented_keys: ClassVar[frozenset[str] | None] = VOX_V2_KEYS
 
     @classmethod
-    def auth(cls, settings: VoxV2Target, target: TargetKey, clock: Clock) -> httpx.Auth:
+    def auth(
+        cls, settings: VoxV2Target, target: TargetKey, clock: Clock, secrets: SecretValues
+    ) -> httpx.Auth:
         """``Authorization: Bearer <organization key>``."""
         return StaticHeaderAuth("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
 

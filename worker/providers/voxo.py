@@ -65,6 +65,7 @@ from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp
 from worker.providers.paging import fetch_details
 from worker.providers.voxo_auth import VoxoTokenAuth
+from worker.redaction import SecretValues
 
 __all__ = ["LIST_PATH", "VOXO_STATUS", "VoxoProvider"]
 
@@ -107,14 +108,20 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         )
 
     @classmethod
-    def auth(cls, settings: VoxoTarget, target: TargetKey, clock: Clock) -> httpx.Auth:
-        """Token auth: log in with email and password, re-login once on a 401."""
+    def auth(
+        cls, settings: VoxoTarget, target: TargetKey, clock: Clock, secrets: SecretValues
+    ) -> httpx.Auth:
+        """Token auth: log in with email and password, re-login once on a 401.
+
+        Each access token joins ``secrets`` as it arrives.
+        """
         return VoxoTokenAuth(
             base_url=settings.base_url,
             email=settings.email,
             password=settings.password,
             target=target,
             clock=clock,
+            secrets=secrets,
         )
 
     def pages(self) -> AsyncIterator[Sequence[RawRecord]]:

@@ -20,6 +20,7 @@ from worker.domain.campaign import TargetKey
 from worker.errors import ProviderRejected
 from worker.ports import Clock
 from worker.providers.responses import decode_response
+from worker.redaction import SecretValues
 
 __all__ = ["LOGIN_PATH", "VoxoTokenAuth"]
 
@@ -35,8 +36,16 @@ class VoxoTokenAuth(httpx.Auth):
     """
 
     def __init__(
-        self, *, base_url: str, email: str, password: SecretStr, target: TargetKey, clock: Clock
+        self,
+        *,
+        base_url: str,
+        email: str,
+        password: SecretStr,
+        target: TargetKey,
+        clock: Clock,
+        secrets: SecretValues,
     ) -> None:
+        self._secrets = secrets
         self._login_url = base_url.rstrip("/") + LOGIN_PATH
         self._email = email
         self._password = password
@@ -61,6 +70,7 @@ class VoxoTokenAuth(httpx.Auth):
                     login = yield self._login_request()
                     await login.aread()
                     self._token = self._accept_login(login)
+                    self._secrets.add(self._token)  # redacted everywhere from now on
                 token = self._token
             request.headers["Authorization"] = f"Bearer {token}"
             response = yield request

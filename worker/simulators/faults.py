@@ -24,7 +24,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -140,12 +140,16 @@ class FaultsMiddleware:
         await self.app(scope, receive, send)
 
     def _retry_after(self) -> list[tuple[bytes, bytes]]:
-        if self.faults.retry_after_http_date:
-            when = self.clock.now() + timedelta(seconds=self.faults.retry_after)
-            value = format_datetime(when, usegmt=True)
-        else:
-            value = f"{self.faults.retry_after:g}"
-        return [(b"retry-after", value.encode())]
+        if not self.faults.retry_after_http_date:
+            return [(b"retry-after", f"{self.faults.retry_after:g}".encode())]
+        # An HTTP-date is read against the response's Date, which is wall time (the
+        # server's clock), never the simulated one: build both from the same instant.
+        now = datetime.now(UTC)
+        when = now + timedelta(seconds=self.faults.retry_after)
+        return [
+            (b"date", format_datetime(now, usegmt=True).encode()),
+            (b"retry-after", format_datetime(when, usegmt=True).encode()),
+        ]
 
     @staticmethod
     async def _send_json(

@@ -21,6 +21,7 @@ whichever replica ticks first.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
@@ -90,7 +91,7 @@ async def fence(
 class PostgresLeases:
     """The LeaseStore port on PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine, *, secrets: frozenset[str] = frozenset()) -> None:
+    def __init__(self, engine: AsyncEngine, *, secrets: Collection[str] = frozenset()) -> None:
         self.engine = engine
         self._secrets = secrets
 

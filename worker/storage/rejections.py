@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ async def upsert_rejections(
     run_id: int,
     rejections: Sequence[Rejection],
     seen_at: datetime,
-    secrets: frozenset[str],
+    secrets: Collection[str],
 ) -> None:
     """One row per distinct rejection; a repeat bumps ``occurrences`` and ``last_seen_at``."""
     rows: dict[str, dict[str, Any]] = {}

@@ -10,7 +10,7 @@ added and their events inserted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import any_, func, select, update
@@ -45,7 +45,7 @@ class PostgresPageWriter:
         conn: AsyncConnection,
         target: TargetKey,
         run_id: int,
-        secrets: frozenset[str],
+        secrets: Collection[str],
         *,
         newer_page_at: datetime | None = None,
     ) -> None:

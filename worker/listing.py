@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from worker.domain.campaign import record_fingerprint, record_id
-from worker.domain.poison import find_poison, safe_payload
+from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind
 from worker.ports import Provider, RawRecord
 
@@ -55,7 +55,7 @@ class Listing:
                         kind=RejectionKind.UNSTORABLE,
                         reason=f"{self._id_field}: {bad[1]}",
                         field=self._id_field,
-                        raw=safe_payload(raw),
+                        raw=raw,
                     )
                 )
                 continue

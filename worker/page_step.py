@@ -23,7 +23,7 @@ from worker.config import LimitSettings
 from worker.domain.campaign import Campaign, Status
 from worker.domain.diff import StoredHead, diff, known_unchanged, stale_reason, unchanged
 from worker.domain.drift import DriftNote, drift_event, drift_notes
-from worker.domain.poison import find_poison, safe_payload
+from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind
 from worker.domain.timestamps import to_iso8601
 from worker.drift_reports import DriftReports
@@ -201,7 +201,7 @@ class PageStep:
                         reason=f"{poison[0]}: {poison[1]}" if poison[0] else poison[1],
                         field=poison[0],
                         campaign_id=entry.campaign_id,
-                        raw=safe_payload(raw),
+                        raw=raw,
                     )
                 )
                 continue

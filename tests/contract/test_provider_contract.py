@@ -24,6 +24,7 @@ from worker.config import HttpSettings
 from worker.domain.campaign import Status
 from worker.errors import NormalizationError, ProviderAuthError, ProviderUnavailable
 from worker.ports import Provider
+from worker.http_server import serve
 from worker.providers import PROVIDERS
 from worker.simulators.faults import Faults
 
@@ -150,6 +151,25 @@ async def test_429_retry_after_http_date_is_understood(
         with pytest.raises(ProviderUnavailable) as info:
             await collect(provider)
     assert info.value.retry_after == 30.0
+
+
+async def test_an_http_date_retry_after_over_real_http_is_read_against_its_date(
+    kit: ProviderKit, clock: ManualClock
+) -> None:
+    # On loopback, uvicorn stamps a wall-clock Date while the simulated clock says
+    # 2026-03-02: the Retry-After date must be built from the same clock as Date.
+    faults = Faults(rate_limited=100, retry_after=30, retry_after_http_date=True)
+    app, state = kit.build(clock, faults, 1)
+    kit.populate(state, 1)
+    async with serve(app) as url:
+        base = url + kit.target.base_url.split(".test", 1)[1]
+        target = kit.target.model_copy(update={"base_url": base})
+        async with httpx.AsyncClient(base_url=base) as client:
+            provider = PROVIDERS[kit.name].from_settings(target, client, clock)
+            with pytest.raises(ProviderUnavailable) as info:
+                await collect(provider)
+    assert info.value.retry_after is not None
+    assert 28 <= info.value.retry_after <= 31
 
 
 @pytest.mark.parametrize(("burst", "recovers"), [(2, True), (50, False)])

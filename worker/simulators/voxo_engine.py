@@ -111,6 +111,11 @@ class VoxoEngine(Fleet[int, VoxoCampaign]):
             self._tokens[token] = (user, now + self.token_lifetime)
             return token, user
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far (tests look for them where they must not be)."""
+        with self._lock:
+            return list(self._tokens)
+
     def authenticate(self, token: str) -> tuple[VoxoUser | None, str]:
         """The token's user, or None and why (FeathersJS's wording)."""
         with self._lock:

@@ -29,9 +29,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from worker.http_server import serve
+from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres
 from worker.storage.engine import create_engine
-from worker.storage import migrate
 
 WORKER = (
     # VmHWM, not getrusage: the latter keeps the parent's high-water mark across exec.
@@ -55,9 +55,11 @@ async def huge(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def voxo_array(n: int) -> bytes:
+    # fmt: off
     items = [
         {
-            "id": 20_000_000_000 + i, "tenantId": 1234, "name": f"campaign {i}", "type": "SCHEDULED",
+            "id": 20_000_000_000 + i, "tenantId": 1234, "name": f"campaign {i}",
+            "type": "SCHEDULED",
             "dateStart": "2026-03-01", "dateEnd": "2026-04-01", "callerId": "6013151002",
             "callDelay": 5000, "state": "READY", "lastrun": "2026-03-02 09:00:00", "dialtimeout": 0,
             "tech": "VOICE", "message": "hello", "timeStart": "09:00", "timeEnd": "17:00",
@@ -65,7 +67,8 @@ def voxo_array(n: int) -> bytes:
             "callHoursEnd": "17:00", "recording": "no",
         }
         for i in range(n)
-    ]  # fmt: skip
+    ]
+    # fmt: on
     return json.dumps(items).encode()
 
 
@@ -76,7 +79,8 @@ class Voxo:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].endswith("authentication"):
             token = json.dumps({"accessToken": "bench-token", "authentication": {}}).encode()
-            await Response(token, status_code=201, media_type="application/json")(scope, receive, send)
+            answer = Response(token, status_code=201, media_type="application/json")
+            await answer(scope, receive, send)
             return
         await Response(self.body, media_type="application/json")(scope, receive, send)
 
@@ -109,7 +113,8 @@ async def main() -> None:
         voxo_url = await stack.enter_async_context(serve(Voxo(voxo_array(100_000))))
         cases = {
             "300 MB body": (
-                f"  - {{provider: vox_v3, account: huge, base_url: '{huge_url}', api_key: {{env: KEY}}}}\n"
+                f"  - {{provider: vox_v3, account: huge, base_url: '{huge_url}', "
+                "api_key: {env: KEY}}\n"
             ),
             "VOXO array of 100 000": (
                 f"  - {{provider: voxo, account: big, base_url: '{voxo_url}', email: b@x.io, "
@@ -124,7 +129,9 @@ async def main() -> None:
             config = tmp / "config.yaml"
             config.write_text("targets:\n" + target)
             code, seconds, peak, out = await run_worker(config, plain)
-            print(f"{label:<24} exit {code}  {seconds:6.1f} s  peak RSS {peak:6.0f} MiB  {out[:110]}")
+            print(
+                f"{label:<24} exit {code}  {seconds:6.1f} s  peak RSS {peak:6.0f} MiB  {out[:90]}"
+            )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from worker.clock import ManualClock
 from worker.config import HttpSettings
 from worker.domain.campaign import Status
 from worker.errors import NormalizationError, ProviderAuthError, ProviderUnavailable
-from worker.ports import Provider
 from worker.http_server import serve
+from worker.ports import Provider
 from worker.providers import PROVIDERS
 from worker.simulators.faults import Faults
 

@@ -13,7 +13,7 @@ import os
 import secrets as token_source
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +25,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from worker import __version__
 from worker.clock import SystemClock
 from worker.config import Settings, Target
+from worker.delivery.subscribe import Subscription
 from worker.errors import StorageError
 from worker.pipeline import CyclePolicy, SyncPipeline
-from worker.ports import Clock, Provider, RunSummary
+from worker.ports import Clock, Position, Provider, RunSummary
 from worker.providers import PROVIDERS
 from worker.redaction import SecretValues
 from worker.storage import migrate
+from worker.storage.consumers import PostgresConsumers
 from worker.storage.embedded import EmbeddedPostgres, default_data_dir
 from worker.storage.engine import create_engine, display_url
+from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore
 
-__all__ = ["Runtime", "open_database", "open_runtime", "worker_name"]
+__all__ = ["Runtime", "open_database", "open_runtime", "subscribe", "worker_name"]
 
 log = logging.getLogger(__name__)
 
@@ -212,3 +215,56 @@ async def open_runtime(
             },
             clock=clock,
         )
+
+
+@asynccontextmanager
+async def subscribe(
+    dsn: str,
+    *,
+    consumer: str,
+    types: Sequence[str] | None = None,
+    providers: Sequence[str] | None = None,
+    poll_interval: float = 1.0,
+    lease_ttl: float = 30.0,
+    clock: Clock | None = None,
+) -> AsyncIterator[Subscription]:
+    """Subscribe to the change events as the durable consumer ``consumer``.
+
+    Args:
+        dsn: the worker's PostgreSQL URL (``postgresql://…``).
+        types: CloudEvents types to receive (e.g. ``["campaign.paused"]``); all by default.
+        providers: providers to receive from (e.g. ``["vox_v3"]``); all by default.
+        poll_interval: seconds between reads when no NOTIFY arrives (the fallback).
+        lease_ttl: seconds another process waits after this one dies before taking over.
+
+    Raises:
+        ConfigError: the URL is not a PostgreSQL URL.
+        StorageError: the database cannot be used (or its schema is not current).
+    """
+    engine = create_engine(dsn)
+    try:
+        await require_schema(engine)
+
+        def open_feed(after: Position) -> EventFeed:
+            return EventFeed(
+                engine,
+                after=after,
+                poll_interval=poll_interval,
+                types=types,
+                providers=providers,
+            )
+
+        async with Subscription(
+            PostgresConsumers(engine),
+            open_feed,
+            name=consumer,
+            owner=worker_name(),
+            clock=clock or SystemClock(),
+            types=types,
+            providers=providers,
+            lease_ttl=lease_ttl,
+            standby_poll=poll_interval,
+        ) as subscription:
+            yield subscription
+    finally:
+        await engine.dispose()

@@ -163,9 +163,9 @@ async def _fresh_database(server_url: str) -> URL:
 async def _print_events(runtime: Runtime, out: TextIO, *, show_progress: bool) -> None:
     async with EventFeed(runtime.engine, poll_interval=0.5) as feed:
         async for batch in feed.batches():
-            for event in batch:
-                if show_progress or event.kind is not EventKind.PROGRESS:
-                    print(describe(event), file=out, flush=True)
+            for stored in batch:
+                if show_progress or stored.event.kind is not EventKind.PROGRESS:
+                    print(describe(stored.event), file=out, flush=True)
 
 
 async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:

@@ -12,9 +12,12 @@ re-raise ``from`` the original, so no caller ever catches a library exception::
     │       └── ProviderAuthError   401/403; also a ConfigError, never retried
     ├── NormalizationError          one record could not be normalized; it is quarantined
     │   └── TimestampError          a time field is malformed or out of range
-    └── StorageError                the database failed or is unusable
-        ├── EmbeddedDatabaseError   the embedded server cannot start on its data dir
-        └── LeaseLost               another worker took the target over; nothing was written
+    ├── StorageError                the database failed or is unusable
+    │   ├── EmbeddedDatabaseError   the embedded server cannot start on its data dir
+    │   └── LeaseLost               another worker took the target over; nothing was written
+    └── DeliveryError               delivering events to a subscriber failed
+        ├── ConsumerLost            another process holds the consumer now; this one stops
+        └── BrokerUnavailable       the message broker (NATS) cannot be reached
 
 Messages never contain secrets: adapters build them from the method, the path
 (without query string) and the status, never from headers or URLs with keys.
@@ -25,7 +28,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BrokerUnavailable",
     "ConfigError",
+    "ConsumerLost",
+    "DeliveryError",
     "EmbeddedDatabaseError",
     "LeaseLost",
     "NormalizationError",
@@ -128,3 +134,15 @@ class LeaseLost(StorageError):
     Raised by a page transaction before it writes anything; the cycle ends as
     ``superseded``.
     """
+
+
+class DeliveryError(WorkerError):
+    """Delivering events to a subscriber (Python consumer, webhook, broker) failed."""
+
+
+class ConsumerLost(DeliveryError):
+    """Another process took the consumer over; this one must stop receiving."""
+
+
+class BrokerUnavailable(DeliveryError):
+    """The message broker cannot be reached or refused a publish."""

@@ -23,12 +23,19 @@ __all__ = [
     "CampaignStore",
     "Claim",
     "Clock",
+    "ConsumerHeld",
+    "ConsumerInfo",
+    "ConsumerLease",
+    "ConsumerStore",
     "Detail",
+    "Feed",
     "Lease",
     "LeaseHeld",
     "LeaseStore",
     "NotDue",
+    "OutboxEvent",
     "PageWriter",
+    "Position",
     "Provider",
     "RawRecord",
     "RunSummary",
@@ -104,6 +111,71 @@ RUN_STATUSES = (
     "superseded",
     "abandoned",
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class Position:
+    """A place in the outbox's gap-free order: (writing transaction id, outbox id).
+
+    Rendered as ``"<xid>:<id>"``; ``Position()`` is before every event.
+    """
+
+    xid: int = 0
+    id: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.xid}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        """The position rendered as ``"<xid>:<id>"``; raises ValueError otherwise."""
+        xid, sep, row = text.partition(":")
+        if not sep or not xid.isdigit() or not row.isdigit():
+            raise ValueError(f"not a position (expected XID:ID): {text!r}")
+        return cls(xid=int(xid), id=int(row))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEvent:
+    """A stored event with its place in the outbox.
+
+    ``row_id`` is ``campaign_events.id``, the CloudEvents ``sequence`` position.
+    """
+
+    position: Position
+    row_id: int
+    event: ChangeEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerLease:
+    """One process's right to receive a named consumer's events, from ``cursor`` on."""
+
+    name: str
+    owner: str
+    token: int
+    ttl: float
+    cursor: Position
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerHeld:
+    """Another process receives this consumer's events."""
+
+    owner: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerInfo:
+    """A consumer as ``events consumers`` shows it."""
+
+    name: str
+    cursor: Position
+    lag_events: int
+    lag_seconds: float
+    owner: str | None
+    acked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,3 +381,40 @@ class CampaignStore(Protocol):
 
 class Store(LeaseStore, CampaignReader, CampaignStore, Protocol):
     """The storage ports, as the pipeline uses them."""
+
+
+class Feed(Protocol):
+    """The outbox read in its gap-free order, from some position on."""
+
+    def batches(self, *, follow: bool = True) -> AsyncIterator[list[OutboxEvent]]:
+        """Non-empty batches in order; with ``follow``, wait for more forever."""
+        ...
+
+
+class ConsumerStore(Protocol):
+    """Durable consumer cursors, each held by one process at a time."""
+
+    async def claim(
+        self,
+        name: str,
+        *,
+        owner: str,
+        now: datetime,
+        ttl: float,
+        types: Sequence[str] | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> ConsumerLease | ConsumerHeld:
+        """Take the consumer's lease, or say who holds it. Raises StorageError."""
+        ...
+
+    async def renew(self, lease: ConsumerLease, now: datetime) -> bool:
+        """Extend the lease; False when another process holds it now."""
+        ...
+
+    async def ack(self, lease: ConsumerLease, position: Position, now: datetime) -> None:
+        """Move the cursor forward to ``position``; raises ConsumerLost when not held."""
+        ...
+
+    async def release(self, lease: ConsumerLease) -> None:
+        """Give the lease up."""
+        ...

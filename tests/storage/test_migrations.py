@@ -30,6 +30,7 @@ TABLES = {
     "sync_runs",
     "sync_errors",
     "sync_targets",
+    "event_consumers",
 }
 
 

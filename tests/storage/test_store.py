@@ -193,7 +193,7 @@ async def test_feed_catches_up_then_wakes_on_notify(engine: AsyncEngine) -> None
     async with EventFeed(engine, poll_interval=30) as feed:
         batches = feed.batches()
         first = await anext(batches)
-        assert sorted(e.key.campaign_id for e in first) == ["1", "2"]
+        assert sorted(e.event.key.campaign_id for e in first) == ["1", "2"]
         with anyio.fail_after(10):  # far below the 30 s poll: only NOTIFY can wake it
             async with anyio.create_task_group() as tg:
                 tg.start_soon(
@@ -203,8 +203,8 @@ async def test_feed_catches_up_then_wakes_on_notify(engine: AsyncEngine) -> None
                     replace(campaign("1"), status=Status.PAUSED, status_raw="paused"),
                 )
                 second = await anext(batches)
-        assert [e.type for e in second] == ["campaign.status_changed", "campaign.paused"]
-        assert feed.cursor == max(e["id"] for e in await events(engine))
+        assert [e.event.type for e in second] == ["campaign.status_changed", "campaign.paused"]
+        assert feed.cursor.id == max(e["id"] for e in await events(engine))
         await batches.aclose()
     await store.finish(run, T, RunSummary(status="succeeded"))
 

@@ -1,26 +1,29 @@
-"""Follow the event outbox: catch up by id, then wake on NOTIFY or every poll interval.
+"""Follow the event outbox: catch up in the gap-free order, then wake on NOTIFY or
+every poll interval.
 
 The ``campaign_events`` table is the truth; NOTIFY only says "look again". This
-is the one module that holds a LISTEN connection. A lost connection is
-re-opened on the next wait, so a follower survives a database restart.
+is the one module that holds a LISTEN connection. Reads follow
+``worker.storage.outbox`` (order ``(xid, id)``, settled transactions only). A
+lost connection is re-opened on the next wait, so a follower survives a
+database restart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import anyio
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from worker.domain.campaign import CampaignKey
-from worker.domain.events import ChangeEvent, EventKind
 from worker.errors import StorageError
+from worker.ports import OutboxEvent, Position
 from worker.storage.engine import storage_errors
-from worker.storage.tables import NOTIFY_CHANNEL, campaign_events
+from worker.storage.outbox import read_after
+from worker.storage.tables import NOTIFY_CHANNEL
 
 __all__ = ["EventFeed"]
 
@@ -28,23 +31,28 @@ log = logging.getLogger(__name__)
 
 
 class EventFeed:
-    """Events after ``after_id`` in id order, as they land.
+    """Events after ``after`` in the outbox's gap-free order, as they land.
 
-    Use as an async context manager, then iterate :meth:`batches`.
+    Use as an async context manager, then iterate :meth:`batches`. ``types`` and
+    ``providers`` narrow what is returned; ``cursor`` still passes the rest.
     """
 
     def __init__(
         self,
         engine: AsyncEngine,
         *,
-        after_id: int = 0,
+        after: Position = Position(),  # noqa: B008 - a frozen value
         poll_interval: float = 1.0,
         batch_size: int = 500,
+        types: Sequence[str] | None = None,
+        providers: Sequence[str] | None = None,
     ) -> None:
         self.engine = engine
-        self.cursor = after_id
+        self.cursor = after
         self.poll_interval = poll_interval
         self.batch_size = batch_size
+        self.types = None if types is None else tuple(types)
+        self.providers = None if providers is None else tuple(providers)
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._wake = anyio.Event()
@@ -79,31 +87,35 @@ class EventFeed:
             await self._driver.remove_listener(NOTIFY_CHANNEL, self._notified)
         except Exception:  # noqa: BLE001 - the connection may already be gone
             log.debug("listener removal failed", extra={"event": "feed.unlisten_failed"})
-        await conn.close()
+        with contextlib.suppress(Exception):
+            await conn.close()
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def fetch(self) -> list[ChangeEvent]:
-        """The next events after the cursor (up to ``batch_size``), advancing it."""
+    async def fetch(self) -> list[OutboxEvent]:
+        """The next settled events after the cursor (up to ``batch_size`` scanned), advancing it."""
         if self._conn is None:
             await self._connect()
         assert self._conn is not None
-        stmt = (
-            select(campaign_events)
-            .where(campaign_events.c.id > self.cursor)
-            .order_by(campaign_events.c.id)
-            .limit(self.batch_size)
-        )
         with storage_errors("reading events"):
-            rows = (await self._conn.execute(stmt)).all()
-        if rows:
-            self.cursor = rows[-1].id
-        return [_event(row._mapping) for row in rows]
+            found, self.cursor = await read_after(
+                self._conn,
+                self.cursor,
+                limit=self.batch_size,
+                types=self.types,
+                providers=self.providers,
+            )
+        return found
 
-    async def batches(self) -> AsyncIterator[list[ChangeEvent]]:
-        """Yield non-empty batches forever: catch up, then wait for NOTIFY or the poll."""
+    async def batches(self, *, follow: bool = True) -> AsyncIterator[list[OutboxEvent]]:
+        """Yield non-empty batches: catch up, then (``follow``) wait for NOTIFY or the poll.
+
+        Without ``follow`` it stops once it has caught up. A lost connection is
+        logged and re-opened; nothing is skipped meanwhile.
+        """
         while True:
+            before = self.cursor
             try:
                 batch = await self.fetch()
             except StorageError as exc:
@@ -116,20 +128,10 @@ class EventFeed:
             if batch:
                 yield batch
                 continue
+            if self.cursor != before:  # scanned past events other readers want
+                continue
+            if not follow:
+                return
             with anyio.move_on_after(self.poll_interval):
                 await self._wake.wait()
             self._wake = anyio.Event()
-
-
-def _event(row: Any) -> ChangeEvent:
-    return ChangeEvent(
-        event_id=str(row["event_id"]),
-        kind=EventKind.of_type(row["type"]),
-        key=CampaignKey(
-            provider=row["provider"], account=row["account"], campaign_id=row["campaign_id"]
-        ),
-        version=row["version"],
-        occurred_at=row["occurred_at"],
-        detected_at=row["detected_at"],
-        data=row["data"],
-    )

@@ -25,13 +25,16 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.types import UserDefinedType
 
 __all__ = [
     "NOTIFY_CHANNEL",
     "campaign_events",
     "campaign_history",
     "campaigns",
+    "event_consumers",
     "metadata",
     "sync_errors",
     "sync_runs",
@@ -39,6 +42,19 @@ __all__ = [
 ]
 
 NOTIFY_CHANNEL = "campaign_events"
+
+
+class XID8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (``xid8``), read and written as an int."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "XID8"
+
+
+# Reflection (Alembic's drift check) must know the type too.
+postgresql.base.ischema_names["xid8"] = XID8
 
 metadata = MetaData(
     naming_convention={
@@ -136,8 +152,29 @@ campaign_events = Table(
     _tz("occurred_at", nullable=False),
     _tz("detected_at", nullable=False),
     Column("data", JSONB, nullable=False),
+    # The writing transaction's id: readers pass an event only once every transaction
+    # that could still commit before it has ended (see ``worker.storage.outbox``).
+    Column("xid", XID8(), nullable=False, server_default=text("pg_current_xact_id()")),
     Index(None, "provider", "account", "campaign_id", "id"),
     Index(None, "type", "occurred_at"),
+    Index("ix_campaign_events_position", "xid", "id"),
+)
+
+event_consumers = Table(
+    "event_consumers",
+    metadata,
+    Column("name", Text, primary_key=True),
+    # The position of the last event acknowledged (the outbox order is (xid, id)).
+    Column("cursor_xid", XID8(), nullable=False, server_default=text("'0'::xid8")),
+    Column("cursor_id", BigInteger, nullable=False, server_default=text("0")),
+    Column("types", ARRAY(Text)),
+    Column("providers", ARRAY(Text)),
+    # One process at a time receives a consumer's events.
+    Column("owner", Text),
+    Column("lease_token", BigInteger, nullable=False, server_default=text("0")),
+    _tz("lease_expires_at"),
+    _tz("created_at", nullable=False),
+    _tz("acked_at"),
 )
 
 sync_targets = Table(

@@ -34,6 +34,7 @@ from worker.errors import ConfigError, TimestampError
 __all__ = [
     "HttpSettings",
     "LimitSettings",
+    "NatsSettings",
     "SarvamTarget",
     "Settings",
     "Target",
@@ -229,6 +230,22 @@ Target = Annotated[
 ]
 
 
+class NatsSettings(_Model):
+    """The NATS JetStream relay: every event published once, on subjects to filter by."""
+
+    url: str = Field("nats://127.0.0.1:4222", pattern=r"^(nats|tls)://")
+    stream: str = Field("CAMPAIGN_SYNC", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    subject_prefix: str = Field("campaign-sync", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    duplicate_window: float = Field(
+        120.0, gt=0, description="seconds JetStream remembers a Nats-Msg-Id to drop copies"
+    )
+    batch_size: int = Field(200, ge=1, le=10_000, description="events read per outbox batch")
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to wait for the server")
+    publish_timeout: float = Field(10.0, gt=0, description="seconds to wait for one PubAck")
+    user: str | None = None
+    password: Secret | None = None
+
+
 class Settings(BaseSettings):
     """Everything the worker needs, validated once at start-up."""
 
@@ -250,6 +267,9 @@ class Settings(BaseSettings):
         ),
     )
     targets: tuple[Target, ...] = ()
+    nats: NatsSettings | None = Field(
+        None, description="publish every event to NATS JetStream (the relay); unset: off"
+    )
 
     @model_validator(mode="after")
     def _unique_targets(self) -> Settings:
@@ -281,6 +301,8 @@ class Settings(BaseSettings):
             for value in target.__dict__.values():
                 if isinstance(value, SecretStr):
                     found.add(value.get_secret_value())
+        if self.nats is not None and self.nats.password is not None:
+            found.add(self.nats.password.get_secret_value())
         return frozenset(found)
 
 

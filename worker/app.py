@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -26,7 +27,7 @@ from worker import __version__
 from worker.clock import SystemClock
 from worker.config import Settings, Target
 from worker.delivery.subscribe import Subscription
-from worker.errors import StorageError
+from worker.errors import ConfigError, StorageError
 from worker.pipeline import CyclePolicy, SyncPipeline
 from worker.ports import Clock, Position, Provider, RunSummary
 from worker.providers import PROVIDERS
@@ -36,9 +37,19 @@ from worker.storage.consumers import PostgresConsumers
 from worker.storage.embedded import EmbeddedPostgres, default_data_dir
 from worker.storage.engine import create_engine, display_url
 from worker.storage.feed import EventFeed
+from worker.storage.outbox import position_after_event, position_before_time
 from worker.storage.postgres import PostgresStore
+from worker.storage.webhooks import PostgresWebhooks
 
-__all__ = ["Runtime", "open_database", "open_runtime", "subscribe", "worker_name"]
+__all__ = [
+    "Admin",
+    "Runtime",
+    "open_admin",
+    "open_database",
+    "open_runtime",
+    "subscribe",
+    "worker_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -268,3 +279,55 @@ async def subscribe(
             yield subscription
     finally:
         await engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """What the ``events`` commands need: the outbox, consumers and webhook state."""
+
+    engine: AsyncEngine
+    consumers: PostgresConsumers
+    webhooks: PostgresWebhooks
+
+    def feed(
+        self,
+        after: Position,
+        *,
+        types: Sequence[str] | None = None,
+        providers: Sequence[str] | None = None,
+        poll_interval: float = 1.0,
+    ) -> EventFeed:
+        """The gap-free feed after ``after``."""
+        return EventFeed(
+            self.engine, after=after, types=types, providers=providers, poll_interval=poll_interval
+        )
+
+    async def position(self, since: str) -> Position:
+        """Where ``--since``/``--from`` starts: before an event id, or before a time.
+
+        Raises:
+            ConfigError: neither an event id that exists nor an ISO-8601 time.
+        """
+        async with self.engine.connect() as conn:
+            if since.isdigit():
+                found = await position_after_event(conn, int(since))
+                if found is None:
+                    raise ConfigError(f"no event with id {since} (see campaign_events.id)")
+                return Position(xid=found.xid, id=found.id - 1)
+            try:
+                when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            except ValueError:
+                raise ConfigError(
+                    f"--since/--from {since!r} is neither an event id nor an ISO-8601 time"
+                ) from None
+            if when.utcoffset() is None:
+                raise ConfigError(f"--since/--from {since!r} needs a UTC offset (e.g. Z)")
+            return await position_before_time(conn, when)
+
+
+@asynccontextmanager
+async def open_admin(settings: Settings) -> AsyncIterator[Admin]:
+    """The database parts of the ``events`` commands (the schema must be current)."""
+    async with open_database(settings) as engine:
+        await require_schema(engine)
+        yield Admin(engine, PostgresConsumers(engine), PostgresWebhooks(engine))

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from worker import __version__
+from worker.cli_events import add_events_commands, run_events_command
 from worker.config import Settings, load_settings
 from worker.errors import ConfigError, StorageError, WorkerError
 from worker.logs import configure_logging
@@ -67,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
     demo.add_argument("--show-progress", action="store_true", help="print progress events too")
+
+    add_events_commands(commands)
 
     simulate = commands.add_parser("simulate", help="serve one provider simulator on loopback")
     simulate.add_argument("provider", help="provider name, e.g. vox_v3")
@@ -202,4 +205,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
     "run": _run,
     "demo": _demo,
     "simulate": _simulate,
+    "events": run_events_command,
 }

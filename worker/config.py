@@ -9,6 +9,7 @@ default documented beside each.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,6 +44,7 @@ __all__ = [
     "VoxV2Target",
     "VoxV3Target",
     "VoxoTarget",
+    "WebhookSettings",
     "load_settings",
 ]
 
@@ -230,6 +233,39 @@ Target = Annotated[
 ]
 
 
+def _webhook_secret(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    body = text.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(body, validate=True)
+    except ValueError:
+        raise ValueError(
+            "a webhook secret is base64, optionally after 'whsec_' (Standard Webhooks); "
+            "make one with: python -c \"import os,base64;print('whsec_'+"
+            'base64.b64encode(os.urandom(32)).decode())"'
+        ) from None
+    if len(key) < 16:
+        raise ValueError("a webhook secret must hold at least 16 bytes (24 base64 characters)")
+    return value
+
+
+class WebhookSettings(_Model):
+    """One webhook sink: signed POSTs of the events it asks for, retried, in campaign order."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    url: str = Field(pattern=r"^https?://")
+    secret: Annotated[Secret, AfterValidator(_webhook_secret)]
+    types: tuple[str, ...] | None = Field(None, description="CloudEvents types; unset: all")
+    providers: tuple[str, ...] | None = Field(None, description="providers; unset: all")
+    timeout: float = Field(10.0, gt=0, description="seconds one attempt may take, body included")
+    concurrency: int = Field(4, ge=1, le=64, description="attempts in flight (other campaigns)")
+    disable_after: float = Field(
+        5 * 86400.0,
+        gt=0,
+        description="seconds of failures without one success after which the sink is disabled",
+    )
+
+
 class NatsSettings(_Model):
     """The NATS JetStream relay: every event published once, on subjects to filter by."""
 
@@ -267,6 +303,7 @@ class Settings(BaseSettings):
         ),
     )
     targets: tuple[Target, ...] = ()
+    webhooks: tuple[WebhookSettings, ...] = ()
     nats: NatsSettings | None = Field(
         None, description="publish every event to NATS JetStream (the relay); unset: off"
     )
@@ -276,6 +313,9 @@ class Settings(BaseSettings):
         dupes = [n for n, k in Counter(t.name for t in self.targets).items() if k > 1]
         if dupes:
             raise ValueError(f"duplicate targets: {', '.join(sorted(dupes))}")
+        sinks = [n for n, k in Counter(w.name for w in self.webhooks).items() if k > 1]
+        if sinks:
+            raise ValueError(f"duplicate webhook names: {', '.join(sorted(sinks))}")
         return self
 
     @classmethod
@@ -301,6 +341,8 @@ class Settings(BaseSettings):
             for value in target.__dict__.values():
                 if isinstance(value, SecretStr):
                     found.add(value.get_secret_value())
+        for sink in self.webhooks:
+            found.add(sink.secret.get_secret_value())
         if self.nats is not None and self.nats.password is not None:
             found.add(self.nats.password.get_secret_value())
         return frozenset(found)

@@ -11,6 +11,7 @@ __all__ = [
     "RECORDS",
     "REJECTED",
     "UNKNOWN_STATUS",
+    "WEBHOOK_DELIVERIES",
 ]
 
 _TARGET = ("provider", "account")
@@ -27,4 +28,10 @@ UNKNOWN_STATUS = Counter(
     "campaign_sync_unknown_status_total",
     "Records whose provider status is not in the provider's status table.",
     _TARGET,
+)
+
+WEBHOOK_DELIVERIES = Counter(
+    "campaign_sync_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (delivered, failed, dead, disabled).",
+    ["sink", "outcome"],
 )

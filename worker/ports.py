@@ -27,7 +27,9 @@ __all__ = [
     "ConsumerInfo",
     "ConsumerLease",
     "ConsumerStore",
+    "DeadLetter",
     "Detail",
+    "DueDelivery",
     "Feed",
     "Lease",
     "LeaseHeld",
@@ -39,7 +41,9 @@ __all__ = [
     "Provider",
     "RawRecord",
     "RunSummary",
+    "SinkState",
     "Store",
+    "WebhookStore",
     "Written",
 ]
 
@@ -176,6 +180,42 @@ class ConsumerInfo:
     lag_seconds: float
     owner: str | None
     acked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SinkState:
+    """A webhook sink's standing: disabled (and why), last success, failing since."""
+
+    name: str
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    last_success_at: datetime | None = None
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueDelivery:
+    """A webhook delivery claimed for one attempt."""
+
+    id: int
+    event_id: str
+    body: str
+    attempts: int  # made before this one
+    campaign_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """A delivery given up on (retries exhausted, or the sink disabled)."""
+
+    sink: str
+    event_id: str
+    type: str
+    campaign: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    dead_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -417,4 +457,51 @@ class ConsumerStore(Protocol):
 
     async def release(self, lease: ConsumerLease) -> None:
         """Give the lease up."""
+        ...
+
+
+class WebhookStore(Protocol):
+    """Webhook sinks and their deliveries (see ``worker.storage.webhooks``)."""
+
+    async def register(self, sink: str, url: str, now: datetime) -> SinkState:
+        """Create or update the sink; its state."""
+        ...
+
+    async def state(self, sink: str) -> SinkState:
+        """The sink's current state."""
+        ...
+
+    async def enqueue(
+        self, sink: str, events: Sequence[OutboxEvent], *, now: datetime, dead: bool
+    ) -> int:
+        """One delivery per event, once; dead ones while the sink is disabled."""
+        ...
+
+    async def claim_due(
+        self, sink: str, *, now: datetime, limit: int, hold: float
+    ) -> list[DueDelivery]:
+        """Claim due deliveries, the oldest pending one of each campaign only."""
+        ...
+
+    async def delivered(
+        self, sink: str, delivery: DueDelivery, *, now: datetime, status: int
+    ) -> None:
+        """Record a success."""
+        ...
+
+    async def failed(
+        self,
+        sink: str,
+        delivery: DueDelivery,
+        *,
+        now: datetime,
+        status: int | None,
+        error: str,
+        retry_at: datetime | None,
+    ) -> SinkState:
+        """Record a failure: retried at ``retry_at``, or dead when ``None``."""
+        ...
+
+    async def disable(self, sink: str, *, now: datetime, reason: str) -> int:
+        """Disable the sink; pending deliveries become dead letters."""
         ...

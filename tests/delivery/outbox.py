@@ -35,10 +35,10 @@ def campaign(target: TargetKey, cid: str, completed: int = 0) -> Campaign:
 class Writer:
     """Writes versions of campaigns of one target through the real store, one page each."""
 
-    def __init__(self, store: PostgresStore, lease: Lease) -> None:
+    def __init__(self, store: PostgresStore, lease: Lease, start: datetime = T) -> None:
         self.store = store
         self.lease = lease
-        self.at = T
+        self.at = start
 
     @asynccontextmanager
     async def page(self, *campaigns: Campaign) -> AsyncIterator[None]:
@@ -57,11 +57,13 @@ class Writer:
 
 
 @asynccontextmanager
-async def writers(store: PostgresStore) -> AsyncIterator[tuple[Writer, Writer]]:
-    """Writers for two targets, leases released at the end."""
+async def writers(
+    store: PostgresStore, start: datetime = T
+) -> AsyncIterator[tuple[Writer, Writer]]:
+    """Writers for two targets observing from ``start`` on, leases released at the end."""
     acme, globex = await claim(store, ACME, T), await claim(store, GLOBEX, T)
     try:
-        yield Writer(store, acme), Writer(store, globex)
+        yield Writer(store, acme, start), Writer(store, globex, start)
     finally:
         for lease in (acme, globex):
             await store.finish(lease, T, RunSummary(status="succeeded"))

@@ -31,6 +31,8 @@ TABLES = {
     "sync_errors",
     "sync_targets",
     "event_consumers",
+    "webhook_sinks",
+    "webhook_deliveries",
 }
 
 

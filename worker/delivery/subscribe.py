@@ -191,9 +191,17 @@ class Subscription:
         return self._events()
 
     async def _events(self) -> AsyncIterator[SubscribedEvent]:
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
+    async def batches(self, *, follow: bool = True) -> AsyncIterator[list[SubscribedEvent]]:
+        """The events in batches as they were read (acknowledge a batch by its last event).
+
+        Without ``follow`` it stops once it has caught up.
+        """
         assert self._feed is not None, "enter the subscription first (async with)"
-        async for batch in self._feed.batches():
-            for stored in batch:
-                if self._lost:
-                    raise ConsumerLost(f"consumer {self.name!r} was taken over by another process")
-                yield SubscribedEvent(stored, self._ack)
+        async for batch in self._feed.batches(follow=follow):
+            if self._lost:
+                raise ConsumerLost(f"consumer {self.name!r} was taken over by another process")
+            yield [SubscribedEvent(stored, self._ack) for stored in batch]

@@ -19,6 +19,7 @@ import orjson
 
 from worker.domain.poison import safe_text
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from worker.retry_after import parse_retry_after
 
 __all__ = [
     "RETRYABLE_STATUS",
@@ -63,24 +64,6 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except RecursionError:
         raise JsonTooDeep("nested deeper than Python's recursion limit") from None
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
 
 
 def decode_response(

@@ -39,6 +39,8 @@ __all__ = [
     "sync_errors",
     "sync_runs",
     "sync_targets",
+    "webhook_deliveries",
+    "webhook_sinks",
 ]
 
 NOTIFY_CHANNEL = "campaign_events"
@@ -175,6 +177,56 @@ event_consumers = Table(
     _tz("lease_expires_at"),
     _tz("created_at", nullable=False),
     _tz("acked_at"),
+)
+
+webhook_sinks = Table(
+    "webhook_sinks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    _tz("disabled_at"),
+    Column("disabled_reason", Text),
+    _tz("last_success_at"),
+    # The first failure since the last success: failing too long disables the sink.
+    _tz("failing_since"),
+    _tz("created_at", nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("sink", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=False), nullable=False),
+    # The event's outbox position: deliveries of one campaign go in this order.
+    Column("event_xid", XID8(), nullable=False),
+    Column("event_row", BigInteger, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("campaign_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the CloudEvents JSON, byte for byte as signed
+    Column("status", Text, nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    _tz("next_attempt_at", nullable=False),
+    # A sender claims a delivery until then: replicas never send one attempt twice.
+    _tz("locked_until"),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    _tz("created_at", nullable=False),
+    _tz("delivered_at"),
+    _tz("dead_at"),
+    UniqueConstraint("sink", "event_id"),
+    Index("ix_webhook_deliveries_due", "sink", "status", "next_attempt_at"),
+    Index(
+        "ix_webhook_deliveries_campaign",
+        "sink",
+        "provider",
+        "account",
+        "campaign_id",
+        "event_xid",
+        "event_row",
+    ),
 )
 
 sync_targets = Table(

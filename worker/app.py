@@ -13,11 +13,13 @@ import os
 import secrets as token_source
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -27,6 +29,7 @@ from worker import __version__
 from worker.clock import SystemClock
 from worker.config import Settings, Target
 from worker.delivery.subscribe import Subscription
+from worker.delivery.webhook import WebhookSink
 from worker.errors import ConfigError, StorageError
 from worker.pipeline import CyclePolicy, SyncPipeline
 from worker.ports import Clock, Position, Provider, RunSummary
@@ -104,6 +107,7 @@ class Runtime:
     providers: Mapping[str, Provider]
     policies: Mapping[str, CyclePolicy]
     clock: Clock
+    sinks: tuple[WebhookSink, ...] = ()
 
     async def sync_target(
         self, name: str, *, force: bool = True, lease_wait: float = 0.0
@@ -142,6 +146,10 @@ class Runtime:
                 return summary
             await anyio.sleep(min(1.0, left))
 
+    def deliveries(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """The long-running delivery loops to run beside the scheduler (``run``)."""
+        return [sink.run for sink in self.sinks]
+
     async def sync_all(self) -> dict[str, RunSummary]:
         """One cycle of every target, concurrently; each target fails alone."""
         results: dict[str, RunSummary] = {}
@@ -153,6 +161,10 @@ class Runtime:
             for name in self.providers:
                 tg.start_soon(one, name)
         return results
+
+
+def _feed_after(engine: AsyncEngine, after: Position) -> EventFeed:
+    return EventFeed(engine, after=after)
 
 
 def _client(target: Target, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
@@ -185,8 +197,9 @@ async def open_runtime(
         secrets: the process's secret values (shared with the log filter); by
             default the configured ones. Tokens learned at runtime join it.
         engine: an existing engine (tests); otherwise :func:`open_database` is entered.
-        transports: per target name, an httpx transport to use instead of the
-            network (tests mount simulators with ``httpx.ASGITransport``).
+        transports: per target name (``webhook:<name>`` for a webhook sink), an
+            httpx transport to use instead of the network (tests mount simulators
+            and receivers with ``httpx.ASGITransport``).
     """
     clock = clock or SystemClock()
     transports = transports or {}
@@ -202,10 +215,31 @@ async def open_runtime(
             providers[target.name] = PROVIDERS[target.provider].from_settings(
                 target, client, clock, secrets=secrets
             )
+        owner = owner or worker_name()
+        sinks = []
+        for sink in settings.webhooks:
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=transports.get(f"webhook:{sink.name}"),
+                    follow_redirects=False,  # a 3xx is a failed delivery, never followed
+                    headers={"User-Agent": f"campaign-sync/{__version__}"},
+                )
+            )
+            sinks.append(
+                WebhookSink(
+                    sink,
+                    PostgresWebhooks(engine),
+                    PostgresConsumers(engine),
+                    partial(_feed_after, engine),
+                    client,
+                    clock=clock,
+                    owner=owner,
+                )
+            )
         pipeline = SyncPipeline(
             store,
             clock,
-            owner=owner or worker_name(),
+            owner=owner,
             lease_ttl=settings.lease_ttl,
             lease_clock=lease_clock,
             secrets=secrets,
@@ -225,6 +259,7 @@ async def open_runtime(
                 for t in settings.targets
             },
             clock=clock,
+            sinks=tuple(sinks),
         )
 
 

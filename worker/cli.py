@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
     demo.add_argument("--show-progress", action="store_true", help="print progress events too")
+    demo.add_argument(
+        "--webhook",
+        action="store_true",
+        help="also deliver events to a local receiver that checks their signatures",
+    )
 
     add_events_commands(commands)
 
@@ -185,6 +190,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
         data_dir=args.data_dir or settings.data_dir,
         duration=args.duration,
         show_progress=args.show_progress,
+        webhook=args.webhook,
     )
     await run_demo(options)
     return 0

@@ -35,7 +35,7 @@ def add_events_commands(commands: Any) -> None:
         "--type", action="append", help="only this type (campaign.paused); repeatable"
     )
     tail.add_argument("--provider", action="append", help="only this provider; repeatable")
-    tail.add_argument("--since", help="after this event id, or from this ISO-8601 time")
+    tail.add_argument("--since", help="from this event id, or this ISO-8601 time, on")
     tail.add_argument("--json", action="store_true", help="one CloudEvents JSON object per line")
     sub.add_parser("consumers", help="durable consumers, their cursors and lag")
     replay = sub.add_parser("replay", help="move a consumer's cursor back")

@@ -1,8 +1,9 @@
 """``campaign-sync run``: the long-running worker Kubernetes runs.
 
-One task group holds the scheduler, the health endpoints and the signal
-watcher. SIGTERM or SIGINT stops new cycles, lets running ones finish within
-the grace period, then closes the database and HTTP clients in order.
+One task group holds the scheduler, the delivery loops (webhook sinks, the
+NATS relay), the health endpoints and the signal watcher. SIGTERM or SIGINT
+stops new cycles, lets running ones finish within the grace period, then
+closes the database and HTTP clients in order.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ async def run_daemon(
                 log.info(
                     "health endpoints on %s", url, extra={"event": "daemon.health", "url": url}
                 )
-            async with scheduler:
+            async with scheduler, anyio.create_task_group() as deliveries:
+                for task in runtime.deliveries():
+                    deliveries.start_soon(task)
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for signum in signals:
                         log.info(
@@ -65,3 +68,4 @@ async def run_daemon(
                             extra={"event": "daemon.stopping"},
                         )
                         break
+                deliveries.cancel_scope.cancel()

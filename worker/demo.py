@@ -9,6 +9,10 @@ event as it lands in the outbox. Ctrl-C stops everything and leaves no process.
 
 from __future__ import annotations
 
+import base64
+import hmac
+import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -23,10 +27,22 @@ import anyio
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from worker.app import Runtime, open_runtime
 from worker.clock import AcceleratedClock
-from worker.config import SarvamTarget, Settings, Target, VoxoTarget, VoxV2Target, VoxV3Target
+from worker.config import (
+    SarvamTarget,
+    Settings,
+    Target,
+    VoxoTarget,
+    VoxV2Target,
+    VoxV3Target,
+    WebhookSettings,
+)
+from worker.delivery.webhook import sign, signing_key
 from worker.domain.events import ChangeEvent, EventKind
 from worker.errors import ConfigError
 from worker.http_server import serve
@@ -54,6 +70,7 @@ class DemoOptions:
     data_dir: Path | None = None
     duration: float | None = None  # stop after this many real seconds; None runs until Ctrl-C
     show_progress: bool = False  # progress events are frequent; stored always, printed on request
+    webhook: bool = False  # also deliver every event to a local, signature-checking receiver
 
     @property
     def speed(self) -> float:
@@ -140,6 +157,32 @@ def describe(event: ChangeEvent) -> str:
     return f"{when:<24} {event.type:<24} {source:<14} {campaign:<13} {details}"
 
 
+class DemoReceiver:
+    """A webhook endpoint on loopback that checks each signature and prints what it got."""
+
+    def __init__(self, secret: str, out: TextIO) -> None:
+        self._key = signing_key(secret)
+        self._out = out
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        body = (await request.body()).decode()
+        headers = request.headers
+        expected = sign(self._key, headers["webhook-id"], int(headers["webhook-timestamp"]), body)
+        ok = hmac.compare_digest(expected, headers["webhook-signature"])
+        event = json.loads(body)
+        if event["type"] != "campaign.progress":
+            verdict = "signature verified" if ok else "BAD SIGNATURE"
+            source = event["source"].removeprefix("campaign-sync/")
+            print(
+                f"{'  webhook received':<24} {event['type']:<24} {source:<14} "
+                f"#{event['subject']:<12} {verdict} (webhook-id {headers['webhook-id'][:8]}…)",
+                file=self._out,
+                flush=True,
+            )
+        await Response(status_code=204 if ok else 401)(scope, receive, send)
+
+
 def _progress(after: dict[str, Any]) -> str:
     if after.get("total_calls") is not None:
         ok, failed, total = after["completed_calls"], after["failed_calls"], after["total_calls"]
@@ -186,7 +229,14 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
             # 1-second floor of user settings, so --poll-seconds may go below it).
             target = sim.target(base_url)
             targets.append(target.model_copy(update={"poll_interval": options.poll_seconds}))
-        settings = Settings(targets=tuple(targets))
+        webhooks: tuple[WebhookSettings, ...] = ()
+        if options.webhook:
+            secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+            receiver = await stack.enter_async_context(serve(DemoReceiver(secret, out)))
+            webhooks = (
+                WebhookSettings(name="demo", url=receiver + "/hooks", secret=SecretStr(secret)),
+            )
+        settings = Settings(targets=tuple(targets), webhooks=webhooks)
         runtime = await stack.enter_async_context(
             open_runtime(settings, clock=clock, engine=engine)
         )
@@ -194,6 +244,8 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
         intervals = {t.name: t.poll_interval for t in settings.targets}
         async with anyio.create_task_group() as tg:
             tg.start_soon(partial(_print_events, runtime, out, show_progress=options.show_progress))
+            for delivery in runtime.deliveries():
+                tg.start_soon(delivery)
             tg.start_soon(_stop_on_signal, tg.cancel_scope, out)
             cycle = partial(runtime.sync_target, force=False)
             async with SyncScheduler(cycle, intervals, grace_seconds=5):

@@ -58,3 +58,30 @@ async def test_demo_shows_a_system_pause_and_resume_within_a_minute_and_stops_cl
     assert code == 0, rest
     assert "demo stopped" in rest
     assert postgres_processes(data_dir) == []
+
+
+async def test_demo_webhook_shows_signed_deliveries_verified_by_a_receiver(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "demo-pgdata"
+    command = [sys.executable, "-m", "worker", "demo", "--webhook", "--data-dir", str(data_dir)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_SYNC_")}
+    verified: list[str] = []
+    async with await anyio.open_process(command, env=env) as process:
+        assert process.stdout is not None
+        buffer = ""
+        with anyio.fail_after(60):
+            async for chunk in TextReceiveStream(process.stdout):
+                buffer += chunk
+                *complete, buffer = buffer.split("\n")
+                verified.extend(line for line in complete if "webhook received" in line)
+                if len(verified) >= 3:
+                    break
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(30):
+            rest = b"".join([chunk async for chunk in process.stdout]).decode()
+            code = await process.wait()
+    assert code == 0, rest
+    assert all("signature verified" in line for line in verified), verified
+    assert "BAD SIGNATURE" not in rest
+    assert postgres_processes(data_dir) == []

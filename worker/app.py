@@ -163,8 +163,13 @@ class Runtime:
         return results
 
 
-def _feed_after(engine: AsyncEngine, after: Position) -> EventFeed:
-    return EventFeed(engine, after=after)
+def _feed_after(
+    engine: AsyncEngine,
+    types: Sequence[str] | None,
+    providers: Sequence[str] | None,
+    after: Position,
+) -> EventFeed:
+    return EventFeed(engine, after=after, types=types, providers=providers)
 
 
 def _client(target: Target, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
@@ -230,7 +235,7 @@ async def open_runtime(
                     sink,
                     PostgresWebhooks(engine),
                     PostgresConsumers(engine),
-                    partial(_feed_after, engine),
+                    partial(_feed_after, engine, sink.types, sink.providers),
                     client,
                     clock=clock,
                     owner=owner,

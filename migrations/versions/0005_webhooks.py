@@ -69,7 +69,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_webhook_deliveries_due", "webhook_deliveries", ["sink", "status", "next_attempt_at"]
+        "ix_webhook_deliveries_due",
+        "webhook_deliveries",
+        ["sink", "status", "event_xid", "event_row"],
     )
     op.create_index(
         "ix_webhook_deliveries_campaign",

@@ -18,8 +18,9 @@ from tests.acceptance.test_cli import cli, plain
 from tests.delivery.outbox import ACME, GLOBEX, T, campaign, out_of_order, writers
 from tests.delivery.receiver import SECRET, Receiver
 from tests.helpers import row
+from worker.app import open_runtime
 from worker.clock import ManualClock
-from worker.config import WebhookSettings
+from worker.config import Settings, WebhookSettings
 from worker.delivery.webhook import RETRY_SCHEDULE, WebhookSink
 from worker.ports import Position
 from worker.storage.consumers import PostgresConsumers
@@ -222,3 +223,30 @@ async def test_failing_for_days_disables_the_sink(engine: AsyncEngine, clock: Ma
 def test_retry_schedule_is_the_documented_one() -> None:
     assert RETRY_SCHEDULE == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     assert Position() < Position(xid=1)
+
+
+async def test_a_configured_sink_gets_only_the_types_and_providers_it_asks_for(
+    engine: AsyncEngine, clock: ManualClock
+) -> None:
+    await write_events(engine, n_per_campaign=2)
+    receiver = Receiver()
+    config = WebhookSettings(
+        name="narrow",
+        url=URL_,
+        secret=SecretStr(SECRET),
+        types=("campaign.progress",),
+        providers=("vox_v3",),
+    )
+    async with open_runtime(
+        Settings(webhooks=(config,)),
+        clock=clock,
+        engine=engine,
+        transports={"webhook:narrow": httpx.ASGITransport(app=receiver)},
+    ) as rt:
+        (sink,) = rt.sinks
+        await sink.register()
+        assert await sink.enqueue() == 1
+        await drain(sink, clock)
+    assert [(a["type"], a["source"]) for a in receiver.accepted] == [
+        ("campaign.progress", "campaign-sync/vox_v3/acme")
+    ]

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 # Seconds before attempt 1, 2, …: the schedule of the established senders (Svix).
 RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18_000.0, 36_000.0, 36_000.0)
 JITTER = 0.1
+CLAIM_ROUNDS = 8  # deliveries claimed per round: this many times the concurrency
 
 
 def signing_key(secret: str) -> bytes:
@@ -163,16 +164,23 @@ class WebhookSink:
             self._queued = anyio.Event()
 
     async def send_due(self) -> int:
-        """One round: claim due deliveries and attempt them concurrently; how many."""
+        """One round: claim due deliveries and attempt them, ``concurrency`` at a time."""
+        # Claim a few rounds' worth at once: the claim is the costly statement.
         due = await self._store.claim_due(
             self.name,
             now=self._clock.now(),
-            limit=self.settings.concurrency,
-            hold=self.settings.timeout + 5,
+            limit=self.settings.concurrency * CLAIM_ROUNDS,
+            hold=(self.settings.timeout + 5) * CLAIM_ROUNDS,
         )
+        slots = anyio.CapacityLimiter(self.settings.concurrency)
+
+        async def attempt(delivery: DueDelivery) -> None:
+            async with slots:
+                await self._attempt(delivery)
+
         async with anyio.create_task_group() as group:
             for delivery in due:
-                group.start_soon(self._attempt, delivery)
+                group.start_soon(attempt, delivery)
         return len(due)
 
     async def _attempt(self, delivery: DueDelivery) -> None:

@@ -217,7 +217,8 @@ webhook_deliveries = Table(
     _tz("delivered_at"),
     _tz("dead_at"),
     UniqueConstraint("sink", "event_id"),
-    Index("ix_webhook_deliveries_due", "sink", "status", "next_attempt_at"),
+    # Pending deliveries in outbox order: a claim reads them from the front.
+    Index("ix_webhook_deliveries_due", "sink", "status", "event_xid", "event_row"),
     Index(
         "ix_webhook_deliveries_campaign",
         "sink",

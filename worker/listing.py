@@ -10,17 +10,19 @@ are the ones that went missing. Memory is one set of ids per cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from worker.domain.campaign import record_fingerprint, record_id
 from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind
-from worker.ports import Provider, RawRecord
+from worker.ports import Lease, Provider, RawRecord, Store
 
 __all__ = ["MAX_ID_CHARS", "Entry", "Listing"]
 
 MAX_ID_CHARS = 1000  # a longer "id" is not one: the record is quarantined
+VANISH_BATCH = 5000  # stored ids read per query when looking for what a listing missed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +80,33 @@ class Listing:
             fingerprint = record_fingerprint(raw) if isinstance(raw, Mapping) else None
             entries.append(Entry(campaign_id, raw, fingerprint))
         return entries, rejections
+
+    async def vanish_missing(
+        self,
+        store: Store,
+        lease: Lease,
+        *,
+        listed_at: datetime,
+        lease_now: Callable[[], datetime],
+        misses_to_vanish: int,
+    ) -> tuple[int, int]:
+        """After a complete listing: a miss for each stored campaign it lacked.
+
+        Reads the stored ids back in keyset batches (never the whole fleet at once)
+        and writes each batch's misses in a transaction fenced by ``lease``.
+        Returns (campaigns vanished, events written).
+        """
+        vanished = events = 0
+        after = ""
+        while ids := await store.listed_ids(lease.target, after=after, limit=VANISH_BATCH):
+            after = ids[-1]
+            missing = [cid for cid in ids if cid not in self.seen]
+            if not missing:
+                continue
+            async with store.page(lease, lease_now()) as writer:
+                written = await writer.miss(
+                    missing, listed_at=listed_at, misses_to_vanish=misses_to_vanish
+                )
+            vanished += written.changed
+            events += written.events
+        return vanished, events

@@ -26,8 +26,9 @@ import anyio
 from worker import metrics
 from worker.clock import SystemClock
 from worker.config import LimitSettings
+from worker.cycle_report import CycleTotals, report_cycle
 from worker.domain.campaign import TargetKey
-from worker.domain.records import Rejection, redact
+from worker.domain.records import redact
 from worker.domain.timestamps import to_iso8601
 from worker.drift_reports import DriftReports
 from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageError
@@ -39,9 +40,6 @@ from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, R
 __all__ = ["CyclePolicy", "SyncPipeline"]
 
 log = logging.getLogger(__name__)
-
-# Stored ids read per query when looking for campaigns a listing missed.
-VANISH_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +129,7 @@ class SyncPipeline:
     async def _cycle(
         self, provider: Provider, lease: Lease, policy: CyclePolicy, started: float
     ) -> RunSummary:
-        totals = _Totals()
+        totals = CycleTotals()
         status, error = "failed", None
         try:
             lost = await under_lease(
@@ -163,11 +161,11 @@ class SyncPipeline:
                 with anyio.CancelScope(shield=True):
                     await self.store.finish(lease, self.clock.now(), summary)
             finally:
-                self._report(lease, summary, time.monotonic() - started)
+                report_cycle(lease, summary, time.monotonic() - started)
         return summary
 
     async def _listing(
-        self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: _Totals
+        self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: CycleTotals
     ) -> None:
         limits = policy.limits
         step = PageStep(
@@ -226,7 +224,7 @@ class SyncPipeline:
         observed_at: datetime,
         listing: Listing,
         limits: LimitSettings,
-        totals: _Totals,
+        totals: CycleTotals,
     ) -> None:
         """Store one provider page, in chunks of ``limits.write_chunk`` records."""
         entries, rejections = listing.take(page)
@@ -274,32 +272,27 @@ class SyncPipeline:
             self._count_page(target, len(chunk), written.events, stored)
 
     async def _vanish(
-        self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: _Totals
+        self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: CycleTotals
     ) -> None:
         """After a complete listing: count a miss for every stored campaign it lacked."""
-        target = lease.target
         if listing.unidentified:
             log.warning(
                 "%s: %d listed records had no readable id; nothing vanishes this cycle",
-                target,
+                lease.target,
                 listing.unidentified,
-                extra={"event": "sync.vanish_skipped", "target": str(target)},
+                extra={"event": "sync.vanish_skipped", "target": str(lease.target)},
             )
             return
-        listed_at = self.clock.now()
-        after = ""
-        while ids := await self.store.listed_ids(target, after=after, limit=VANISH_BATCH):
-            after = ids[-1]
-            missing = [cid for cid in ids if cid not in listing.seen]
-            if not missing:
-                continue
-            async with self.store.page(lease, self.lease_clock.now()) as writer:
-                written = await writer.miss(
-                    missing, listed_at=listed_at, misses_to_vanish=policy.misses_to_vanish
-                )
-            totals.vanished += written.changed
-            totals.events += written.events
-            metrics.EVENTS.labels(target.provider, target.account).inc(written.events)
+        vanished, events = await listing.vanish_missing(
+            self.store,
+            lease,
+            listed_at=self.clock.now(),
+            lease_now=self.lease_clock.now,
+            misses_to_vanish=policy.misses_to_vanish,
+        )
+        totals.vanished += vanished
+        totals.events += events
+        metrics.EVENTS.labels(lease.target.provider, lease.target.account).inc(events)
 
     def _count_page(self, target: TargetKey, records: int, events: int, stored: StoredPage) -> None:
         labels = (target.provider, target.account)
@@ -308,74 +301,3 @@ class SyncPipeline:
         metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
         metrics.RECORDS.labels(*labels).inc(records)
         metrics.EVENTS.labels(*labels).inc(events)
-
-    def _report(self, lease: Lease, summary: RunSummary, seconds: float) -> None:
-        target = lease.target
-        metrics.CYCLES.labels(target.provider, target.account, summary.status).inc()
-        metrics.CYCLE_SECONDS.labels(target.provider, target.account).observe(seconds)
-        log.info(
-            "sync of %s %s: %d records, %d changed, %d events, %d rejected, %d vanished",
-            target,
-            summary.status,
-            summary.records,
-            summary.changed,
-            summary.events,
-            summary.rejected,
-            summary.vanished,
-            extra={
-                "event": "sync.finished",
-                "target": str(target),
-                "run_id": lease.run_id,
-                "status": summary.status,
-                "pages": summary.pages,
-                "records": summary.records,
-                "changed": summary.changed,
-                "events": summary.events,
-                "rejected": summary.rejected,
-                "vanished": summary.vanished,
-                "stale": summary.stale,
-                "deferred": summary.deferred,
-                "seconds": round(seconds, 3),
-            },
-        )
-
-
-@dataclass
-class _Totals:
-    pages: int = 0
-    records: int = 0
-    changed: int = 0
-    events: int = 0
-    rejected: int = 0
-    vanished: int = 0
-    stale: int = 0
-    deferred: int = 0
-
-    def add(
-        self,
-        *,
-        pages: int,
-        records: int,
-        changed: int,
-        events: int,
-        rejections: Sequence[Rejection],
-    ) -> None:
-        self.pages += pages
-        self.records += records
-        self.changed += changed
-        self.events += events
-        self.rejected += sum(1 for r in rejections if r.kind.quarantines)
-
-    def summary(self, status: str, error: str | None) -> RunSummary:
-        return RunSummary(
-            status=status,
-            pages=self.pages,
-            records=self.records,
-            changed=self.changed,
-            events=self.events,
-            rejected=self.rejected,
-            vanished=self.vanished,
-            stale=self.stale,
-            deferred=self.deferred,
-            error=error,
-        )

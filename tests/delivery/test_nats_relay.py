@@ -39,6 +39,7 @@ from worker.clock import ManualClock
 from worker.config import NatsSettings
 from worker.delivery.nats import NatsRelay, escape_token, subject_for, unescape_token
 from worker.domain.campaign import TargetKey
+from worker.domain.events import to_cloudevent
 from worker.errors import BrokerUnavailable
 from worker.ports import ConsumerHeld, ConsumerLease, OutboxEvent, Position, RunSummary
 from worker.storage.consumers import PostgresConsumers
@@ -87,7 +88,7 @@ def test_escaping_is_reversible_and_leaves_no_separator_or_wildcard(text: str) -
 
 
 def test_unescaping_refuses_what_escaping_never_makes() -> None:
-    for bad in ("a~", "a~2", "a~zz", "~2e"):
+    for bad in ("", "a~", "a~2", "a~zz", "~2e", "~41", "a.b", "a b", "~FF"):
         with pytest.raises(ValueError, match="not an escaped subject token"):
             unescape_token(bad)
 
@@ -201,7 +202,9 @@ async def test_every_event_arrives_on_subjects_wildcards_filter(
         assert parsed["id"] == stored.event.event_id
         assert parsed["type"] == stored.event.type
         assert parsed["source"] == f"campaign-sync/{key.provider}/{key.account}"
-        assert parsed["sequence"] == envelope["sequence"]
+        assert envelope == json.loads(
+            json.dumps(to_cloudevent(stored.event, position=stored.row_id))
+        )
     assert f"{p}.vox_v3.eu~2Eacme.campaign.discovered" in {m.subject for m in everything}
 
     def subjects(messages: list[Msg]) -> list[str]:

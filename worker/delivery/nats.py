@@ -73,13 +73,16 @@ def escape_token(text: str) -> str:
 
 
 def unescape_token(token: str) -> str:
-    """The text :func:`escape_token` made ``token`` from; raises ValueError if it made none."""
-    raw = bytearray()
-    for i, part in enumerate(token.split("~")):
-        if i and (len(part) < 2 or not set(part[:2]) <= set("0123456789ABCDEF")):
-            raise ValueError(f"not an escaped subject token: {token!r}")
-        raw += bytes.fromhex(part[:2]) + part[2:].encode() if i else part.encode()
-    return raw.decode()
+    """The text :func:`escape_token` turns into ``token``; ValueError when there is none."""
+    first, *escaped = token.split("~")
+    try:
+        raw = first.encode() + b"".join(bytes.fromhex(e[:2]) + e[2:].encode() for e in escaped)
+        text: str | None = raw.decode()
+    except ValueError:  # not hex, or not UTF-8
+        text = None
+    if not text or escape_token(text) != token:  # escape_token spells each text one way
+        raise ValueError(f"not an escaped subject token: {token!r}")
+    return text
 
 
 def subject_for(prefix: str, provider: str, account: str, event_type: str) -> str:
@@ -90,13 +93,6 @@ def subject_for(prefix: str, provider: str, account: str, event_type: str) -> st
     """
     scope, _, kind = event_type.partition(".")
     return ".".join([prefix, *(escape_token(t) for t in (provider, account, scope, kind))])
-
-
-def _refusal(exc: BaseException) -> bool:
-    # During the handshake nats-py reports the server's -ERR as a plain Error.
-    return isinstance(exc, nats.errors.AuthorizationError) or (
-        "authorization violation" in str(exc).lower()
-    )
 
 
 class NatsRelay:
@@ -183,7 +179,10 @@ class NatsRelay:
                 await self._lead(js, started)
             finally:
                 closing = True
-                with anyio.move_on_after(self.settings.connect_timeout, shield=True):
+                with (
+                    anyio.move_on_after(self.settings.connect_timeout, shield=True),
+                    contextlib.suppress(nats.errors.Error, OSError),  # it is gone either way
+                ):
                     await client.close()
         raise BrokerUnavailable(f"lost the connection to NATS at {self.server}{self._cause()}")
 
@@ -212,7 +211,7 @@ class NatsRelay:
                 f"{s.connect_timeout:g} s{self._cause()}"
             ) from None
         except (nats.errors.Error, OSError) as exc:
-            if self._refused or _refusal(exc):
+            if self._refused:
                 raise BrokerUnavailable(
                     f"NATS at {self.server} refused the credentials (nats.user, nats.password)"
                 ) from None
@@ -324,7 +323,8 @@ class NatsRelay:
         # Replaces nats-py's default, which logs a traceback per failed attempt; the
         # error is kept for the message of the BrokerUnavailable that follows.
         self._last_error = self._describe(exc)
-        self._refused |= _refusal(exc)
+        # The server's -ERR; nats-py raises it as a plain Error during the handshake.
+        self._refused |= "authorization" in self._last_error.lower()
         self._log(logging.DEBUG, "nats.client_error", f"NATS client: {self._last_error}")
 
     def _cause(self) -> str:

@@ -1,8 +1,4 @@
-"""The small contracts between the pipeline and its adapters.
-
-Providers, storage and clocks are implemented elsewhere; the pipeline and the
-composition root only know these Protocols.
-"""
+"""The contracts of a sync cycle: providers, clocks, leases, and the campaign stores."""
 
 from __future__ import annotations
 
@@ -23,29 +19,19 @@ __all__ = [
     "CampaignStore",
     "Claim",
     "Clock",
-    "ConsumerHeld",
-    "ConsumerInfo",
-    "ConsumerLease",
-    "ConsumerStore",
-    "DeadLetter",
     "Detail",
-    "DueDelivery",
-    "Feed",
     "Lease",
     "LeaseHeld",
     "LeaseStore",
     "NotDue",
-    "OutboxEvent",
     "PageWriter",
-    "Position",
     "Provider",
     "RawRecord",
     "RunSummary",
-    "SinkState",
     "Store",
-    "WebhookStore",
     "Written",
 ]
+
 
 RawRecord = Mapping[str, Any]
 
@@ -115,107 +101,6 @@ RUN_STATUSES = (
     "superseded",
     "abandoned",
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class Position:
-    """A place in the outbox's gap-free order: (writing transaction id, outbox id).
-
-    Rendered as ``"<xid>:<id>"``; ``Position()`` is before every event.
-    """
-
-    xid: int = 0
-    id: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.xid}:{self.id}"
-
-    @classmethod
-    def parse(cls, text: str) -> Position:
-        """The position rendered as ``"<xid>:<id>"``; raises ValueError otherwise."""
-        xid, sep, row = text.partition(":")
-        if not sep or not xid.isdigit() or not row.isdigit():
-            raise ValueError(f"not a position (expected XID:ID): {text!r}")
-        return cls(xid=int(xid), id=int(row))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutboxEvent:
-    """A stored event with its place in the outbox.
-
-    ``row_id`` is ``campaign_events.id``, the CloudEvents ``sequence`` position.
-    """
-
-    position: Position
-    row_id: int
-    event: ChangeEvent
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsumerLease:
-    """One process's right to receive a named consumer's events, from ``cursor`` on."""
-
-    name: str
-    owner: str
-    token: int
-    ttl: float
-    cursor: Position
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsumerHeld:
-    """Another process receives this consumer's events."""
-
-    owner: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsumerInfo:
-    """A consumer as ``events consumers`` shows it."""
-
-    name: str
-    cursor: Position
-    lag_events: int
-    lag_seconds: float
-    owner: str | None
-    acked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SinkState:
-    """A webhook sink's standing: disabled (and why), last success, failing since."""
-
-    name: str
-    disabled_at: datetime | None = None
-    disabled_reason: str | None = None
-    last_success_at: datetime | None = None
-    failing_since: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DueDelivery:
-    """A webhook delivery claimed for one attempt."""
-
-    id: int
-    event_id: str
-    body: str
-    attempts: int  # made before this one
-    campaign_id: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadLetter:
-    """A delivery given up on (retries exhausted, or the sink disabled)."""
-
-    sink: str
-    event_id: str
-    type: str
-    campaign: str
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    dead_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -421,87 +306,3 @@ class CampaignStore(Protocol):
 
 class Store(LeaseStore, CampaignReader, CampaignStore, Protocol):
     """The storage ports, as the pipeline uses them."""
-
-
-class Feed(Protocol):
-    """The outbox read in its gap-free order, from some position on."""
-
-    def batches(self, *, follow: bool = True) -> AsyncIterator[list[OutboxEvent]]:
-        """Non-empty batches in order; with ``follow``, wait for more forever."""
-        ...
-
-
-class ConsumerStore(Protocol):
-    """Durable consumer cursors, each held by one process at a time."""
-
-    async def claim(
-        self,
-        name: str,
-        *,
-        owner: str,
-        now: datetime,
-        ttl: float,
-        types: Sequence[str] | None = None,
-        providers: Sequence[str] | None = None,
-    ) -> ConsumerLease | ConsumerHeld:
-        """Take the consumer's lease, or say who holds it. Raises StorageError."""
-        ...
-
-    async def renew(self, lease: ConsumerLease, now: datetime) -> bool:
-        """Extend the lease; False when another process holds it now."""
-        ...
-
-    async def ack(self, lease: ConsumerLease, position: Position, now: datetime) -> None:
-        """Move the cursor forward to ``position``; raises ConsumerLost when not held."""
-        ...
-
-    async def release(self, lease: ConsumerLease) -> None:
-        """Give the lease up."""
-        ...
-
-
-class WebhookStore(Protocol):
-    """Webhook sinks and their deliveries (see ``worker.storage.webhooks``)."""
-
-    async def register(self, sink: str, url: str, now: datetime) -> SinkState:
-        """Create or update the sink; its state."""
-        ...
-
-    async def state(self, sink: str) -> SinkState:
-        """The sink's current state."""
-        ...
-
-    async def enqueue(
-        self, sink: str, events: Sequence[OutboxEvent], *, now: datetime, dead: bool
-    ) -> int:
-        """One delivery per event, once; dead ones while the sink is disabled."""
-        ...
-
-    async def claim_due(
-        self, sink: str, *, now: datetime, limit: int, hold: float
-    ) -> list[DueDelivery]:
-        """Claim due deliveries, the oldest pending one of each campaign only."""
-        ...
-
-    async def delivered(
-        self, sink: str, delivery: DueDelivery, *, now: datetime, status: int
-    ) -> None:
-        """Record a success."""
-        ...
-
-    async def failed(
-        self,
-        sink: str,
-        delivery: DueDelivery,
-        *,
-        now: datetime,
-        status: int | None,
-        error: str,
-        retry_at: datetime | None,
-    ) -> SinkState:
-        """Record a failure: retried at ``retry_at``, or dead when ``None``."""
-        ...
-
-    async def disable(self, sink: str, *, now: datetime, reason: str) -> int:
-        """Disable the sink; pending deliveries become dead letters."""
-        ...

@@ -1,0 +1,90 @@
+"""What one cycle did: its running totals, and how its end is counted and logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worker import metrics
+from worker.domain.records import Rejection
+from worker.ports import Lease, RunSummary
+
+__all__ = ["CycleTotals", "report_cycle"]
+
+log = logging.getLogger("worker.pipeline")  # the cycle's own log, as before the split
+
+
+def report_cycle(lease: Lease, summary: RunSummary, seconds: float) -> None:
+    """Count the cycle in the metrics and log how it ended (event ``sync.finished``)."""
+    target = lease.target
+    metrics.CYCLES.labels(target.provider, target.account, summary.status).inc()
+    metrics.CYCLE_SECONDS.labels(target.provider, target.account).observe(seconds)
+    log.info(
+        "sync of %s %s: %d records, %d changed, %d events, %d rejected, %d vanished",
+        target,
+        summary.status,
+        summary.records,
+        summary.changed,
+        summary.events,
+        summary.rejected,
+        summary.vanished,
+        extra={
+            "event": "sync.finished",
+            "target": str(target),
+            "run_id": lease.run_id,
+            "status": summary.status,
+            "pages": summary.pages,
+            "records": summary.records,
+            "changed": summary.changed,
+            "events": summary.events,
+            "rejected": summary.rejected,
+            "vanished": summary.vanished,
+            "stale": summary.stale,
+            "deferred": summary.deferred,
+            "seconds": round(seconds, 3),
+        },
+    )
+
+
+@dataclass
+class CycleTotals:
+    """What a cycle did so far, page by page."""
+
+    pages: int = 0
+    records: int = 0
+    changed: int = 0
+    events: int = 0
+    rejected: int = 0
+    vanished: int = 0
+    stale: int = 0
+    deferred: int = 0
+
+    def add(
+        self,
+        *,
+        pages: int,
+        records: int,
+        changed: int,
+        events: int,
+        rejections: Sequence[Rejection],
+    ) -> None:
+        self.pages += pages
+        self.records += records
+        self.changed += changed
+        self.events += events
+        self.rejected += sum(1 for r in rejections if r.kind.quarantines)
+
+    def summary(self, status: str, error: str | None) -> RunSummary:
+        return RunSummary(
+            status=status,
+            pages=self.pages,
+            records=self.records,
+            changed=self.changed,
+            events=self.events,
+            rejected=self.rejected,
+            vanished=self.vanished,
+            stale=self.stale,
+            deferred=self.deferred,
+            error=error,
+        )

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from worker import __version__
 from worker.clock import SystemClock
 from worker.config import Settings, Target
+from worker.delivery.nats import NatsRelay
 from worker.delivery.subscribe import Subscription
 from worker.delivery.webhook import WebhookSink
 from worker.errors import ConfigError, StorageError
@@ -47,8 +48,10 @@ from worker.storage.webhooks import PostgresWebhooks
 __all__ = [
     "Admin",
     "Runtime",
+    "nats_relay",
     "open_admin",
     "open_database",
+    "open_relay",
     "open_runtime",
     "subscribe",
     "worker_name",
@@ -108,6 +111,7 @@ class Runtime:
     policies: Mapping[str, CyclePolicy]
     clock: Clock
     sinks: tuple[WebhookSink, ...] = ()
+    relay: NatsRelay | None = None
 
     async def sync_target(
         self, name: str, *, force: bool = True, lease_wait: float = 0.0
@@ -148,7 +152,10 @@ class Runtime:
 
     def deliveries(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
         """The long-running delivery loops to run beside the scheduler (``run``)."""
-        return [sink.run for sink in self.sinks]
+        loops = [sink.run for sink in self.sinks]
+        if self.relay is not None:
+            loops.append(self.relay.run)
+        return loops
 
     async def sync_all(self) -> dict[str, RunSummary]:
         """One cycle of every target, concurrently; each target fails alone."""
@@ -161,6 +168,20 @@ class Runtime:
             for name in self.providers:
                 tg.start_soon(one, name)
         return results
+
+
+def nats_relay(settings: Settings, engine: AsyncEngine, owner: str) -> NatsRelay:
+    """The NATS relay of ``settings.nats`` on ``engine``."""
+    assert settings.nats is not None
+    nats = settings.nats
+    return NatsRelay(
+        PostgresConsumers(engine),
+        lambda after: EventFeed(engine, after=after, batch_size=nats.batch_size),
+        nats,
+        owner=owner,
+        clock=SystemClock(),
+        lease_ttl=settings.lease_ttl,
+    )
 
 
 def _feed_after(
@@ -265,6 +286,7 @@ async def open_runtime(
             },
             clock=clock,
             sinks=tuple(sinks),
+            relay=None if settings.nats is None else nats_relay(settings, engine, owner),
         )
 
 
@@ -371,3 +393,11 @@ async def open_admin(settings: Settings) -> AsyncIterator[Admin]:
     async with open_database(settings) as engine:
         await require_schema(engine)
         yield Admin(engine, PostgresConsumers(engine), PostgresWebhooks(engine))
+
+
+@asynccontextmanager
+async def open_relay(settings: Settings) -> AsyncIterator[NatsRelay]:
+    """The NATS relay alone (``campaign-sync relay``), on the configured database."""
+    async with open_database(settings) as engine:
+        await require_schema(engine)
+        yield nats_relay(settings, engine, worker_name())

@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
         help="also deliver events to a local receiver that checks their signatures",
     )
 
+    commands.add_parser("relay", help="only the NATS relay (`nats:` in the config), as a daemon")
+
     add_events_commands(commands)
 
     simulate = commands.add_parser("simulate", help="serve one provider simulator on loopback")
@@ -180,6 +182,13 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _relay(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.daemon import run_relay
+
+    await run_relay(settings)
+    return 0
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from worker.demo import DemoOptions, run_demo
 
@@ -212,4 +221,5 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
     "demo": _demo,
     "simulate": _simulate,
     "events": run_events_command,
+    "relay": _relay,
 }

@@ -8,21 +8,24 @@ closes the database and HTTP clients in order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from functools import partial
 
 import anyio
 from sqlalchemy import text
 
-from worker.app import open_runtime
+from worker.app import open_relay, open_runtime
 from worker.config import Settings
+from worker.errors import ConfigError, WorkerError
 from worker.health import health_app
 from worker.http_server import serve
 from worker.scheduler import SyncScheduler
 
-__all__ = ["run_daemon"]
+__all__ = ["run_daemon", "run_relay"]
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,57 @@ log = logging.getLogger(__name__)
 async def run_daemon(
     settings: Settings, *, health_host: str, health_port: int, grace_seconds: float = 25.0
 ) -> None:
-    """Run until SIGTERM or SIGINT."""
+    """Run until SIGTERM or SIGINT.
+
+    Raises:
+        WorkerError: a part could not start (the database, the NATS server); the
+            first such error, not an ExceptionGroup, so the CLI prints one line.
+    """
+    with _first_worker_error():
+        await _run_daemon(
+            settings, health_host=health_host, health_port=health_port, grace_seconds=grace_seconds
+        )
+
+
+async def run_relay(settings: Settings) -> None:
+    """``campaign-sync relay``: only the NATS relay, until SIGTERM or SIGINT."""
+    if settings.nats is None:
+        raise ConfigError("no `nats:` section in the configuration; the relay has nothing to do")
+    with _first_worker_error():
+        async with open_relay(settings) as relay, anyio.create_task_group() as group:
+            group.start_soon(relay.run)
+            await _until_signal()
+            group.cancel_scope.cancel()
+
+
+@contextlib.contextmanager
+def _first_worker_error() -> Iterator[None]:
+    try:
+        yield
+    except ExceptionGroup as group:
+        errors = group.subgroup(lambda exc: isinstance(exc, WorkerError))
+        if errors is None or errors.split(WorkerError)[1] is not None:
+            raise
+        first: BaseException = errors
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from group
+
+
+async def _until_signal() -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info(
+                "%s received; stopping",
+                signal.Signals(signum).name,
+                extra={"event": "daemon.stopping"},
+            )
+            return
+
+
+async def _run_daemon(
+    settings: Settings, *, health_host: str, health_port: int, grace_seconds: float
+) -> None:
     async with open_runtime(settings) as runtime:
         intervals = {t.name: t.poll_interval for t in settings.targets}
         scheduler = SyncScheduler(
@@ -60,12 +113,5 @@ async def run_daemon(
             async with scheduler, anyio.create_task_group() as deliveries:
                 for task in runtime.deliveries():
                     deliveries.start_soon(task)
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for signum in signals:
-                        log.info(
-                            "%s received; stopping",
-                            signal.Signals(signum).name,
-                            extra={"event": "daemon.stopping"},
-                        )
-                        break
+                await _until_signal()
                 deliveries.cancel_scope.cancel()

@@ -8,6 +8,7 @@ __all__ = [
     "CYCLES",
     "CYCLE_SECONDS",
     "EVENTS",
+    "NATS_PUBLISHED",
     "RECORDS",
     "REJECTED",
     "UNKNOWN_STATUS",
@@ -34,4 +35,10 @@ WEBHOOK_DELIVERIES = Counter(
     "campaign_sync_webhook_deliveries_total",
     "Webhook delivery attempts by outcome (delivered, failed, dead, disabled).",
     ["sink", "outcome"],
+)
+
+NATS_PUBLISHED = Counter(
+    "campaign_sync_nats_published_total",
+    "Events the NATS relay published, by outcome (stored, duplicate: dropped by JetStream).",
+    ["outcome"],
 )

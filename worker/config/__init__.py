@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         sinks = [n for n, k in Counter(w.name for w in self.webhooks).items() if k > 1]
         if sinks:
             raise ValueError(f"duplicate webhook names: {', '.join(sorted(sinks))}")
+        if self.nats is not None and self.nats.duplicate_window <= self.lease_ttl:
+            # A standby relay republishes after lease_ttl; JetStream must still know the ids.
+            raise ValueError(
+                f"nats.duplicate_window ({self.nats.duplicate_window:g} s) must be longer than "
+                f"lease_ttl ({self.lease_ttl:g} s)"
+            )
         return self
 
     @classmethod

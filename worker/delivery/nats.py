@@ -46,53 +46,22 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from worker import metrics
 from worker.config import NatsSettings
+from worker.delivery.subjects import escape_token, subject_for, unescape_token
 from worker.delivery.subscribe import FeedFactory, SubscribedEvent, Subscription
+from worker.domain.campaign import CampaignKey
 from worker.domain.records import redact
 from worker.errors import BrokerUnavailable, ConsumerLost, StorageError
 from worker.ports import Clock, ConsumerStore
 
 __all__ = ["CONTENT_TYPE", "NatsRelay", "escape_token", "subject_for", "unescape_token"]
 
+
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/cloudevents+json"
-_KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _STREAM_NAME_IN_USE = 10058  # JetStream's code when another relay created the stream first
-
-
-def escape_token(text: str) -> str:
-    """``text`` as one subject token: bytes outside ``[A-Za-z0-9_-]`` become ``~XX``.
-
-    Raises:
-        ValueError: ``text`` is empty (NATS has no empty tokens).
-    """
-    if not text:
-        raise ValueError("a subject token cannot be empty")
-    return "".join(chr(b) if b in _KEPT else f"~{b:02X}" for b in text.encode())
-
-
-def unescape_token(token: str) -> str:
-    """The text :func:`escape_token` turns into ``token``; ValueError when there is none."""
-    first, *escaped = token.split("~")
-    try:
-        raw = first.encode() + b"".join(bytes.fromhex(e[:2]) + e[2:].encode() for e in escaped)
-        text: str | None = raw.decode()
-    except ValueError:  # not hex, or not UTF-8
-        text = None
-    if not text or escape_token(text) != token:  # escape_token spells each text one way
-        raise ValueError(f"not an escaped subject token: {token!r}")
-    return text
-
-
-def subject_for(prefix: str, provider: str, account: str, event_type: str) -> str:
-    """The subject of an event: ``{prefix}.{provider}.{account}.{scope}.{kind}``.
-
-    ``prefix`` is taken as it is (the settings allow one plain token only); the
-    type is split at its first dot, so a subject always has five tokens.
-    """
-    scope, _, kind = event_type.partition(".")
-    return ".".join([prefix, *(escape_token(t) for t in (provider, account, scope, kind))])
 
 
 class NatsRelay:
@@ -271,14 +240,36 @@ class NatsRelay:
                 await anyio.sleep(self._reconnect_wait)
 
     async def _publish(self, js: JetStreamContext, events: list[SubscribedEvent]) -> None:
-        """Publish in order, each PubAck awaited before the next; then move the cursor."""
-        copies = 0
+        """Publish a batch, then move the cursor past it.
+
+        In rounds: each round holds at most one event per campaign, published
+        concurrently, and waits for all its PubAcks before the next round starts.
+        So each campaign's events are stored in order (the promise), while a batch
+        of many campaigns costs a few round trips rather than one per event.
+        """
+        rounds: list[list[SubscribedEvent]] = []
+        depth: dict[CampaignKey, int] = {}
         for event in events:
-            if (await self._publish_one(js, event)).duplicate:
-                copies += 1
-                self.duplicates += 1
-            else:
-                self.published += 1
+            key = event.stored.event.key
+            level = depth.get(key, 0)
+            depth[key] = level + 1
+            if level == len(rounds):
+                rounds.append([])
+            rounds[level].append(event)
+        acks: list[PubAck] = []
+
+        async def publish(event: SubscribedEvent) -> None:
+            acks.append(await self._publish_one(js, event))
+
+        for batch in rounds:
+            async with anyio.create_task_group() as group:
+                for event in batch:
+                    group.start_soon(publish, event)
+        copies = sum(1 for ack in acks if ack.duplicate)
+        self.duplicates += copies
+        self.published += len(acks) - copies
+        metrics.NATS_PUBLISHED.labels("stored").inc(len(acks) - copies)
+        metrics.NATS_PUBLISHED.labels("duplicate").inc(copies)
         await events[-1].ack()  # cumulative: the whole batch
         if copies:  # published before a restart, or replayed
             msg = f"{copies} of {len(events)} events were stored already; JetStream dropped them"

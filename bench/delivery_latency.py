@@ -84,7 +84,10 @@ async def load(engine: object, clock: ManualClock, fleet: int, stop: anyio.Event
     transports = {target.name: httpx.ASGITransport(app=create_app(vox, api_key=KEY))}
     cycles = 0
     async with open_runtime(
-        Settings(targets=(target,)), clock=clock, engine=engine, transports=transports  # type: ignore[arg-type]
+        Settings(targets=(target,)),
+        clock=clock,
+        engine=engine,
+        transports=transports,  # type: ignore[arg-type]
     ) as rt:
         while not stop.is_set():
             clock.advance(timedelta(minutes=1))
@@ -180,17 +183,18 @@ async def main(probes: int, fleet: int) -> None:
                 committed[change.events[0].event_id] = time.perf_counter()
                 await anyio.sleep(0.05)
             with anyio.move_on_after(30):
-                while any(len(r) < probes for name, r in received.items() if name != "nats" or nats_up()):
+                while any(
+                    len(r) < probes for name, r in received.items() if name != "nats" or nats_up()
+                ):
                     await anyio.sleep(0.1)
-            async with engine.connect() as c:
-                from sqlalchemy import text as _t
-                print((await c.execute(_t("select status, count(*), max(attempts), max(last_error) from webhook_deliveries group by 1"))).all())
             await store.finish(lease, SystemClock().now(), RunSummary(status="succeeded"))  # type: ignore[arg-type]
             stop.set()
             tg.cancel_scope.cancel()
         with contextlib.suppress(Exception):
             await client.jetstream().delete_stream(stream)  # type: ignore[possibly-undefined]
-    print(f"delivery latency, commit to receive, {probes} probes, load: {fleet} campaigns per cycle")
+    print(
+        f"delivery latency, commit to receive, {probes} probes, load: {fleet} campaigns per cycle"
+    )
     for name, times in received.items():
         lat = [(times[e] - committed[e]) * 1000 for e in committed if e in times]
         print(f"  {name:<8} {quantiles(lat) if lat else 'not measured (no nats-server on :4222)'}")

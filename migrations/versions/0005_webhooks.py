@@ -64,9 +64,7 @@ def upgrade() -> None:
         _tz("delivered_at"),
         _tz("dead_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
-        sa.UniqueConstraint(
-            "sink", "event_id", name=op.f("uq_webhook_deliveries_sink_event_id")
-        ),
+        sa.UniqueConstraint("sink", "event_id", name=op.f("uq_webhook_deliveries_sink_event_id")),
     )
     op.create_index(
         "ix_webhook_deliveries_due",

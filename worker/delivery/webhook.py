@@ -157,11 +157,12 @@ class WebhookSink:
     async def send_forever(self) -> None:
         """Send due deliveries; wait for new ones or the poll interval when there are none."""
         while True:
+            # A fresh wake-up before looking: one that comes while we look is kept.
+            self._queued = anyio.Event()
             if await self.send_due():
                 continue
             with anyio.move_on_after(self._poll):
                 await self._queued.wait()
-            self._queued = anyio.Event()
 
     async def send_due(self) -> int:
         """One round: claim due deliveries and attempt them, ``concurrency`` at a time."""

@@ -116,6 +116,8 @@ class EventFeed:
         """
         while True:
             before = self.cursor
+            # A fresh wake-up before reading: a NOTIFY that lands while we read is kept.
+            self._wake = anyio.Event()
             try:
                 batch = await self.fetch()
             except StorageError as exc:
@@ -134,4 +136,3 @@ class EventFeed:
                 return
             with anyio.move_on_after(self.poll_interval):
                 await self._wake.wait()
-            self._wake = anyio.Event()

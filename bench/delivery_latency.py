@@ -77,9 +77,18 @@ def quantiles(values: list[float]) -> str:
 
 async def load(engine: object, clock: ManualClock, fleet: int, stop: anyio.Event) -> int:
     vox = VoxEngine(clock, seed=3, dispatch_delay=timedelta(0))
+    created = clock.now() - timedelta(hours=1)
     for _ in range(fleet):
-        vox.add(VoxCampaign(id=vox.next_id(), name="load", created_at=clock.now() - timedelta(hours=1),
-                            total_calls=10**6, concurrency=20, seconds_per_call=3.0))  # fmt: skip
+        vox.add(
+            VoxCampaign(
+                id=vox.next_id(),
+                name="load",
+                created_at=created,
+                total_calls=10**6,
+                concurrency=20,
+                seconds_per_call=3.0,
+            )
+        )
     target = VoxV3Target(account="load", base_url="http://load.test", api_key=SecretStr(KEY))
     transports = {target.name: httpx.ASGITransport(app=create_app(vox, api_key=KEY))}
     cycles = 0
@@ -173,8 +182,15 @@ async def main(probes: int, fleet: int) -> None:
             at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
             for i in range(probes):
                 at += timedelta(seconds=1)
-                version = Campaign(provider="probe", account="bench", campaign_id="p", name=None,
-                                   status=Status.RUNNING, status_raw="ongoing", raw={"n": i})  # fmt: skip
+                version = Campaign(
+                    provider="probe",
+                    account="bench",
+                    campaign_id="p",
+                    name=None,
+                    status=Status.RUNNING,
+                    status_raw="ongoing",
+                    raw={"n": i},
+                )
                 stored = await store.load(PROBE, ["p"])
                 change = diff(stored.get("p"), version, at)
                 assert change is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -131,17 +131,20 @@ C = TypeVar("C", bound=_Playable)
 class Fleet(Generic[K, C]):
     """The campaigns of one simulated account, played forward lazily to the clock's now.
 
-    Every read first advances each campaign's state machine to ``clock.now()``,
-    so a simulator needs no background task and its time is whatever the
-    injected clock says. Subclasses name a campaign's key (:meth:`_key`), play
-    one campaign forward (:meth:`_advance`) and may adjust a new campaign
-    (:meth:`_admit`).
+    A campaign is advanced to ``clock.now()`` when it is read, so a simulator
+    needs no background task and its time is whatever the injected clock says.
+    Serving a page costs its own campaigns only: :meth:`ordered` keeps the fleet
+    sorted by an unchanging key (rebuilt only when campaigns come or go) and
+    :meth:`settle` advances just the campaigns served. Subclasses name a
+    campaign's key (:meth:`_key`), play one campaign forward (:meth:`_advance`)
+    and may adjust a new campaign (:meth:`_admit`).
     """
 
     def __init__(self, clock: Clock, *, seed: int) -> None:
         self.clock = clock
         self.seed = seed
         self._campaigns: dict[K, C] = {}
+        self._orders: dict[tuple[Callable[[C], Any], bool], tuple[list[C], dict[K, int]]] = {}
         self._lock = threading.RLock()
 
     def _key(self, campaign: C) -> K:
@@ -162,18 +165,51 @@ class Fleet(Generic[K, C]):
             campaign.advanced_to = campaign.created_at
             self._admit(campaign)
             self._campaigns[key] = campaign
+            self._orders.clear()
             return campaign
 
     def remove(self, key: K) -> None:
         """Forget a campaign outside the API (tests: one deleted between list and detail)."""
         with self._lock:
             self._campaigns.pop(key, None)
+            self._orders.clear()
 
     def get(self, key: K) -> C | None:
         """One campaign advanced to now, or None."""
         with self._lock:
-            self.advance()
-            return self._campaigns.get(key)
+            campaign = self._campaigns.get(key)
+            if campaign is not None:
+                self.settle([campaign])
+            return campaign
+
+    def ordered(
+        self, order: Callable[[C], Any], *, reverse: bool = False
+    ) -> tuple[list[C], dict[K, int]]:
+        """Every campaign sorted by ``order`` (a key that never changes), and each one's place.
+
+        Cached until a campaign is added or removed; the campaigns are not advanced
+        (:meth:`settle` the ones served).
+        """
+        with self._lock:
+            cached = self._orders.get((order, reverse))
+            if cached is None:
+                items = sorted(self._campaigns.values(), key=order, reverse=reverse)
+                cached = items, {self._key(c): i for i, c in enumerate(items)}
+                self._orders[(order, reverse)] = cached
+            return cached
+
+    def settle(self, campaigns: Iterable[C]) -> list[C]:
+        """Advance these campaigns (only) to the clock's now; returns them."""
+        now = self.clock.now()
+        with self._lock:
+            self._before_settle(now)
+            settled = list(campaigns)
+            for campaign in settled:
+                self._advance(campaign, now)
+            return settled
+
+    def _before_settle(self, now: datetime) -> None:
+        """Apply what concerns the whole fleet up to ``now`` (VOXO's scripted edits)."""
 
     def advance(self) -> None:
         """Play every campaign's state machine forward to the clock's now."""

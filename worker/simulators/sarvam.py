@@ -46,6 +46,7 @@ from worker.simulators.sarvam_engine import (
 from worker.simulators.sarvam_requests import (
     BREAKERS,
     ListQuery,
+    created_order,
     new_campaign,
     parse_action,
     parse_changes,
@@ -122,9 +123,13 @@ def create_app(
     async def list_campaigns(request: Request) -> Response:
         authorize(request)
         query = ListQuery.of(request)
-        items = query.select(engine.campaigns())
         offset, limit = query.offset, query.limit
-        page = items[offset : offset + faults.cap(limit)]
+        if query.by_creation:  # the common case: sorted once, only the page played forward
+            items, _ = engine.ordered(created_order, reverse=query.descending)
+            page = engine.settle(items[offset : offset + faults.cap(limit)])
+        else:
+            items = query.select(engine.campaigns())
+            page = items[offset : offset + faults.cap(limit)]
         after = offset + len(page)
         return JSONResponse(
             {

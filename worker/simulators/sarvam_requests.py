@@ -148,6 +148,11 @@ class ListQuery:
         search = (query.get("search") or "").lower()
         return cls(offset, limit, status, sort_by, order == "desc", search)
 
+    @property
+    def by_creation(self) -> bool:
+        """Every campaign by ``created_at``: an order that does not change as time passes."""
+        return self.status is None and not self.search and self.sort_by == "created_at"
+
     def select(self, campaigns: Iterable[SarvamCampaign]) -> list[SarvamCampaign]:
         """The matching campaigns in the asked order, before paging."""
         items = [
@@ -163,6 +168,11 @@ class ListQuery:
         query = request.query_params.multi_items()
         keep = [(k, v) for k, v in query if k not in ("offset", "limit")]
         return f"{request.url.path}?{urlencode([*keep, ('offset', offset), ('limit', self.limit)])}"
+
+
+def created_order(c: SarvamCampaign) -> tuple[Any, str]:
+    """The list's order by ``created_at``, ties broken by id."""
+    return (c.created_at, c.campaign_id)
 
 
 async def read_body(request: Request) -> Record:

@@ -175,8 +175,9 @@ def _parse_create(body: Record, engine: VoxEngine, version: str) -> VoxCampaign:
     )
 
 
-def _created_order(c: VoxCampaign) -> tuple[datetime, int, str]:
-    return (c.created_at, len(c.id), c.id)  # numeric ids compare numerically
+def created_order(c: VoxCampaign) -> tuple[datetime, int, str]:
+    """The order of vox lists: by creation, then id (numeric ids compare numerically)."""
+    return (c.created_at, len(c.id), c.id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,17 +192,27 @@ class ListQuery:
     created_from: datetime | None = None
     created_until: datetime | None = None
 
+    @property
+    def unfiltered(self) -> bool:
+        """No ``filter_criteria``: every campaign, in creation order."""
+        return (
+            self.statuses is None
+            and self.agent_ids is None
+            and self.created_from is None
+            and self.created_until is None
+        )
+
     def matching(self, campaigns: Iterable[VoxCampaign]) -> list[VoxCampaign]:
         """The campaigns that pass ``filter_criteria``, in the requested order."""
         return sorted(
-            (c for c in campaigns if self._matches(c)), key=_created_order, reverse=self.descending
+            (c for c in campaigns if self._matches(c)), key=created_order, reverse=self.descending
         )
 
     def after(self, c: VoxCampaign, anchor: VoxCampaign) -> bool:
         """Whether ``c`` comes after ``anchor`` in this query's order."""
         if self.descending:
-            return _created_order(c) < _created_order(anchor)
-        return _created_order(c) > _created_order(anchor)
+            return created_order(c) < created_order(anchor)
+        return created_order(c) > created_order(anchor)
 
     def _matches(self, c: VoxCampaign) -> bool:
         return (

@@ -50,6 +50,7 @@ from worker.simulators.vox_common import (
     DEFAULT_TIMEZONE,
     authorize,
     breakers,
+    created_order,
     fault_body,
     parse_create,
     parse_list,
@@ -100,6 +101,15 @@ def render_v2(c: VoxCampaign, now: datetime) -> dict[str, Any]:
     }
 
 
+def _unknown_key() -> SimError:
+    return SimError(
+        400,
+        "VALIDATION_ERROR",
+        "pagination_key does not name a campaign",
+        {"field": "pagination_key"},
+    )
+
+
 def create_app(
     engine: VoxEngine,
     *,
@@ -119,21 +129,26 @@ def create_app(
     async def list_campaigns(request: Request) -> Response:
         authorize(request, api_key)
         query = parse_list(await read_json(request))
-        everything = engine.campaigns()
         now = engine.clock.now()
-        matching = remaining = query.matching(everything)
-        if query.pagination_key is not None:
-            anchor = next((c for c in everything if c.id == query.pagination_key), None)
-            if anchor is None:
-                raise SimError(
-                    400,
-                    "VALIDATION_ERROR",
-                    "pagination_key does not name a campaign",
-                    {"field": "pagination_key"},
-                )
-            remaining = [c for c in matching if query.after(c, anchor)]
         limit = faults.cap(query.limit)
-        page = remaining[:limit]
+        if query.unfiltered:  # the common case: sorted once, only the page played forward
+            matching, place = engine.ordered(created_order, reverse=query.descending)
+            start = 0
+            if query.pagination_key is not None:
+                if query.pagination_key not in place:
+                    raise _unknown_key()
+                start = place[query.pagination_key] + 1
+            remaining = matching[start:]
+            page = engine.settle(remaining[:limit])
+        else:
+            everything = engine.campaigns()
+            matching = remaining = query.matching(everything)
+            if query.pagination_key is not None:
+                anchor = next((c for c in everything if c.id == query.pagination_key), None)
+                if anchor is None:
+                    raise _unknown_key()
+                remaining = [c for c in matching if query.after(c, anchor)]
+            page = remaining[:limit]
         return JSONResponse(
             {
                 "campaigns": [dto(c, now) for c in page],

@@ -33,6 +33,7 @@ from worker.simulators.vox_common import (
     DEFAULT_TIMEZONE,
     authorize,
     breakers,
+    created_order,
     fault_body,
     parse_create,
     parse_window,
@@ -79,6 +80,13 @@ def _cursor(c: VoxCampaign) -> str:
     return base64.urlsafe_b64encode(f"{to_unix_ms(c.created_at)}:{c.id}".encode()).decode()
 
 
+def _cursor_id(cursor: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")[2] or None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None) -> ASGIApp:
     """The v3 simulator over ``engine``; requests need ``Authorization: Bearer <api_key>``."""
     faults = faults or Faults()
@@ -108,22 +116,23 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
         order = request.query_params.get("sort_order", "desc")
         if order not in ("asc", "desc"):
             raise SimError(400, "VALIDATION_ERROR", "sort_order must be asc or desc")
-        everything = engine.campaigns()
-        items = everything[::-1] if order == "asc" else everything
+        # Sorted once (not per page), and only the served page is played forward.
+        items, place = engine.ordered(created_order, reverse=order == "desc")
         start = 0
         cursor = request.query_params.get("cursor")
         if cursor:
-            start = next((i + 1 for i, c in enumerate(items) if _cursor(c) == cursor), -1)
-            if start < 0:
+            anchor = place.get(_cursor_id(cursor) or "")
+            if anchor is None:
                 raise SimError(400, "VALIDATION_ERROR", "Invalid cursor")
-        page = items[start : start + limit]
+            start = anchor + 1
+        page = engine.settle(items[start : start + limit])
         more = start + limit < len(items)
         now = engine.clock.now()
         return JSONResponse(
             {
                 "items": [faults.corrupt(c.id, render_v3(c, now), BREAKERS) for c in page],
                 "next_cursor": _cursor(page[-1]) if more and page else None,
-                "total_count": len(everything),
+                "total_count": len(items),
             }
         )
 

@@ -169,15 +169,18 @@ class VoxoEngine(Fleet[int, VoxoCampaign]):
 
     def advance(self) -> None:
         """Play scripted PATCHes and every campaign's dialing forward to the clock's now."""
-        now = self.clock.now()
         with self._lock:
-            while self._plan and self._plan[0][0] <= now:
-                at, _, campaign_id, state = heapq.heappop(self._plan)
-                campaign = self._campaigns.get(campaign_id)
-                if campaign is not None:
-                    self._advance(campaign, at)
-                    self._set_state(campaign, state, at)
+            self._before_settle(self.clock.now())
             super().advance()
+
+    def _before_settle(self, now: datetime) -> None:
+        # Scripted PATCHes change a campaign at an instant of their own: play them first.
+        while self._plan and self._plan[0][0] <= now:
+            at, _, campaign_id, state = heapq.heappop(self._plan)
+            campaign = self._campaigns.get(campaign_id)
+            if campaign is not None:
+                self._advance(campaign, at)
+                self._set_state(campaign, state, at)
 
     def _set_state(self, c: VoxoCampaign, state: str, at: datetime) -> None:
         if state != c.state:

@@ -195,3 +195,30 @@ class Gate:
         await self._open.wait()
         for message in messages:
             await send(message)
+
+
+@asynccontextmanager
+async def commits_with_events(dsn: str, count: int) -> AsyncIterator[anyio.Event]:
+    """An Event set once ``count`` transactions that inserted events have committed.
+
+    Each page that stores events sends one ``pg_notify`` on commit: the signal
+    that a page is durable, with no polling.
+    """
+    import asyncpg
+
+    from worker.storage.tables import NOTIFY_CHANNEL
+
+    done, seen = anyio.Event(), 0
+
+    def heard(*_: object) -> None:
+        nonlocal seen
+        seen += 1
+        if seen >= count:
+            done.set()
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.add_listener(NOTIFY_CHANNEL, heard)
+        yield done
+    finally:
+        await conn.close()

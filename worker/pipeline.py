@@ -36,6 +36,7 @@ from worker.leasing import under_lease
 from worker.listing import Listing
 from worker.page_step import PageStep, StoredPage
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
+from worker.prefetch import consume_prefetched
 
 __all__ = ["CyclePolicy", "SyncPipeline"]
 
@@ -177,23 +178,18 @@ class SyncPipeline:
             self.lease_clock.now,
         )
         listing = Listing(provider)
+
+        async def page_step(observed_at: datetime, page: Sequence[RawRecord]) -> None:
+            if totals.pages >= limits.max_pages:
+                raise ProviderRejected(
+                    f"the listing passed {limits.max_pages} pages (limits.max_pages) and "
+                    "was stopped; the provider's paging may never end",
+                    target=str(lease.target),
+                )
+            await self._sync_page(step, lease.target, page, observed_at, listing, limits, totals)
+
         with anyio.move_on_after(limits.cycle_deadline) as deadline:
-            pages = aiter(provider.pages())
-            while True:
-                # A page is observed when its request starts: an observation is stale
-                # when it was fetched before the stored version was.
-                fetched_at = self.clock.now()
-                try:
-                    page = await anext(pages)
-                except StopAsyncIteration:
-                    break
-                if totals.pages >= limits.max_pages:
-                    raise ProviderRejected(
-                        f"the listing passed {limits.max_pages} pages (limits.max_pages) and "
-                        "was stopped; the provider's paging may never end",
-                        target=str(lease.target),
-                    )
-                await self._sync_page(step, lease.target, page, fetched_at, listing, limits, totals)
+            await consume_prefetched(provider.pages(), self.clock, limits.prefetch_pages, page_step)
         if deadline.cancelled_caught:
             raise ProviderRejected(
                 f"the cycle passed its deadline of {limits.cycle_deadline:g} s "

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.acceptance.test_cli import cli, config, plain, simulator
-from tests.helpers import Gate, claim, row
+from tests.helpers import Gate, claim, commits_with_events, row
 from worker.clock import ManualClock
 from worker.domain.campaign import TargetKey
 from worker.http_server import serve
@@ -58,7 +58,9 @@ async def test_a_killed_worker_leaves_its_pages_counted_and_its_run_abandoned(
     # One campaign per page; the 4th page's response never arrives.
     stuck = Gate(app, lambda method, path: path == "/v3/campaigns" and next(requests) == 4)
     stuck.armed = True
-    async with serve(stuck) as url:
+    # Pages are fetched ahead of the writer: the 4th request can be held while the 3rd
+    # page is still being written, so wait for the 3 page commits too.
+    async with serve(stuck) as url, commits_with_events(plain(db_url), 3) as committed:
         path = tmp_path / "config.yaml"
         path.write_text(
             "lease_ttl: 2\n"
@@ -76,6 +78,7 @@ async def test_a_killed_worker_leaves_its_pages_counted_and_its_run_abandoned(
         async with await anyio.open_process(command, env=env) as process:
             with anyio.fail_after(30):
                 await stuck.held.wait()
+                await committed.wait()
             running = await row(engine, "SELECT status, pages, records, changed FROM sync_runs")
             process.send_signal(signal.SIGKILL)
             await process.wait()

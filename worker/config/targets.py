@@ -55,6 +55,12 @@ class LimitSettings(Model):
         65_536, ge=64, description="longest string a stored record may hold; longer quarantines it"
     )
     max_depth: int = Field(32, ge=4, le=512, description="deepest nesting a stored record may have")
+    prefetch_pages: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="list pages fetched ahead while one is written (memory: this + 2 pages)",
+    )
     write_chunk: int = Field(
         1000, ge=1, description="records per write transaction; a longer page is written in chunks"
     )

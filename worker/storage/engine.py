@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 from collections.abc import Iterator
+from typing import Any
 
+import orjson
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -49,7 +53,27 @@ def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        json_serializer=_json_text,
+        json_deserializer=_json_value,
     )
+
+
+# 20 digits or more may be an integer past 64 bits, which orjson reads as a float.
+_LONG_NUMBER = re.compile(r"\d{20,}")
+
+
+def _json_value(text: str) -> Any:
+    """Read a jsonb value: orjson, or the standard library where orjson would round."""
+    return orjson.loads(text) if _LONG_NUMBER.search(text) is None else json.loads(text)
+
+
+def _json_text(value: Any) -> str:
+    """JSON for jsonb columns: orjson (fast), or the standard library for what it refuses
+    (integers past 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 @contextlib.contextmanager

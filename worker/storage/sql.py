@@ -1,5 +1,23 @@
-"""Set-based SQL shared by the page writer and the vanish pass: arrays bound as one
-parameter (a page of any size is one statement), and history rows closed by exact version."""
+"""Set-based SQL for the page writer and the vanish pass, with plans that need no statistics.
+
+A page's ids are bound as one array parameter, so a page of any size is one
+statement. Each statement loops over those ids and looks every campaign up by
+its full key (``provider, account, campaign_id``), one index probe per id,
+whatever the table statistics say.
+
+Why the shape matters: on a table that was never analyzed (a first sync, or a
+server with autovacuum off), PostgreSQL guesses that ``provider = … AND
+account = …`` matches about one row. A plain ``campaign_id = ANY(:ids)`` or a
+join against ``unnest(:ids)`` is then planned as one scan of every row of the
+target per statement, and a sync becomes quadratic. So:
+
+* lookups run in ``LATERAL (… OFFSET 0)``: the ``OFFSET`` keeps the planner
+  from flattening the subquery, so it stays a keyed probe per id;
+* updates find their rows that way, then update them by ``ctid`` alone, with no
+  other condition on the updated table to misjudge. Only the target's lease
+  holder writes its rows (its page transaction locks ``sync_targets`` first),
+  so no row moves between the probe and the update.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +25,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, any_, func, literal, select, text
+from sqlalchemy import Integer, Select, Text, TextClause, func, literal, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from worker.domain.campaign import TargetKey
 from worker.domain.diff import StoredHead, StoredState
@@ -17,21 +36,15 @@ from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, head_from_row
 from worker.storage.tables import campaigns
 
 __all__ = [
+    "by_campaign",
     "campaign_heads",
     "campaign_states",
     "close_history",
     "int_array",
     "of_target",
     "text_array",
-    "unnest",
+    "update_by_campaign",
 ]
-
-_CLOSE_HISTORY = text(
-    "UPDATE campaign_history AS h SET valid_to = :at "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:versions AS integer[])) AS k(campaign_id, version) "
-    "WHERE h.provider = :provider AND h.account = :account "
-    "AND h.campaign_id = k.campaign_id AND h.version = k.version AND h.valid_to IS NULL"
-)
 
 
 def text_array(values: Sequence[str]) -> Any:
@@ -44,18 +57,60 @@ def int_array(values: Sequence[int]) -> Any:
     return literal(list(values), ARRAY(Integer))
 
 
-def unnest(**arrays: Any) -> Any:
-    """``SELECT unnest(a) AS a, unnest(b) AS b …`` as a subquery: arrays zipped into rows."""
-    return select(*(func.unnest(array).label(name) for name, array in arrays.items())).subquery()
-
-
-def of_target(target: TargetKey, campaign_id: Any) -> list[Any]:
+def of_target(target: TargetKey, campaign_id: Any) -> list[ColumnElement[bool]]:
     """The ``campaigns`` row(s) of ``target`` whose id equals ``campaign_id`` (a column too)."""
     return [
         campaigns.c.provider == target.provider,
         campaigns.c.account == target.account,
         campaigns.c.campaign_id == campaign_id,
     ]
+
+
+def by_campaign(target: TargetKey, campaign_ids: Sequence[str], *columns: Any) -> Select[Any]:
+    """``columns`` of the ``campaigns`` rows of these ids: one keyed probe per id."""
+    k = func.unnest(text_array(campaign_ids)).table_valued("campaign_id").render_derived(name="k")
+    found = (
+        select(*columns)
+        .where(*of_target(target, k.c.campaign_id))
+        .offset(0)  # the fence: see the module docstring
+        .lateral("found")
+    )
+    return select(found).select_from(k).join(found, true())
+
+
+def update_by_campaign(
+    table: str,
+    assignments: str,
+    keys: Mapping[str, str],
+    *,
+    match: str = "",
+    returning: str = "",
+) -> TextClause:
+    """``UPDATE table`` for the rows keyed by arrays bound as ``:<key>`` (of the given types).
+
+    ``keys`` must name ``campaign_id``; ``assignments`` and ``returning`` see the
+    updated row as ``t`` and the key as ``k``; ``match`` adds conditions on the
+    probed row ``x`` (e.g. its version). Binds ``:provider`` and ``:account``.
+    """
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in keys.items())
+    # Built from this package's constants only, never from input.
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} "  # noqa: S608
+        f"FROM unnest({arrays}) AS k({', '.join(keys)}) "
+        f"CROSS JOIN LATERAL (SELECT x.ctid AS row FROM {table} AS x "
+        "WHERE x.provider = :provider AND x.account = :account "
+        f"AND x.campaign_id = k.campaign_id {match} OFFSET 0) AS found "
+        "WHERE t.ctid = found.row"
+    )
+    return text(sql + (f" RETURNING {returning}" if returning else ""))
+
+
+_CLOSE_HISTORY = update_by_campaign(
+    "campaign_history",
+    "valid_to = :at",
+    {"campaign_id": "text", "version": "integer"},
+    match="AND x.version = k.version AND x.valid_to IS NULL",
+)
 
 
 async def close_history(
@@ -68,8 +123,8 @@ async def close_history(
         _CLOSE_HISTORY,
         {
             "at": at,
-            "ids": [cid for cid, _ in keys],
-            "versions": [version for _, version in keys],
+            "campaign_id": [cid for cid, _ in keys],
+            "version": [version for _, version in keys],
             "provider": target.provider,
             "account": target.account,
         },
@@ -82,11 +137,8 @@ async def campaign_heads(
     """Stored heads of ``campaign_ids`` (one query, one array parameter)."""
     if not campaign_ids:
         return {}
-    rows = await conn.execute(
-        select(*(campaigns.c[name] for name in HEAD_COLUMNS)).where(
-            *of_target(target, any_(text_array(campaign_ids)))
-        )
-    )
+    columns = [campaigns.c[name] for name in HEAD_COLUMNS]
+    rows = await conn.execute(by_campaign(target, campaign_ids, *columns))
     return {row.campaign_id: head_from_row(row) for row in rows}
 
 
@@ -96,9 +148,7 @@ async def campaign_states(
     """Stored current versions of ``campaign_ids`` in full (one query)."""
     if not campaign_ids:
         return {}
-    rows = await conn.execute(
-        select(campaigns).where(*of_target(target, any_(text_array(campaign_ids))))
-    )
+    rows = await conn.execute(by_campaign(target, campaign_ids, *campaigns.columns))
     return {
         row.campaign_id: StoredState(head=head_from_row(row), campaign=campaign_from_row(row))
         for row in rows

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import any_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,7 +24,7 @@ from worker.domain.records import Rejection
 from worker.ports import Written
 from worker.storage.rejections import upsert_rejections
 from worker.storage.rows import campaign_row
-from worker.storage.sql import campaign_heads, close_history, of_target, text_array
+from worker.storage.sql import campaign_heads, close_history, update_by_campaign
 from worker.storage.tables import (
     NOTIFY_CHANNEL,
     campaign_events,
@@ -35,6 +35,8 @@ from worker.storage.tables import (
 from worker.storage.vanishing import count_misses, vanish
 
 __all__ = ["PostgresPageWriter"]
+
+_LISTED_AGAIN = update_by_campaign("campaigns", "missed_listings = 0", {"campaign_id": "text"})
 
 
 class PostgresPageWriter:
@@ -93,9 +95,12 @@ class PostgresPageWriter:
         reset = sorted(set(listed_again) - applied)
         if reset:
             await self._conn.execute(
-                update(campaigns)
-                .where(*of_target(self._target, any_(text_array(reset))))
-                .values(missed_listings=0)
+                _LISTED_AGAIN,
+                {
+                    "campaign_id": reset,
+                    "provider": self._target.provider,
+                    "account": self._target.account,
+                },
             )
         if rejections:
             seen_at = changes[0].observed_at if changes else await self._db_now()

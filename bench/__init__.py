@@ -1,0 +1,1 @@
+"""Benchmarks of campaign-sync against its peers: ``python -m bench --help``."""

@@ -1,0 +1,307 @@
+"""The phases and how one run of one method is measured.
+
+Per provider, in order, each phase running every method ``reps`` times:
+
+* ``initial``: every method starts from an empty database (dropped and created
+  again each rep) and reads the whole fleet, details included;
+* ``no-change``: the same again, with nothing changed at the provider;
+* ``change-1`` and ``change-10``: before each rep the fleet changes 1 % or 10 %
+  of its campaigns (half of them change status, vox pauses being
+  ``paused_by=system``), then every method runs once over the same state.
+  The fetch-only ceiling fetches the details of the changed campaigns only
+  (what the product needs); the peers, knowing no better, fetch them all;
+* ``rate-limited``: on a small fleet of its own, campaign-sync's initial sync
+  with ``http.rate_per_second`` set, against the floor: the requests the
+  fetch-only client needs for the same data, divided by the rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import yaml
+
+from bench.checks import check
+from bench.fleet import KEYS, SARVAM_ORG, SARVAM_WORKSPACE, VOXO_EMAIL, VOXO_PASSWORD, VOXO_TENANT
+from bench.infra import Fleet, Server
+from bench.measure import (
+    PostgresCpu,
+    delta,
+    process_cpu,
+    reset_statements,
+    statements,
+    table_writes,
+    top_statements,
+)
+
+PROVIDERS = ("vox_v3", "vox_v2", "voxo", "sarvam")
+PEERS = ("copy", "naive", "dlt-merge", "dlt-scd2")
+METHODS = ("campaign-sync", "fetch-only", *PEERS)
+TEMPLATE = "bench_template_campaign_sync"
+SECRETS_ENV = {
+    "BENCH_VOX_V3_KEY": KEYS["vox_v3"],
+    "BENCH_VOX_V2_KEY": KEYS["vox_v2"],
+    "BENCH_SARVAM_KEY": KEYS["sarvam"],
+    "BENCH_VOXO_PASSWORD": VOXO_PASSWORD,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    n: int
+    reps: int
+    methods: tuple[str, ...]
+    page_size: int
+    concurrency: int
+    dlt_cap: float
+    rate: float
+    rate_n: int
+    rate_page_size: int
+
+
+def _target(provider: str, base_url: str, page_size: int, http: dict[str, Any]) -> dict[str, Any]:
+    target: dict[str, Any] = {
+        "provider": provider,
+        "account": "bench",
+        "base_url": base_url,
+        "page_size": page_size,
+        "http": http,
+        "limits": {"max_pages": 1_000_000, "cycle_deadline": 86_400},
+    }
+    if provider == "voxo":
+        # One unpaged array of every campaign: at 100 000 it is ~50 MB, past the default cap.
+        http["max_body_bytes"] = 4 * 1024**3
+        target |= {
+            "email": VOXO_EMAIL,
+            "password": {"env": "BENCH_VOXO_PASSWORD"},
+            "tenant_id": VOXO_TENANT,
+        }
+    elif provider == "sarvam":
+        target |= {
+            "api_key": {"env": "BENCH_SARVAM_KEY"},
+            "org_id": SARVAM_ORG,
+            "workspace_id": SARVAM_WORKSPACE,
+        }
+    else:
+        target["api_key"] = {"env": f"BENCH_{provider.upper()}_KEY"}
+    return target
+
+
+class Bench:
+    """Runs the phases; ``runs`` holds every measured run, ``failures`` what was wrong."""
+
+    def __init__(self, server: Server, options: Options, workdir: Path) -> None:
+        self.server = server
+        self.options = options
+        self.workdir = workdir
+        self.runs: list[dict[str, Any]] = []
+        self.failures: list[str] = []
+        self._pg_cpu = PostgresCpu(None)
+
+    async def prepare(self) -> None:
+        """Migrate one template database; each campaign-sync database is copied from it."""
+        await self.server.recreate(TEMPLATE)
+        config = self._config("vox_v3", "http://127.0.0.1:1", TEMPLATE, self.options.page_size)
+        migrate = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "worker", "--config", str(config), "migrate", env=self._env()
+        )
+        if await migrate.wait() != 0:
+            raise SystemExit("campaign-sync migrate failed on the bench database")
+        admin = await self.server.admin()
+        try:
+            self._pg_cpu = await PostgresCpu.find(admin)
+        finally:
+            await admin.close()
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **SECRETS_ENV, "PYTHONPATH": os.getcwd()}
+
+    def _config(
+        self, provider: str, base_url: str, database: str, page_size: int, **http: Any
+    ) -> Path:
+        http.setdefault("max_concurrency", self.options.concurrency)
+        settings = {
+            "database_url": self.server.url_of(database),
+            "log_level": "WARNING",
+            "log_format": "text",
+            "targets": [_target(provider, base_url, page_size, http)],
+        }
+        path = self.workdir / f"{database}.yaml"
+        path.write_text(yaml.safe_dump(settings))
+        return path
+
+    @staticmethod
+    def database(method: str, provider: str) -> str:
+        return f"bench_{method.replace('-', '_')}_{provider}"
+
+    async def reset(self, method: str, provider: str) -> None:
+        database = self.database(method, provider)
+        if method == "campaign-sync":
+            await self.server.recreate(database, template=TEMPLATE)
+        elif method in ("copy", "naive"):
+            await self.server.peer_table(database, primary_key=method == "naive")
+        elif method.startswith("dlt"):
+            await self.server.recreate(database)
+
+    async def provider_phases(self, fleet: Fleet) -> None:
+        provider, opts = fleet.provider, self.options
+        for rep in range(opts.reps):
+            for method in opts.methods:
+                await self.reset(method, provider)
+                await self.measure(fleet, "initial", method, rep, details="all")
+        for rep in range(opts.reps):
+            for method in opts.methods:
+                await self.measure(fleet, "no-change", method, rep, details="none")
+        for percent in (1, 10):
+            phase = f"change-{percent}"
+            for rep in range(opts.reps):
+                changed = await fleet.mutate(percent, percent * 100 + rep)
+                ids = self.workdir / f"changed-{provider}-{phase}-{rep}.txt"
+                ids.write_text("\n".join(changed))
+                for method in opts.methods:
+                    details = str(ids) if method == "fetch-only" else "all"
+                    await self.measure(fleet, phase, method, rep, details=details, changed=changed)
+
+    async def rate_phase(self, fleet: Fleet) -> None:
+        if "campaign-sync" not in self.options.methods:
+            return
+        opts = self.options
+        for rep in range(opts.reps):
+            floor = await self.measure(
+                fleet, "rate-limited", "fetch-only", rep, details="all", page=opts.rate_page_size
+            )
+            await self.reset("campaign-sync", fleet.provider)
+            run = await self.measure(
+                fleet, "rate-limited", "campaign-sync", rep, details="all",
+                page=opts.rate_page_size, rate=opts.rate,
+            )  # fmt: skip
+            run["floor"] = floor["requests"] / opts.rate
+
+    async def measure(
+        self,
+        fleet: Fleet,
+        phase: str,
+        method: str,
+        rep: int,
+        *,
+        details: str,
+        changed: list[str] | None = None,
+        page: int | None = None,
+        rate: float | None = None,
+    ) -> dict[str, Any]:
+        provider = fleet.provider
+        database = self.database(method, provider)
+        page_size = page or self.options.page_size
+        stored = method != "fetch-only"
+        spec: dict[str, Any] = {
+            "provider": provider,
+            "base_url": fleet.base_url,
+            "page_size": page_size,
+            "concurrency": self.options.concurrency,
+            "details": details,
+            "dsn": self.server.dsn_of(database),
+            "dlt_credentials": self.server.dlt_credentials(database),
+            "work_dir": str(self.workdir / "dlt"),
+        }
+        if method == "campaign-sync":
+            http = {"rate_per_second": rate} if rate else {}
+            spec["config"] = str(
+                self._config(provider, fleet.base_url, database, page_size, **http)
+            )
+        writes_before = await table_writes(self.server.dsn_of(database)) if stored else {}
+        counts_before = await self._counts(database) if method == "campaign-sync" else {}
+        admin = await self.server.admin()
+        try:
+            await reset_statements(admin)
+            http_before = await fleet.stats()
+            sims_before, pg_before = process_cpu(fleet.process.pid), self._pg_cpu.seconds()
+            result = await self._child(method, spec)
+            sims_cpu = process_cpu(fleet.process.pid) - sims_before
+            http_after = await fleet.stats()
+            sent = await statements(admin, database) if stored else 0
+            top = await top_statements(admin, database) if method == "campaign-sync" else []
+        finally:
+            await admin.close()
+        writes = (
+            delta(await table_writes(self.server.dsn_of(database)), writes_before) if stored else {}
+        )
+        pg_after = self._pg_cpu.seconds()
+        run: dict[str, Any] = {
+            "provider": provider,
+            "phase": phase,
+            "method": method,
+            "rep": rep,
+            "n": fleet.n,
+            **result,
+            "cpu_sims": sims_cpu,
+            "cpu_pg": None if pg_before is None or pg_after is None else pg_after - pg_before,
+            "rows": writes,
+            "rows_total": sum(writes.values()),
+            "http": {kind: http_after[kind] - http_before.get(kind, 0) for kind in http_after},
+            "sql_statements": sent,
+        }
+        if top:
+            run["top_sql"] = top
+        if method == "campaign-sync":
+            after = await self._counts(database)
+            run["stored"] = {name: after[name] - counts_before[name] for name in after}
+            run["events_emitted"] = run["stored"]["events"]
+            self.failures.extend(check(run, changed))
+        elif "error" in result or "over_cap" in result:
+            pass  # reported in the table; a peer's failure is not the product's
+        self.runs.append(run)
+        label = f"{provider:7} {phase:12} {method:14} rep {rep}"
+        print(f"{label}: {_brief(run)}", file=sys.stderr, flush=True)
+        return run
+
+    async def _child(self, method: str, spec: dict[str, Any]) -> dict[str, Any]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.child", method, "--spec", json.dumps(spec),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self._env(),
+        )  # fmt: skip
+        cap = self.options.dlt_cap if method.startswith("dlt") else None
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), cap)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return {"over_cap": cap, "wall": cap}
+        if process.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-5:]
+            return {"error": f"exit {process.returncode}: " + " | ".join(tail)}
+        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        return result
+
+    async def _counts(self, database: str) -> dict[str, int]:
+        conn = await asyncpg.connect(self.server.dsn_of(database))
+        try:
+            row = await conn.fetchrow(
+                "SELECT (SELECT coalesce(sum(version), 0) FROM campaigns) AS versions, "
+                "(SELECT count(*) FROM campaigns) AS campaigns, "
+                "(SELECT count(*) FROM campaign_history) AS history, "
+                "(SELECT count(*) FROM campaign_events) AS events, "
+                "(SELECT count(*) FROM campaign_events WHERE type = 'campaign.discovered') "
+                "AS discovered"
+            )
+            return {key: int(value) for key, value in dict(row).items()}
+        finally:
+            await conn.close()
+
+
+def _brief(run: dict[str, Any]) -> str:
+    if "error" in run:
+        return f"error {run['error']}"
+    if "over_cap" in run:
+        return f"over the cap of {run['over_cap']:g} s"
+    return (
+        f"{run['wall']:.2f} s, {run.get('records', 0)} records, {run['rows_total']} rows, "
+        f"http {run['http']}, cpu {run['cpu']:.1f}/{run['cpu_sims']:.1f}/"
+        f"{run['cpu_pg'] or 0:.1f} s, rss {run.get('rss_mb', 0):.0f} MB"
+    )

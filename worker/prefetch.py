@@ -1,0 +1,79 @@
+"""Fetch the next pages while the current one is written.
+
+The provider's paging runs in a task of its own, at most ``depth`` pages ahead
+of the writer, so the provider, the worker and the database work at once
+instead of in turn; memory stays bounded by ``depth`` + 2 pages. Each page
+carries the instant its request started (its observation time).
+
+Errors keep their type: a failure while fetching is raised where the pages are
+consumed, and a failure while consuming stops the fetching; neither comes out
+wrapped in an exception group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from worker.ports import Clock
+
+__all__ = ["consume_prefetched"]
+
+T = TypeVar("T")
+
+
+async def consume_prefetched(
+    pages: AsyncIterator[T],
+    clock: Clock,
+    depth: int,
+    consume: Callable[[datetime, T], Awaitable[None]],
+) -> None:
+    """Call ``consume(observed_at, page)`` for each page, in order, fetching ahead."""
+    send, receive = anyio.create_memory_object_stream[tuple[datetime, T] | Exception](depth)
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_fetch, pages, clock, send)
+        try:
+            async with receive:
+                async for item in receive:
+                    if isinstance(item, Exception):
+                        raise item
+                    await consume(*item)
+        except Exception as exc:  # noqa: BLE001 (raised below, outside the task group, unwrapped)
+            failure = exc
+        tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+
+
+async def _fetch(
+    pages: AsyncIterator[T],
+    clock: Clock,
+    send: MemoryObjectSendStream[tuple[datetime, T] | Exception],
+) -> None:
+    async with send:
+        try:
+            while True:
+                # A page is observed when its request starts: an observation is stale
+                # when it was fetched before the stored version was.
+                observed_at = clock.now()
+                try:
+                    page = await anext(pages)
+                except StopAsyncIteration:
+                    return
+                await send.send((observed_at, page))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return  # the consumer stopped
+        except Exception as exc:  # noqa: BLE001 (handed to the consumer, raised there)
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await send.send(exc)
+        finally:
+            close = getattr(pages, "aclose", None)
+            if close is not None:  # an async generator: let it clean up now, not at GC
+                with anyio.CancelScope(shield=True):
+                    await close()

@@ -154,7 +154,7 @@ class Server:
                 "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1)", names
             )
             self._settings = {
-                r["name"]: f"{r['setting']}{'×' + r['unit'] if r['unit'] else ''}" for r in rows
+                r["name"]: f"{r['setting']}{' × ' + r['unit'] if r['unit'] else ''}" for r in rows
             }
         finally:
             await conn.close()
@@ -169,8 +169,10 @@ class Fleet:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "bench.fleet", provider, "--n", str(n), "--port", str(self.port)]
-            + ["--seed", str(seed)],
+            [
+                *(sys.executable, "-m", "bench.fleet", provider),
+                *("--n", str(n), "--port", str(self.port), "--seed", str(seed)),
+            ],
             stdout=subprocess.DEVNULL,
         )
 

@@ -60,7 +60,9 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for p in providers:
         cs = {phase: by.get((p, phase, "campaign-sync")) for phase in PHASES}
 
-        def add(name: str, value: float | None, limit: float, *, at_least: bool) -> None:
+        def add(
+            name: str, value: float | None, limit: float, *, at_least: bool, p: str = p
+        ) -> None:
             met = None if value is None else value >= limit if at_least else value <= limit
             sign = "≥" if at_least else "≤"
             found.append({"provider": p, "target": f"{name} {sign} {limit:g}", "value": value,

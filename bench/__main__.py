@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-n", type=int, default=100, help="campaigns, rate-limited phase")
     parser.add_argument("--rate-page-size", type=int, default=5, help="page size, rate phase")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record campaign-sync's runs with py-spy into this directory (the bench extra)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/out"), help="results directory")
     return parser
 
@@ -91,6 +97,7 @@ async def _run(args: argparse.Namespace, command: str) -> int:
                 rate=args.rate,
                 rate_n=args.rate_n,
                 rate_page_size=args.rate_page_size,
+                profile=args.profile,
             )
             bench = Bench(server, options, Path(tmp))
             await bench.prepare()

@@ -64,6 +64,7 @@ class Options:
     rate: float
     rate_n: int
     rate_page_size: int
+    profile: Path | None = None
 
 
 def _target(provider: str, base_url: str, page_size: int, http: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +223,8 @@ class Bench:
             await reset_statements(admin)
             http_before = await fleet.stats()
             sims_before, pg_before = process_cpu(fleet.process.pid), self._pg_cpu.seconds()
-            result = await self._child(method, spec)
+            profile = self._profile_path(method, provider, phase, rep)
+            result = await self._child(method, spec, profile)
             sims_cpu = process_cpu(fleet.process.pid) - sims_before
             http_after = await fleet.stats()
             sent = await statements(admin, database) if stored else 0
@@ -261,9 +263,22 @@ class Bench:
         print(f"{label}: {_brief(run)}", file=sys.stderr, flush=True)
         return run
 
-    async def _child(self, method: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def _profile_path(self, method: str, provider: str, phase: str, rep: int) -> Path | None:
+        if self.options.profile is None or method != "campaign-sync":
+            return None
+        self.options.profile.mkdir(parents=True, exist_ok=True)
+        return self.options.profile / f"{provider}-{phase}-{rep}.txt"
+
+    async def _child(
+        self, method: str, spec: dict[str, Any], profile: Path | None = None
+    ) -> dict[str, Any]:
+        command = [sys.executable, "-m", "bench.child", method, "--spec", json.dumps(spec)]
+        if profile is not None:
+            # Collapsed stacks (one line per stack, then its sample count): see bench.profile.
+            spy = ["py-spy", "record", "--format", "raw", "--rate", "200", "--nonblocking"]
+            command = [*spy, "--output", str(profile), "--", *command]
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.child", method, "--spec", json.dumps(spec),
+            *command,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self._env(),
         )  # fmt: skip
         cap = self.options.dlt_cap if method.startswith("dlt") else None
@@ -276,7 +291,9 @@ class Bench:
         if process.returncode != 0:
             tail = err.decode(errors="replace").strip().splitlines()[-5:]
             return {"error": f"exit {process.returncode}: " + " | ".join(tail)}
-        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        # The child's figures are its last JSON line (py-spy prints its own lines after it).
+        line = [li for li in out.decode().splitlines() if li.startswith("{")][-1]
+        result: dict[str, Any] = json.loads(line)
         return result
 
     async def _counts(self, database: str) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from worker import metrics
 from worker.domain.records import Rejection
@@ -59,6 +60,11 @@ class CycleTotals:
     vanished: int = 0
     stale: int = 0
     deferred: int = 0
+    observed_at: datetime | None = None  # when the newest page was fetched
+
+    def observed(self, at: datetime) -> None:
+        if self.observed_at is None or at > self.observed_at:
+            self.observed_at = at
 
     def add(
         self,

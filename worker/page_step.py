@@ -7,7 +7,8 @@
    whose detail fails is deferred: its stored state is kept this cycle.
 4. Quarantine unstorable records (``domain.poison``), normalize the rest (pure),
    note schema drift, drop stale observations, diff against the stored versions.
-5. Write it all in one transaction fenced by the lease.
+5. Write it all in one transaction fenced by the lease; a page with nothing to
+   store (the common case: nothing changed) opens no transaction at all.
 
 Nothing here raises for one bad record; a failed write raises (StorageError,
 LeaseLost) and the transaction rolls back.
@@ -72,6 +73,9 @@ class PageStep:
         self._limits = limits
         self._drift = drift
         self._lease_now = lease_now
+        # Pages and records read since the last page that wrote (see ``run``).
+        self._unwritten_pages = 0
+        self._unwritten_records = 0
 
     async def run(
         self,
@@ -133,6 +137,13 @@ class PageStep:
                 )
             )
         ]
+        listed_again = [cid for cid, head in heads.items() if head.missed_listings]
+        if not (changes or found.rejections or listed_again or drift or deferred):
+            # Nothing to store: no transaction at all. The page still counts, in the
+            # next page that writes and in the run's totals when the cycle finishes.
+            self._unwritten_pages += pages
+            self._unwritten_records += records
+            return StoredPage(written=Written(), rejections=(), stale=tuple(stale))
         async with self._store.page(
             self._lease, self._lease_now(), observed_at=observed_at
         ) as writer:
@@ -147,12 +158,13 @@ class PageStep:
             written = await writer.write(
                 changes,
                 found.rejections,
-                records=records,
-                pages=pages,
-                listed_again=[cid for cid, head in heads.items() if head.missed_listings],
+                records=records + self._unwritten_records,
+                pages=pages + self._unwritten_pages,
+                listed_again=listed_again,
                 drift=[drift_event(target, note, observed_at) for note in drift],
                 deferred=deferred,
             )
+        self._unwritten_pages = self._unwritten_records = 0
         self._drift.committed(drift)
         return StoredPage(
             written=written,

@@ -160,7 +160,9 @@ class SyncPipeline:
             summary = totals.summary(status, error)
             try:
                 with anyio.CancelScope(shield=True):
-                    await self.store.finish(lease, self.clock.now(), summary)
+                    summary = await self.store.finish(
+                        lease, self.clock.now(), summary, observed_at=totals.observed_at
+                    )
             finally:
                 report_cycle(lease, summary, time.monotonic() - started)
         return summary
@@ -224,6 +226,7 @@ class SyncPipeline:
     ) -> None:
         """Store one provider page, in chunks of ``limits.write_chunk`` records."""
         entries, rejections = listing.take(page)
+        totals.observed(observed_at)
         size = limits.write_chunk
         for start in range(0, max(len(entries), 1), size):
             chunk = entries[start : start + size]

@@ -258,8 +258,22 @@ class LeaseStore(Protocol):
         """Extend the lease by its ttl; False when it was taken over."""
         ...
 
-    async def finish(self, lease: Lease, finished_at: datetime, summary: RunSummary) -> None:
-        """Record how the cycle ended and release the lease (if still held)."""
+    async def finish(
+        self,
+        lease: Lease,
+        finished_at: datetime,
+        summary: RunSummary,
+        *,
+        observed_at: datetime | None = None,
+    ) -> RunSummary:
+        """Record how the cycle ended and release the lease (if still held).
+
+        ``observed_at``, when the cycle's newest page was fetched, moves the
+        target's newest observation forward (the stale rule), written or not.
+
+        Returns the summary as recorded: ``superseded`` when the lease was taken
+        over, even if no page noticed.
+        """
         ...
 
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -86,6 +87,9 @@ def storage_errors(action: str) -> Iterator[None]:
         raise StorageError(
             f"{action} failed: {type(cause).__name__}: {_first_line(cause)}"
         ) from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # Hot paths talk to the driver directly (see worker.storage.sql).
+        raise StorageError(f"{action} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
     except OSError as exc:
         raise StorageError(
             f"{action} failed: database unreachable ({exc.strerror or exc})"

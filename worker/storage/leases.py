@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
@@ -197,12 +198,63 @@ class PostgresLeases:
                     return False
         return True
 
-    async def finish(self, lease: Lease, finished_at: datetime, summary: RunSummary) -> None:
-        """Close the run row and release the lease; a failed run also notes its error."""
-        error = redact(summary.error, self._secrets)
+    async def finish(
+        self,
+        lease: Lease,
+        finished_at: datetime,
+        summary: RunSummary,
+        *,
+        observed_at: datetime | None = None,
+    ) -> RunSummary:
+        """Release the lease and close the run row; a failed run also notes its error.
+
+        ``observed_at`` (when the cycle's newest page was fetched) advances the
+        target's newest observation, as a page transaction does: pages that
+        stored nothing count too, so an older fetch is stale after them.
+
+        A cycle whose lease was taken over while it ran is recorded as
+        ``superseded``, whatever it found: pages with nothing to store open no
+        fenced transaction, so this is where such a cycle learns it. Returns the
+        summary as recorded.
+        """
         target = lease.target
         with storage_errors(f"recording the run of {target}"):
             async with self.engine.begin() as conn:
+                succeeded = summary.status == "succeeded"
+                watermark = (
+                    {}
+                    if observed_at is None
+                    else {
+                        "last_observed_at": func.greatest(
+                            sync_targets.c.last_observed_at, observed_at
+                        )
+                    }
+                )
+                released = await conn.execute(
+                    update(sync_targets)
+                    .where(
+                        _this_target(target),
+                        sync_targets.c.lease_token == lease.token,
+                        sync_targets.c.lease_owner == lease.owner,
+                    )
+                    .values(
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        last_finished_at=finished_at,
+                        last_status=summary.status,
+                        last_error=redact(summary.error, self._secrets),
+                        last_run_id=lease.run_id,
+                        **({"last_success_at": finished_at} if succeeded else {}),
+                        **watermark,
+                    )
+                )
+                if released.rowcount == 0 and summary.status in ("succeeded", "partial"):
+                    summary = replace(
+                        summary,
+                        status="superseded",
+                        error=f"{target}: the lease was taken over by another worker",
+                    )
+                error = redact(summary.error, self._secrets)
                 await conn.execute(
                     update(sync_runs)
                     .where(
@@ -221,26 +273,9 @@ class PostgresLeases:
                         error=error,
                     )
                 )
-                succeeded = summary.status == "succeeded"
-                await conn.execute(
-                    update(sync_targets)
-                    .where(
-                        _this_target(target),
-                        sync_targets.c.lease_token == lease.token,
-                        sync_targets.c.lease_owner == lease.owner,
-                    )
-                    .values(
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        last_finished_at=finished_at,
-                        last_status=summary.status,
-                        last_error=error,
-                        last_run_id=lease.run_id,
-                        **({"last_success_at": finished_at} if succeeded else {}),
-                    )
-                )
                 if summary.status == "failed" and error:
                     failure = Rejection(kind=RejectionKind.PAGE, reason=error)
                     await upsert_rejections(
                         conn, target, lease.run_id, [failure], finished_at, self._secrets
                     )
+        return summary

@@ -54,9 +54,10 @@ HEAD_COLUMNS = (
 )
 
 
-def head_from_row(row: Row[Any]) -> StoredHead:
-    """The StoredHead of a ``campaigns`` row holding at least :data:`HEAD_COLUMNS`."""
-    m = row._mapping
+def head_from_row(row: Any) -> StoredHead:
+    """The StoredHead of a ``campaigns`` row holding at least :data:`HEAD_COLUMNS`
+    (a SQLAlchemy row, or a driver record read by column name)."""
+    m = row._mapping if isinstance(row, Row) else row
     return StoredHead(
         version=m["version"],
         content_hash=m["content_hash"],

@@ -45,6 +45,7 @@ PROVIDERS = ("vox_v3", "vox_v2", "voxo", "sarvam")
 PEERS = ("copy", "naive", "dlt-merge", "dlt-scd2")
 METHODS = ("campaign-sync", "fetch-only", *PEERS)
 TEMPLATE = "bench_template_campaign_sync"
+DATA_TABLES = ("campaigns", "campaign_history", "campaign_events")
 SECRETS_ENV = {
     "BENCH_VOX_V3_KEY": KEYS["vox_v3"],
     "BENCH_VOX_V2_KEY": KEYS["vox_v2"],
@@ -246,6 +247,8 @@ class Bench:
             "cpu_pg": None if pg_before is None or pg_after is None else pg_after - pg_before,
             "rows": writes,
             "rows_total": sum(writes.values()),
+            # What users read: campaigns, their history and events (not the run bookkeeping).
+            "rows_data": sum(v for k, v in writes.items() if k in DATA_TABLES),
             "http": {kind: http_after[kind] - http_before.get(kind, 0) for kind in http_after},
             "sql_statements": sent,
         }

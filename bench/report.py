@@ -34,7 +34,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             "wall_min": min(walls, default=None),
             "wall_max": max(walls, default=None),
         }
-        for name in ("records", "cpu", "cpu_sims", "cpu_pg", "rss_mb", "rows_total", "floor"):
+        for name in ("records", "cpu", "cpu_sims", "cpu_pg", "rss_mb", "rows_total", "rows_data",
+                     "floor"):  # fmt: skip
             row[name] = _median([r[name] for r in ok if r.get(name) is not None])
         row["events"] = _median([r["events_emitted"] for r in ok if "events_emitted" in r])
         row["sql"] = _median([r["sql_statements"] for r in ok if r["sql_statements"] is not None])
@@ -80,9 +81,10 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         quiet = cs["no-change"]
         if quiet:
             writes = (
-                (quiet["rows_total"] or 0) + (quiet["events"] or 0) + (quiet["http_detail"] or 0)
+                (quiet["rows_data"] or 0) + (quiet["events"] or 0) + (quiet["http_detail"] or 0)
             )
-            add("no-change: rows + events + detail requests", writes, 0, at_least=False)
+            add("no-change: campaign, history and event rows + detail requests", writes, 0,
+                at_least=False)  # fmt: skip
         add("change-1: time ÷ fetch-only's", ratio(p, "change-1", "campaign-sync", "fetch-only"),
             1.3, at_least=False)  # fmt: skip
         limited = cs["rate-limited"]
@@ -130,7 +132,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"rate-limited phase: {opts['rate_n']} campaigns at {opts['rate']:g} requests/s.",
         "",
         "| provider | phase | method | wall s | campaigns/s | CPU s client / sims / PG "
-        "| peak RSS MB | rows written | events | HTTP list / detail | SQL statements |",
+        "| peak RSS MB | rows written: data / all | events | HTTP list / detail | SQL statements |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows = sorted(
@@ -143,7 +145,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {r['provider']} | {r['phase']} | {r['method']} | {_wall(r)} | "
             f"{_num(r.get('rate'), 0)} | {cpu} | {_num(r['rss_mb'], 0)} | "
-            f"{_num(r['rows_total'], 0)} | {_num(r['events'], 0)} | {http} | {_num(r['sql'], 0)} |"
+            f"{_num(r['rows_data'], 0)} / {_num(r['rows_total'], 0)} | {_num(r['events'], 0)} | "
+            f"{http} | {_num(r['sql'], 0)} |"
         )
     lines += ["", "| provider | target | figure | met |", "| --- | --- | --- | --- |"]
     for t in summary["targets"]:

@@ -11,8 +11,8 @@ are the ones that went missing. Memory is one set of ids per cycle.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from worker.domain.campaign import record_fingerprint, record_id
 from worker.domain.poison import find_poison
@@ -25,9 +25,11 @@ MAX_ID_CHARS = 1000  # a longer "id" is not one: the record is quarantined
 VANISH_BATCH = 5000  # stored ids read per query when looking for what a listing missed
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One raw record with its id and the fingerprint of the record as listed."""
+class Entry(NamedTuple):
+    """One raw record with its id and the fingerprint of the record as listed.
+
+    A named tuple, not a dataclass: one is built per listed record, every cycle.
+    """
 
     campaign_id: str | None
     raw: RawRecord

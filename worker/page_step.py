@@ -88,14 +88,26 @@ class PageStep:
     ) -> StoredPage:
         """Diff and store one page (or chunk) of entries; see the module docstring."""
         target = self._lease.target
-        heads = await self._store.heads(target, [e.campaign_id for e in entries if e.campaign_id])
-        changed = [e for e in entries if not self._known_unchanged(heads, e, observed_at)]
+        listed = [e for e in entries if e.campaign_id]
+        stored_page = await self._store.heads(
+            target,
+            [e.campaign_id for e in listed if e.campaign_id],
+            # A status read against the clock needs its head even when the item is the same.
+            list_hashes=None if self._provider.clock_dependent else [e.fingerprint for e in listed],
+        )
+        heads = stored_page.heads
+        changed = [
+            e
+            for e in entries
+            if e.campaign_id not in stored_page.unchanged
+            and not self._known_unchanged(heads, e, observed_at)
+        ]
         found = _Normalized(rejections=list(rejections))
         to_read: list[tuple[Entry, RawRecord]] = []
         deferred = 0
         details = await self._provider.details([e.raw for e in changed]) if changed else []
         for entry, detail in zip(changed, details, strict=True):
-            stored = entry.campaign_id is not None and entry.campaign_id in heads
+            stored = entry.campaign_id is not None and entry.campaign_id in stored_page
             if detail.record is None or (detail.missing and stored):
                 deferred += 1
                 found.rejections.append(_deferral(entry, detail.failure))

@@ -24,6 +24,7 @@ __all__ = [
     "LeaseHeld",
     "LeaseStore",
     "NotDue",
+    "PageHeads",
     "PageWriter",
     "Provider",
     "RawRecord",
@@ -190,6 +191,21 @@ class Written:
     dropped: int = 0  # changes refused because their version was no longer the stored one
 
 
+@dataclass(frozen=True, slots=True)
+class PageHeads:
+    """What is stored of one page's campaigns (see ``CampaignReader.heads``).
+
+    ``unchanged`` holds stored campaigns known unchanged from their list item
+    alone: nothing more of them is read. ``heads`` holds the other stored ones.
+    """
+
+    heads: Mapping[str, StoredHead]
+    unchanged: frozenset[str] = frozenset()
+
+    def __contains__(self, campaign_id: object) -> bool:
+        return campaign_id in self.unchanged or campaign_id in self.heads
+
+
 class PageWriter(Protocol):
     """One page's transaction, fenced by the target's lease.
 
@@ -281,9 +297,18 @@ class CampaignReader(Protocol):
     """What a cycle reads of the stored campaigns (outside its write transactions)."""
 
     async def heads(
-        self, target: TargetKey, campaign_ids: Sequence[str]
-    ) -> Mapping[str, StoredHead]:
-        """The stored heads of these campaigns, in one query; absent ids are new."""
+        self,
+        target: TargetKey,
+        campaign_ids: Sequence[str],
+        *,
+        list_hashes: Sequence[str | None] | None = None,
+    ) -> PageHeads:
+        """The stored heads of these campaigns, in one query; absent ids are new.
+
+        With ``list_hashes`` (each id's list-item fingerprint, in order), the
+        campaigns whose stored list item is that one, not vanished and with no
+        missed listings, come back in ``unchanged`` only.
+        """
         ...
 
     async def load(

@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from worker.domain.campaign import TargetKey
-from worker.domain.diff import StoredHead, StoredState
+from worker.domain.diff import StoredState
 from worker.domain.drift import OVERFLOW
 from worker.domain.events import EventKind
-from worker.ports import Lease
+from worker.ports import Lease, PageHeads
 from worker.storage.engine import storage_errors
 from worker.storage.leases import PostgresLeases, fence
 from worker.storage.sql import campaign_heads, campaign_states
@@ -53,12 +53,16 @@ class PostgresStore(PostgresLeases):
                 )
 
     async def heads(
-        self, target: TargetKey, campaign_ids: Sequence[str]
-    ) -> Mapping[str, StoredHead]:
-        """Stored heads of these campaigns (one query)."""
+        self,
+        target: TargetKey,
+        campaign_ids: Sequence[str],
+        *,
+        list_hashes: Sequence[str | None] | None = None,
+    ) -> PageHeads:
+        """Stored heads of these campaigns (one query); see ``CampaignReader.heads``."""
         with storage_errors(f"reading the campaigns of {target}"):
             async with self.engine.connect() as conn:
-                return await campaign_heads(conn, target, campaign_ids)
+                return await campaign_heads(conn, target, campaign_ids, list_hashes)
 
     async def load(
         self, target: TargetKey, campaign_ids: Sequence[str]

@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from worker.domain.campaign import TargetKey
-from worker.domain.diff import StoredHead, StoredState
+from worker.domain.diff import StoredState
+from worker.ports import PageHeads
 from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, head_from_row
 from worker.storage.tables import campaigns
 
@@ -133,27 +134,35 @@ async def close_history(
 
 # Every page of every cycle runs this, so it goes to the driver as one prepared
 # statement: no SQLAlchemy statement building or result processing per page.
+# ``same``: the stored list item is the listed one, so the campaign is unchanged.
 _HEADS = (
-    f"SELECT {', '.join(f'c.{name}' for name in HEAD_COLUMNS)} "  # noqa: S608 (constants)
-    "FROM unnest($3::text[]) AS k(campaign_id) CROSS JOIN LATERAL ("
+    f"SELECT {', '.join(f'c.{name}' for name in HEAD_COLUMNS)}, "  # noqa: S608 (constants)
+    "(c.list_hash = k.list_hash AND c.vanished_at IS NULL AND c.missed_listings = 0) "
+    "IS TRUE AS same "
+    "FROM unnest($3::text[], $4::text[]) AS k(campaign_id, list_hash) CROSS JOIN LATERAL ("
     "SELECT * FROM campaigns AS c WHERE c.provider = $1 AND c.account = $2 "
     "AND c.campaign_id = k.campaign_id OFFSET 0) AS c"
 )
 
 
 async def campaign_heads(
-    conn: AsyncConnection, target: TargetKey, campaign_ids: Sequence[str]
-) -> Mapping[str, StoredHead]:
-    """Stored heads of ``campaign_ids`` (one query, one array parameter).
-
-    Inside a transaction ``conn`` has begun, it reads in that transaction.
-    """
+    conn: AsyncConnection,
+    target: TargetKey,
+    campaign_ids: Sequence[str],
+    list_hashes: Sequence[str | None] | None = None,
+) -> PageHeads:
+    """Stored heads of ``campaign_ids`` (one query, two array parameters); see
+    ``worker.ports.CampaignReader.heads``. In a transaction ``conn`` began, it
+    reads in that transaction."""
     if not campaign_ids:
-        return {}
+        return PageHeads({})
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
-    rows = await driver.fetch(_HEADS, target.provider, target.account, list(campaign_ids))
-    return {row["campaign_id"]: head_from_row(row) for row in rows}
+    hashes = list(list_hashes) if list_hashes is not None else [None] * len(campaign_ids)
+    rows = await driver.fetch(_HEADS, target.provider, target.account, list(campaign_ids), hashes)
+    unchanged = frozenset(row["campaign_id"] for row in rows if row["same"])
+    heads = {row["campaign_id"]: head_from_row(row) for row in rows if not row["same"]}
+    return PageHeads(heads, unchanged)
 
 
 async def campaign_states(

@@ -122,7 +122,7 @@ class PostgresPageWriter:
         self, campaign_ids: Sequence[str], *, listed_at: datetime, misses_to_vanish: int
     ) -> Written:
         """Count a complete listing without these campaigns; vanish those that reach the limit."""
-        heads = await campaign_heads(self._conn, self._target, campaign_ids)
+        heads = (await campaign_heads(self._conn, self._target, campaign_ids)).heads
         misses = [
             miss(self._key(cid), head, listed_at=listed_at, misses_to_vanish=misses_to_vanish)
             for cid, head in heads.items()

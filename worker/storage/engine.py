@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from worker.errors import ConfigError, StorageError
 
-__all__ = ["async_url", "create_engine", "display_url", "storage_errors"]
+__all__ = ["async_url", "create_engine", "display_url", "json_value", "storage_errors"]
 
 _DRIVERLESS = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 
@@ -55,7 +55,7 @@ def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         json_serializer=_json_text,
-        json_deserializer=_json_value,
+        json_deserializer=json_value,
     )
 
 
@@ -63,7 +63,7 @@ def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
 _LONG_NUMBER = re.compile(r"\d{20,}")
 
 
-def _json_value(text: str) -> Any:
+def json_value(text: str) -> Any:
     """Read a jsonb value: orjson, or the standard library where orjson would round."""
     return orjson.loads(text) if _LONG_NUMBER.search(text) is None else json.loads(text)
 

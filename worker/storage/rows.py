@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Row
-
 from worker.domain.campaign import TIME_FIELDS, Campaign, Counters, PausedBy, Status
 from worker.domain.diff import Change, StoredHead
 from worker.domain.windows import CallWindow
+from worker.storage.engine import json_value
 
 __all__ = ["HEAD_COLUMNS", "campaign_from_row", "campaign_row", "head_from_row"]
 
@@ -57,7 +56,7 @@ HEAD_COLUMNS = (
 def head_from_row(row: Any) -> StoredHead:
     """The StoredHead of a ``campaigns`` row holding at least :data:`HEAD_COLUMNS`
     (a SQLAlchemy row, or a driver record read by column name)."""
-    m = row._mapping if isinstance(row, Row) else row
+    m = getattr(row, "_mapping", row)  # a SQLAlchemy row, or a record read by name
     return StoredHead(
         version=m["version"],
         content_hash=m["content_hash"],
@@ -71,9 +70,13 @@ def head_from_row(row: Any) -> StoredHead:
     )
 
 
-def campaign_from_row(row: Row[Any]) -> Campaign:
-    """Rebuild the stored Campaign of a ``campaigns`` row (inverse of ``campaign_row``)."""
-    m = row._mapping
+def campaign_from_row(row: Any) -> Campaign:
+    """Rebuild the stored Campaign of a ``campaigns`` row (inverse of ``campaign_row``):
+    a SQLAlchemy row, or a driver record whose jsonb columns may still be text."""
+    m = getattr(row, "_mapping", row)  # a SQLAlchemy row, or a record read by name
+    window, flags, degraded, raw = (
+        _decoded(m[name]) for name in ("call_window", "time_flags", "degraded", "raw")
+    )
     return Campaign(
         provider=m["provider"],
         account=m["account"],
@@ -85,8 +88,13 @@ def campaign_from_row(row: Row[Any]) -> Campaign:
         paused_by=None if m["paused_by"] is None else PausedBy(m["paused_by"]),
         counters=Counters(**{name: m[name] for name in _COUNTER_COLUMNS}),
         **{name: m[name] for name in TIME_FIELDS},
-        call_window=None if m["call_window"] is None else CallWindow.from_json(m["call_window"]),
-        time_flags=tuple(m["time_flags"]),
-        degraded=tuple(m["degraded"]),
-        raw=m["raw"],
+        call_window=None if window is None else CallWindow.from_json(window),
+        time_flags=tuple(flags),
+        degraded=tuple(degraded),
+        raw=raw,
     )
+
+
+def _decoded(value: Any) -> Any:
+    # None of these columns ever holds a bare JSON string, so a str is undecoded jsonb.
+    return json_value(value) if isinstance(value, str) else value

@@ -12,7 +12,8 @@ join against ``unnest(:ids)`` is then planned as one scan of every row of the
 target per statement, and a sync becomes quadratic. So:
 
 * lookups run in ``LATERAL (… OFFSET 0)``: the ``OFFSET`` keeps the planner
-  from flattening the subquery, so it stays a keyed probe per id;
+  from flattening the subquery, so it stays a keyed probe per id. The page
+  reads (heads, full states) go to the driver as prepared statements;
 * updates find their rows that way, then update them by ``ctid`` alone, with no
   other condition on the updated table to misjudge. Only the target's lease
   holder writes its rows (its page transaction locks ``sync_targets`` first),
@@ -25,24 +26,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, TextClause, func, literal, select, text, true
+from sqlalchemy import Integer, Text, TextClause, literal, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
 from worker.domain.campaign import TargetKey
 from worker.domain.diff import StoredState
 from worker.ports import PageHeads
 from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, head_from_row
-from worker.storage.tables import campaigns
 
 __all__ = [
-    "by_campaign",
     "campaign_heads",
     "campaign_states",
     "close_history",
     "int_array",
-    "of_target",
     "text_array",
     "update_by_campaign",
 ]
@@ -56,27 +53,6 @@ def text_array(values: Sequence[str]) -> Any:
 def int_array(values: Sequence[int]) -> Any:
     """An ``integer[]`` bound parameter."""
     return literal(list(values), ARRAY(Integer))
-
-
-def of_target(target: TargetKey, campaign_id: Any) -> list[ColumnElement[bool]]:
-    """The ``campaigns`` row(s) of ``target`` whose id equals ``campaign_id`` (a column too)."""
-    return [
-        campaigns.c.provider == target.provider,
-        campaigns.c.account == target.account,
-        campaigns.c.campaign_id == campaign_id,
-    ]
-
-
-def by_campaign(target: TargetKey, campaign_ids: Sequence[str], *columns: Any) -> Select[Any]:
-    """``columns`` of the ``campaigns`` rows of these ids: one keyed probe per id."""
-    k = func.unnest(text_array(campaign_ids)).table_valued("campaign_id").render_derived(name="k")
-    found = (
-        select(*columns)
-        .where(*of_target(target, k.c.campaign_id))
-        .offset(0)  # the fence: see the module docstring
-        .lateral("found")
-    )
-    return select(found).select_from(k).join(found, true())
 
 
 def update_by_campaign(
@@ -132,17 +108,38 @@ async def close_history(
     )
 
 
-# Every page of every cycle runs this, so it goes to the driver as one prepared
-# statement: no SQLAlchemy statement building or result processing per page.
-# ``same``: the stored list item is the listed one, so the campaign is unchanged.
-_HEADS = (
-    f"SELECT {', '.join(f'c.{name}' for name in HEAD_COLUMNS)}, "  # noqa: S608 (constants)
-    "(c.list_hash = k.list_hash AND c.vanished_at IS NULL AND c.missed_listings = 0) "
-    "IS TRUE AS same "
+# Every page of every cycle reads through these, so they go to the driver as
+# prepared statements: no SQLAlchemy statement building or result processing.
+# $1 provider, $2 account, $3 the ids, $4 their list-item fingerprints (or NULLs).
+_PROBE = (
     "FROM unnest($3::text[], $4::text[]) AS k(campaign_id, list_hash) CROSS JOIN LATERAL ("
     "SELECT * FROM campaigns AS c WHERE c.provider = $1 AND c.account = $2 "
     "AND c.campaign_id = k.campaign_id OFFSET 0) AS c"
 )
+# ``same``: the stored list item is the listed one, so the campaign is unchanged.
+_HEADS = (
+    f"SELECT {', '.join(f'c.{name}' for name in HEAD_COLUMNS)}, "
+    "(c.list_hash = k.list_hash AND c.vanished_at IS NULL AND c.missed_listings = 0) "
+    f"IS TRUE AS same {_PROBE}"
+)
+_STATES = f"SELECT c.* {_PROBE}"
+
+
+async def _probe(
+    conn: AsyncConnection,
+    sql: str,
+    target: TargetKey,
+    campaign_ids: Sequence[str],
+    list_hashes: Sequence[str | None] | None = None,
+) -> list[Any]:
+    """Run one of the probes above on ``conn``'s driver connection (in its transaction)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    hashes = list(list_hashes) if list_hashes is not None else [None] * len(campaign_ids)
+    rows: list[Any] = await driver.fetch(
+        sql, target.provider, target.account, list(campaign_ids), hashes
+    )
+    return rows
 
 
 async def campaign_heads(
@@ -171,8 +168,8 @@ async def campaign_states(
     """Stored current versions of ``campaign_ids`` in full (one query)."""
     if not campaign_ids:
         return {}
-    rows = await conn.execute(by_campaign(target, campaign_ids, *campaigns.columns))
+    rows = await _probe(conn, _STATES, target, campaign_ids)
     return {
-        row.campaign_id: StoredState(head=head_from_row(row), campaign=campaign_from_row(row))
+        row["campaign_id"]: StoredState(head=head_from_row(row), campaign=campaign_from_row(row))
         for row in rows
     }

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from worker.errors import ConfigError, StorageError
 
-__all__ = ["async_url", "create_engine", "display_url", "json_value", "storage_errors"]
+__all__ = ["async_url", "create_engine", "display_url", "json_text", "json_value", "storage_errors"]
 
 _DRIVERLESS = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 
@@ -54,7 +54,7 @@ def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=json_value,
     )
 
@@ -68,7 +68,7 @@ def json_value(text: str) -> Any:
     return orjson.loads(text) if _LONG_NUMBER.search(text) is None else json.loads(text)
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """JSON for jsonb columns: orjson (fast), or the standard library for what it refuses
     (integers past 64 bits)."""
     try:

@@ -1,7 +1,8 @@
 """One page's transaction: read stored heads and versions, write what changed.
 
-Every statement is set-based (arrays bound as one parameter, multi-row inserts),
-so a page costs the same few statements whatever its size. A change is applied
+Every statement is set-based (arrays bound as one parameter each; the inserts
+are ``worker.storage.bulk`` statements sent to the driver), so a page costs the
+same few statements whatever its size. A change is applied
 only when the stored version is still the one it was computed from: the upsert
 of ``campaigns`` is guarded by ``version = new version - 1`` and reports which
 campaigns it moved, and only those get their history row closed, a history row
@@ -14,7 +15,6 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worker.domain.campaign import CampaignKey, TargetKey
@@ -22,6 +22,7 @@ from worker.domain.diff import Change, miss
 from worker.domain.events import ChangeEvent
 from worker.domain.records import Rejection
 from worker.ports import Written
+from worker.storage.bulk import BulkInsert
 from worker.storage.rejections import upsert_rejections
 from worker.storage.rows import campaign_row
 from worker.storage.sql import campaign_heads, close_history, update_by_campaign
@@ -36,6 +37,33 @@ from worker.storage.vanishing import count_misses, vanish
 
 __all__ = ["PostgresPageWriter"]
 
+_REFRESHED = [
+    c.name
+    for c in campaigns.columns
+    if c.name not in {"provider", "account", "campaign_id", "first_seen_at"}
+]
+# Only over the version the change was computed from: never over a newer one,
+# never twice. A new campaign (version 1) never overwrites a stored one.
+_CURRENT = BulkInsert(
+    campaigns,
+    [c.name for c in campaigns.columns],
+    "ON CONFLICT (provider, account, campaign_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _REFRESHED)
+    + " WHERE campaigns.version = excluded.version - 1 RETURNING campaign_id",
+)
+_HISTORY = BulkInsert(
+    campaign_history,
+    [c.name for c in campaign_history.columns if c.name not in {"id", "vanished_at"}],
+    "ON CONFLICT (provider, account, campaign_id, version) DO NOTHING",
+)
+_EVENTS = BulkInsert(
+    campaign_events,
+    [
+        "event_id", "type", "provider", "account", "campaign_id", "version",
+        "occurred_at", "detected_at", "data",
+    ],
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id",
+)  # fmt: skip
 _LISTED_AGAIN = update_by_campaign("campaigns", "missed_listings = 0", {"campaign_id": "text"})
 
 
@@ -80,10 +108,8 @@ class PostgresPageWriter:
                 [(ch.campaign.campaign_id, ch.previous_version) for ch in kept if ch.previous],
                 observed_at,
             )
-            await self._conn.execute(
-                pg_insert(campaign_history).on_conflict_do_nothing(
-                    index_elements=["provider", "account", "campaign_id", "version"]
-                ),
+            await _HISTORY.run(
+                self._conn,
                 [
                     {**campaign_row(ch), "valid_from": ch.observed_at, "valid_to": None}
                     for ch in kept
@@ -161,23 +187,7 @@ class PostgresPageWriter:
             }
             for ch in changes
         ]
-        stmt = pg_insert(campaigns)
-        refreshed = {
-            c.name: stmt.excluded[c.name]
-            for c in campaigns.columns
-            if c.name not in {"provider", "account", "campaign_id", "first_seen_at"}
-        }
-        # Only over the version the change was computed from: never over a newer
-        # one, never twice. A new campaign (version 1) never overwrites a stored one.
-        result = await self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["provider", "account", "campaign_id"],
-                set_=refreshed,
-                where=campaigns.c.version == stmt.excluded.version - 1,
-            ).returning(campaigns.c.campaign_id),
-            rows,
-        )
-        return set(result.scalars().all())
+        return {row["campaign_id"] for row in await _CURRENT.run(self._conn, rows)}
 
     async def _insert_events(self, events: Sequence[ChangeEvent]) -> int:
         if not events:
@@ -196,13 +206,7 @@ class PostgresPageWriter:
             }
             for ev in events
         ]
-        result = await self._conn.execute(
-            pg_insert(campaign_events)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(campaign_events.c.id),
-            rows,
-        )
-        ids = [int(i) for i in result.scalars().all()]
+        ids = [int(row["id"]) for row in await _EVENTS.run(self._conn, rows)]
         if ids:
             # NOTIFY only wakes listeners; the payload is the newest id, never the event.
             await self._conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(max(ids)))))

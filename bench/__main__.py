@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--peers", action=argparse.BooleanOptionalAction, default=True, help="run the peers"
     )
+    parser.add_argument(
+        "--peers-on",
+        default=",".join(PROVIDERS),
+        help="comma-separated providers whose phases run the peers (default: all)",
+    )
     parser.add_argument("--page-size", type=int, default=100, help="list page size")
     parser.add_argument("--concurrency", type=int, default=4, help="detail requests in flight")
     parser.add_argument("--dlt-cap", type=float, default=600.0, help="seconds per dlt run")
@@ -98,6 +103,7 @@ async def _run(args: argparse.Namespace, command: str) -> int:
                 rate_n=args.rate_n,
                 rate_page_size=args.rate_page_size,
                 profile=args.profile,
+                peers_on=tuple(p for p in args.peers_on.split(",") if p),
             )
             bench = Bench(server, options, Path(tmp))
             await bench.prepare()

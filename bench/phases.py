@@ -66,6 +66,7 @@ class Options:
     rate_n: int
     rate_page_size: int
     profile: Path | None = None
+    peers_on: tuple[str, ...] = PROVIDERS  # providers whose phases run the peers too
 
 
 def _target(provider: str, base_url: str, page_size: int, http: dict[str, Any]) -> dict[str, Any]:
@@ -154,12 +155,13 @@ class Bench:
 
     async def provider_phases(self, fleet: Fleet) -> None:
         provider, opts = fleet.provider, self.options
+        methods = [m for m in opts.methods if m not in PEERS or provider in opts.peers_on]
         for rep in range(opts.reps):
-            for method in opts.methods:
+            for method in methods:
                 await self.reset(method, provider)
                 await self.measure(fleet, "initial", method, rep, details="all")
         for rep in range(opts.reps):
-            for method in opts.methods:
+            for method in methods:
                 await self.measure(fleet, "no-change", method, rep, details="none")
         for percent in (1, 10):
             phase = f"change-{percent}"
@@ -167,7 +169,7 @@ class Bench:
                 changed = await fleet.mutate(percent, percent * 100 + rep)
                 ids = self.workdir / f"changed-{provider}-{phase}-{rep}.txt"
                 ids.write_text("\n".join(changed))
-                for method in opts.methods:
+                for method in methods:
                     details = str(ids) if method == "fetch-only" else "all"
                     await self.measure(fleet, phase, method, rep, details=details, changed=changed)
 

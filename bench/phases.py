@@ -293,12 +293,13 @@ class Bench:
             process.kill()
             await process.wait()
             return {"over_cap": cap, "wall": cap}
-        if process.returncode != 0:
+        # The child's figures are its last JSON line (py-spy prints its own lines after it,
+        # and exits 0 whatever the child did).
+        lines = [li for li in out.decode().splitlines() if li.startswith("{")]
+        if process.returncode != 0 or not lines:
             tail = err.decode(errors="replace").strip().splitlines()[-5:]
             return {"error": f"exit {process.returncode}: " + " | ".join(tail)}
-        # The child's figures are its last JSON line (py-spy prints its own lines after it).
-        line = [li for li in out.decode().splitlines() if li.startswith("{")][-1]
-        result: dict[str, Any] = json.loads(line)
+        result: dict[str, Any] = json.loads(lines[-1])
         return result
 
     async def _counts(self, database: str) -> dict[str, int]:

@@ -280,6 +280,7 @@ async def open_runtime(
                 t.name: CyclePolicy(
                     interval=t.poll_interval,
                     misses_to_vanish=t.vanish_after_misses,
+                    detail_refresh=t.detail_refresh_interval,
                     limits=t.limits,
                 )
                 for t in settings.targets

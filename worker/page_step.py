@@ -2,7 +2,9 @@
 
 1. Read the stored heads of the page's campaigns (one query).
 2. Skip what is known unchanged: the same list-item fingerprint (and, where the
-   status is read against the clock, the same status read again).
+   status is read against the clock, the same status read again). A full detail
+   refresh (``detail_refresh_interval``) skips nothing here: every detail is
+   read, and only what changed is written.
 3. Fetch details for the rest (providers whose list shows less); a campaign
    whose detail fails is deferred: its stored state is kept this cycle.
 4. Quarantine unstorable records (``domain.poison``), normalize the rest (pure),
@@ -66,6 +68,8 @@ class PageStep:
         limits: LimitSettings,
         drift: DriftReports,
         lease_now: Callable[[], datetime],
+        *,
+        full_refresh: bool = False,
     ) -> None:
         self._store = store
         self._lease = lease
@@ -73,6 +77,7 @@ class PageStep:
         self._limits = limits
         self._drift = drift
         self._lease_now = lease_now
+        self._full_refresh = full_refresh  # every campaign's detail is read this cycle
         # Pages and records read since the last page that wrote (see ``run``).
         self._unwritten_pages = 0
         self._unwritten_records = 0
@@ -92,8 +97,11 @@ class PageStep:
         stored_page = await self._store.heads(
             target,
             [e.campaign_id for e in listed if e.campaign_id],
-            # A status read against the clock needs its head even when the item is the same.
-            list_hashes=None if self._provider.clock_dependent else [e.fingerprint for e in listed],
+            # A status read against the clock needs its head even when the item is the same,
+            # and a full refresh reads every detail whatever the item.
+            list_hashes=None
+            if self._provider.clock_dependent or self._full_refresh
+            else [e.fingerprint for e in listed],
         )
         heads = stored_page.heads
         changed = [
@@ -198,6 +206,8 @@ class PageStep:
     ) -> bool:
         head = heads.get(entry.campaign_id) if entry.campaign_id else None
         provider = self._provider
+        if self._full_refresh:
+            return False
         if not known_unchanged(head, entry.fingerprint, clock_dependent=False):
             return False
         if not provider.clock_dependent:

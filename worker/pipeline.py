@@ -50,6 +50,7 @@ class CyclePolicy:
     interval: float
     misses_to_vanish: int = 1
     limits: LimitSettings = field(default_factory=LimitSettings)
+    detail_refresh: float = 0.0  # seconds between full detail refreshes; 0 never
 
 
 class SyncPipeline:
@@ -132,9 +133,14 @@ class SyncPipeline:
     ) -> RunSummary:
         totals = CycleTotals()
         status, error = "failed", None
+        begun = self.lease_clock.now()
+        full = provider.lists_less and _refresh_due(lease, policy.detail_refresh, begun)
         try:
             lost = await under_lease(
-                self.store, lease, self.lease_clock, self._listing(provider, lease, policy, totals)
+                self.store,
+                lease,
+                self.lease_clock,
+                self._listing(provider, lease, policy, totals, full_refresh=full),
             )
             status = "superseded" if lost else "partial" if totals.deferred else "succeeded"
             if lost:
@@ -161,14 +167,24 @@ class SyncPipeline:
             try:
                 with anyio.CancelScope(shield=True):
                     summary = await self.store.finish(
-                        lease, self.clock.now(), summary, observed_at=totals.observed_at
+                        lease,
+                        self.clock.now(),
+                        summary,
+                        observed_at=totals.observed_at,
+                        full_refresh_at=begun if full else None,
                     )
             finally:
                 report_cycle(lease, summary, time.monotonic() - started)
         return summary
 
     async def _listing(
-        self, provider: Provider, lease: Lease, policy: CyclePolicy, totals: CycleTotals
+        self,
+        provider: Provider,
+        lease: Lease,
+        policy: CyclePolicy,
+        totals: CycleTotals,
+        *,
+        full_refresh: bool,
     ) -> None:
         limits = policy.limits
         step = PageStep(
@@ -178,6 +194,7 @@ class SyncPipeline:
             limits,
             self._drift_of(lease.target, limits),
             self.lease_clock.now,
+            full_refresh=full_refresh,
         )
         listing = Listing(provider)
 
@@ -300,3 +317,11 @@ class SyncPipeline:
         metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
         metrics.RECORDS.labels(*labels).inc(records)
         metrics.EVENTS.labels(*labels).inc(events)
+
+
+def _refresh_due(lease: Lease, interval: float, now: datetime) -> bool:
+    """Whether this cycle reads every campaign's detail, changed or not (see
+    ``detail_refresh_interval``): never with 0, else when one has not succeeded
+    within the interval."""
+    last = lease.last_full_refresh_at
+    return interval > 0 and (last is None or (now - last).total_seconds() >= interval)

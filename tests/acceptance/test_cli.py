@@ -64,8 +64,8 @@ async def test_version() -> None:
 async def test_migrate_twice_changes_nothing(empty_db_url: URL) -> None:
     env = {"CAMPAIGN_SYNC_DATABASE_URL": plain(empty_db_url)}
     first, second = await cli("migrate", env=env), await cli("migrate", env=env)
-    assert (first.returncode, first.stdout.strip()) == (0, "schema migrated none -> 0005")
-    assert (second.returncode, second.stdout.strip()) == (0, "schema already at 0005")
+    assert (first.returncode, first.stdout.strip()) == (0, "schema migrated none -> 0006")
+    assert (second.returncode, second.stdout.strip()) == (0, "schema already at 0006")
 
 
 async def test_sync_once_twice_writes_nothing_the_second_time(db_url: URL, tmp_path: Path) -> None:

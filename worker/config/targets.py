@@ -88,6 +88,15 @@ class TargetBase(Model):
             "vanishes (default 1); raise it for a provider whose listings flicker"
         ),
     )
+    detail_refresh_interval: float = Field(
+        86_400.0,
+        ge=0,
+        description=(
+            "seconds between cycles that read every campaign's detail, changed or not "
+            "(VOXO, Sarvam: what only a detail shows is picked up at least this often); "
+            "0 never"
+        ),
+    )
     http: HttpSettings = HttpSettings()
     limits: LimitSettings = LimitSettings()
 

@@ -59,6 +59,11 @@ class Provider(Protocol):
     documented_keys: ClassVar[frozenset[str] | None]
 
     @property
+    def lists_less(self) -> bool:
+        """True when the list shows less than the detail (``details`` reads more)."""
+        ...
+
+    @property
     def target(self) -> TargetKey:
         """The provider account this adapter reads."""
         ...
@@ -162,6 +167,8 @@ class Lease:
     run_id: int
     ttl: float
     took_over_from: str | None = None
+    # When the last cycle that read every campaign's detail succeeded (lease clock).
+    last_full_refresh_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,11 +288,14 @@ class LeaseStore(Protocol):
         summary: RunSummary,
         *,
         observed_at: datetime | None = None,
+        full_refresh_at: datetime | None = None,
     ) -> RunSummary:
         """Record how the cycle ended and release the lease (if still held).
 
         ``observed_at``, when the cycle's newest page was fetched, moves the
         target's newest observation forward (the stale rule), written or not.
+        ``full_refresh_at``: this cycle read every detail, begun then; recorded as
+        the target's last full refresh if the cycle succeeded.
 
         Returns the summary as recorded: ``superseded`` when the lease was taken
         over, even if no page noticed.

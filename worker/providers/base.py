@@ -226,6 +226,11 @@ class HttpProvider(Generic[S]):
         self.http = http
         self.settings = settings
 
+    @property
+    def lists_less(self) -> bool:
+        """True when ``details`` reads more than the list shows (VOXO, Sarvam)."""
+        return bool(getattr(self.settings, "fetch_detail", False))
+
     @classmethod
     def auth(
         cls, settings: S, target: TargetKey, clock: Clock, secrets: SecretValues

@@ -174,6 +174,7 @@ class PostgresLeases:
             run_id=int(run_id),
             ttl=ttl,
             took_over_from=took_over,
+            last_full_refresh_at=row.last_full_refresh_at,
         )
 
     @staticmethod
@@ -205,6 +206,7 @@ class PostgresLeases:
         summary: RunSummary,
         *,
         observed_at: datetime | None = None,
+        full_refresh_at: datetime | None = None,
     ) -> RunSummary:
         """Release the lease and close the run row; a failed run also notes its error.
 
@@ -246,6 +248,11 @@ class PostgresLeases:
                         last_run_id=lease.run_id,
                         **({"last_success_at": finished_at} if succeeded else {}),
                         **watermark,
+                        **(
+                            {"last_full_refresh_at": full_refresh_at}
+                            if succeeded and full_refresh_at is not None
+                            else {}
+                        ),
                     )
                 )
                 if released.rowcount == 0 and summary.status in ("succeeded", "partial"):

@@ -34,6 +34,7 @@ from worker.domain.campaign import TargetKey
 from worker.domain.diff import StoredState
 from worker.ports import PageHeads
 from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, head_from_row
+from worker.storage.tables import campaigns
 
 __all__ = [
     "campaign_heads",
@@ -122,7 +123,9 @@ _HEADS = (
     "(c.list_hash = k.list_hash AND c.vanished_at IS NULL AND c.missed_listings = 0) "
     f"IS TRUE AS same {_PROBE}"
 )
-_STATES = f"SELECT c.* {_PROBE}"
+# Named columns, not ``c.*``: a column added by a later migration does not change
+# the result type of a statement the driver has already prepared.
+_STATES = f"SELECT {', '.join(f'c.{col.name}' for col in campaigns.columns)} {_PROBE}"
 
 
 async def _probe(

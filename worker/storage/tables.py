@@ -241,6 +241,8 @@ sync_targets = Table(
     _tz("lease_expires_at"),
     # When the newest committed page of this target was fetched: an older page is stale.
     _tz("last_observed_at"),
+    # When the last cycle that read every campaign's detail succeeded.
+    _tz("last_full_refresh_at"),
     # The schedule: one cycle per interval slot, whichever replica runs it.
     Column("interval_seconds", Float),
     _tz("next_due_at"),

@@ -5,7 +5,9 @@
 Prints, per function, the share of samples where it is on the stack
 (inclusive) and where it is the innermost frame (self), as a markdown table.
 Frames of the event loop's own machinery are kept: waiting shows up as
-``select``/``_run_once`` self time.
+``select``/``_run_once`` self time. With ``--prefix worker`` only the
+project's frames are kept, so a function's "self" also counts the library code
+it calls (the driver's encoding under ``BulkInsert.run``, say).
 """
 
 from __future__ import annotations

@@ -163,7 +163,12 @@ class PageStep:
             # next page that writes and in the run's totals when the cycle finishes.
             self._unwritten_pages += pages
             self._unwritten_records += records
-            return StoredPage(written=Written(), rejections=(), stale=tuple(stale))
+            return StoredPage(
+                written=Written(),
+                rejections=(),
+                stale=tuple(stale),
+                unknown_statuses=len(found.unknown_statuses),
+            )
         async with self._store.page(
             self._lease, self._lease_now(), observed_at=observed_at
         ) as writer:

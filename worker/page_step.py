@@ -94,14 +94,15 @@ class PageStep:
         """Diff and store one page (or chunk) of entries; see the module docstring."""
         target = self._lease.target
         listed = [e for e in entries if e.campaign_id]
+        reads_clock = self._provider.reads_clock
         stored_page = await self._store.heads(
             target,
             [e.campaign_id for e in listed if e.campaign_id],
             # A status read against the clock needs its head even when the item is the same,
             # and a full refresh reads every detail whatever the item.
             list_hashes=None
-            if self._provider.clock_dependent or self._full_refresh
-            else [e.fingerprint for e in listed],
+            if self._full_refresh
+            else [None if reads_clock(e.raw) else e.fingerprint for e in listed],
         )
         heads = stored_page.heads
         changed = [
@@ -215,7 +216,7 @@ class PageStep:
             return False
         if not known_unchanged(head, entry.fingerprint, clock_dependent=False):
             return False
-        if not provider.clock_dependent:
+        if not provider.reads_clock(entry.raw):
             return True
         # Same list item, but its status is read against the clock: read it again.
         assert head is not None

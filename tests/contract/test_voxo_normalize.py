@@ -303,3 +303,27 @@ async def test_the_seed_patch_response_placeholders_are_rejected(
         VoxoProvider.from_settings(target(), client, ManualClock(OBSERVED)).normalize(
             raw, observed_at=OBSERVED
         )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reads"),
+    [
+        ({"state": "READY"}, True),  # read against its dates at the poll time
+        ({"state": "PAUSED"}, False),
+        ({"state": "UNHEARD_OF"}, False),
+        ({"state": ["READY"]}, False),  # hostile shapes never raise here
+        ({"state": {"READY": 1}}, False),
+        ({}, False),
+        (["READY"], False),
+    ],
+)
+def test_only_a_ready_record_is_read_against_the_clock(
+    voxo: VoxoProvider, raw: Any, reads: bool
+) -> None:
+    """Unchanged records of any other state are skipped without normalizing them again."""
+    assert voxo.reads_clock(raw) is reads
+    if isinstance(raw, dict) and raw.get("state") == "READY":
+        ready = {**fixture("list_item.json"), **raw}
+        before_start = START - timedelta(hours=1)
+        assert voxo.normalize(ready, observed_at=before_start).status is Status.SCHEDULED
+        assert voxo.normalize(ready, observed_at=OBSERVED).status is Status.RUNNING

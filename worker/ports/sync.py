@@ -50,13 +50,15 @@ class Provider(Protocol):
 
     name: ClassVar[str]
     id_field: ClassVar[str]  # raw key of the campaign id, read before normalizing
-    # True when normalize reads the status against observed_at (VOXO's READY): such
-    # records are normalized every cycle, even when the provider's record is unchanged.
-    clock_dependent: ClassVar[bool]
     # What the provider's documentation lists (PROVIDERS.md): enum fields and their
     # values, and the top-level keys of a record; anything else is schema drift.
     enums: ClassVar[Mapping[str, frozenset[str]]]
     documented_keys: ClassVar[frozenset[str] | None]
+
+    def reads_clock(self, raw: RawRecord) -> bool:
+        """True when normalize reads this record's status against ``observed_at``
+        (VOXO's ``READY``): it is normalized again every cycle, even unchanged."""
+        ...
 
     @property
     def lists_less(self) -> bool:

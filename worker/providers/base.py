@@ -218,13 +218,16 @@ class HttpProvider(Generic[S]):
     """
 
     name: ClassVar[str]
-    clock_dependent: ClassVar[bool] = False
     enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType({})
     documented_keys: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, http: ProviderHttp, settings: S) -> None:
         self.http = http
         self.settings = settings
+
+    def reads_clock(self, raw: RawRecord) -> bool:
+        """No status read against the clock, unless a provider says otherwise."""
+        return False
 
     @property
     def lists_less(self) -> bool:

@@ -92,7 +92,6 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
 
     name: ClassVar[str] = "voxo"
     id_field: ClassVar[str] = "id"
-    clock_dependent: ClassVar[bool] = True  # READY is read against the poll time
     enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType(
         {"state": frozenset(VOXO_STATUS)}
     )
@@ -149,6 +148,11 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         if not self.settings.fetch_detail:
             return await super().details(items)
         return await fetch_details(self.http, items, path_of=_detail_path, merge=_detail_wins)
+
+    def reads_clock(self, raw: RawRecord) -> bool:
+        """READY is read against its dates at the poll time; every other state is not."""
+        state = raw.get("state") if isinstance(raw, Mapping) else None
+        return isinstance(state, str) and state in _DATE_DERIVED
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or detail. Pure; raises NormalizationError."""

@@ -218,13 +218,10 @@ class PageStep:
             return False
         if not provider.reads_clock(entry.raw):
             return True
-        # Same list item, but its status is read against the clock: read it again.
+        # Same list item, but its status is read against the clock: read it again,
+        # from the stored dates (the same record has the same dates).
         assert head is not None
-        try:
-            again = provider.normalize(entry.raw, observed_at=observed_at)
-        except NormalizationError:
-            return False
-        return again.status is head.status and again.status_derived == head.status_derived
+        return provider.status_again(head, observed_at) is head.status
 
     def _normalize(
         self, records: Sequence[tuple[Entry, RawRecord]], observed_at: datetime, into: _Normalized

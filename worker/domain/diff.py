@@ -53,6 +53,8 @@ class StoredHead:
         missed_listings: complete listings in a row that did not contain it.
         list_hash: fingerprint of its list item, for providers whose list shows
             less than their detail (the detail is fetched only when it moves).
+        scheduled_start_at, scheduled_end_at: its stored schedule, from which a
+            status read against the clock is read again (VOXO's ``READY``).
     """
 
     version: int
@@ -64,6 +66,8 @@ class StoredHead:
     vanished_at: datetime | None = None
     missed_listings: int = 0
     list_hash: str | None = None
+    scheduled_start_at: datetime | None = None
+    scheduled_end_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

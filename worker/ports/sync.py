@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from worker.domain.campaign import Campaign, TargetKey
+from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.diff import Change, StoredHead, StoredState
 from worker.domain.events import ChangeEvent
 from worker.domain.records import Rejection
@@ -57,7 +57,12 @@ class Provider(Protocol):
 
     def reads_clock(self, raw: RawRecord) -> bool:
         """True when normalize reads this record's status against ``observed_at``
-        (VOXO's ``READY``): it is normalized again every cycle, even unchanged."""
+        (VOXO's ``READY``): its status is read again every cycle, even unchanged."""
+        ...
+
+    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
+        """The status at ``observed_at`` of a stored campaign whose record is unchanged
+        and ``reads_clock``, from its stored head alone (no normalizing)."""
         ...
 
     @property

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -28,7 +29,8 @@ from aiolimiter import AsyncLimiter
 
 from worker.clock import SystemClock
 from worker.config import HttpSettings, TargetBase
-from worker.domain.campaign import TargetKey
+from worker.domain.campaign import Status, TargetKey
+from worker.domain.diff import StoredHead
 from worker.domain.records import redact
 from worker.errors import (
     ProviderError,
@@ -228,6 +230,10 @@ class HttpProvider(Generic[S]):
     def reads_clock(self, raw: RawRecord) -> bool:
         """No status read against the clock, unless a provider says otherwise."""
         return False
+
+    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
+        """A status that does not read the clock stays what was stored."""
+        return head.status
 
     @property
     def lists_less(self) -> bool:

@@ -51,6 +51,7 @@ import httpx
 
 from worker.config import VoxoTarget
 from worker.domain.campaign import Campaign, PausedBy, Status, TargetKey
+from worker.domain.diff import StoredHead
 from worker.domain.records import Record
 from worker.domain.timestamps import (
     LocalTime,
@@ -153,6 +154,10 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         """READY is read against its dates at the poll time; every other state is not."""
         state = raw.get("state") if isinstance(raw, Mapping) else None
         return isinstance(state, str) and state in _DATE_DERIVED
+
+    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
+        """READY against the stored dates: an unchanged record has the same dates."""
+        return _ready_status(head.scheduled_start_at, head.scheduled_end_at, observed_at)
 
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or detail. Pure; raises NormalizationError."""

@@ -50,6 +50,8 @@ HEAD_COLUMNS = (
     "vanished_at",
     "missed_listings",
     "list_hash",
+    "scheduled_start_at",
+    "scheduled_end_at",
 )
 
 
@@ -67,6 +69,8 @@ def head_from_row(row: Any) -> StoredHead:
         vanished_at=m["vanished_at"],
         missed_listings=m["missed_listings"],
         list_hash=m["list_hash"],
+        scheduled_start_at=m["scheduled_start_at"],
+        scheduled_end_at=m["scheduled_end_at"],
     )
 
 

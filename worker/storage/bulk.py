@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worker.errors import StorageError
 from worker.storage.engine import json_text
 
 __all__ = ["BulkInsert"]
@@ -48,7 +49,8 @@ class BulkInsert:
         ).strip()
 
     async def run(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """Insert ``rows`` in ``conn``'s transaction; returns what ``tail`` returns."""
+        """Insert ``rows`` in ``conn``'s transaction, which must have begun (a statement
+        has run in it); returns what ``tail`` returns."""
         arrays = [
             [json_text(row[name]) if is_json and row[name] is not None else row[name]
              for row in rows]
@@ -56,5 +58,8 @@ class BulkInsert:
         ]  # fmt: skip
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy begins lazily: a first statement through the driver would autocommit.
+            raise StorageError(f"{self.sql[:40]}…: run before the transaction began (a bug)")
         found: list[Any] = await driver.fetch(self.sql, *arrays)
         return found

@@ -135,7 +135,11 @@ async def _probe(
     campaign_ids: Sequence[str],
     list_hashes: Sequence[str | None] | None = None,
 ) -> list[Any]:
-    """Run one of the probes above on ``conn``'s driver connection (in its transaction)."""
+    """Run one of the probes above on ``conn``'s driver connection.
+
+    The driver runs it in ``conn``'s transaction once SQLAlchemy has begun it,
+    that is after the transaction's first statement (the page writer's fence).
+    """
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
     hashes = list(list_hashes) if list_hashes is not None else [None] * len(campaign_ids)
@@ -152,14 +156,10 @@ async def campaign_heads(
     list_hashes: Sequence[str | None] | None = None,
 ) -> PageHeads:
     """Stored heads of ``campaign_ids`` (one query, two array parameters); see
-    ``worker.ports.CampaignReader.heads``. In a transaction ``conn`` began, it
-    reads in that transaction."""
+    ``worker.ports.CampaignReader.heads`` and ``_probe``."""
     if not campaign_ids:
         return PageHeads({})
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    hashes = list(list_hashes) if list_hashes is not None else [None] * len(campaign_ids)
-    rows = await driver.fetch(_HEADS, target.provider, target.account, list(campaign_ids), hashes)
+    rows = await _probe(conn, _HEADS, target, campaign_ids, list_hashes)
     unchanged = frozenset(row["campaign_id"] for row in rows if row["same"])
     heads = {row["campaign_id"]: head_from_row(row) for row in rows if not row["same"]}
     return PageHeads(heads, unchanged)

@@ -237,8 +237,9 @@ class HttpProvider(Generic[S]):
 
     @property
     def lists_less(self) -> bool:
-        """True when ``details`` reads more than the list shows (VOXO, Sarvam)."""
-        return bool(getattr(self.settings, "fetch_detail", False))
+        """True when ``details`` reads more than the list shows; the list is the record
+        unless a provider says otherwise."""
+        return False
 
     @classmethod
     def auth(

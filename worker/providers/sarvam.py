@@ -115,6 +115,11 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
         async for page in offset_pages(self.target, f"GET {path}", fetch, items_key="items"):
             yield page
 
+    @property
+    def lists_less(self) -> bool:
+        """The list omits what only the detail shows; read with ``fetch_detail``."""
+        return self.settings.fetch_detail
+
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
         """``GET …/campaigns/{id}`` merged over each list item (``fetch_detail``)."""
         if not self.settings.fetch_detail:

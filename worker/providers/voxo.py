@@ -144,6 +144,11 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         for start in range(0, max(len(listed), 1), size):
             yield listed[start : start + size]
 
+    @property
+    def lists_less(self) -> bool:
+        """The list omits what only the detail shows; read with ``fetch_detail``."""
+        return self.settings.fetch_detail
+
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
         """``GET /v2/call-campaigns/{id}`` in place of each list item (``fetch_detail``)."""
         if not self.settings.fetch_detail:

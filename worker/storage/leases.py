@@ -55,6 +55,13 @@ def _this_target(target: TargetKey) -> ColumnElement[bool]:
     )
 
 
+def _watermark(observed_at: datetime | None) -> dict[str, object]:
+    """Move the target's newest observation forward to ``observed_at`` (never back)."""
+    if observed_at is None:
+        return {}
+    return {"last_observed_at": func.greatest(sync_targets.c.last_observed_at, observed_at)}
+
+
 async def fence(
     conn: AsyncConnection, lease: Lease, now: datetime, observed_at: datetime | None = None
 ) -> datetime | None:
@@ -67,7 +74,7 @@ async def fence(
     """
     values: dict[str, object] = {"lease_expires_at": now + timedelta(seconds=lease.ttl)}
     if observed_at is not None:
-        values["last_observed_at"] = func.greatest(sync_targets.c.last_observed_at, observed_at)
+        values |= _watermark(observed_at)
     renewed = (
         await conn.execute(
             update(sync_targets)
@@ -223,15 +230,6 @@ class PostgresLeases:
         with storage_errors(f"recording the run of {target}"):
             async with self.engine.begin() as conn:
                 succeeded = summary.status == "succeeded"
-                watermark = (
-                    {}
-                    if observed_at is None
-                    else {
-                        "last_observed_at": func.greatest(
-                            sync_targets.c.last_observed_at, observed_at
-                        )
-                    }
-                )
                 released = await conn.execute(
                     update(sync_targets)
                     .where(
@@ -247,7 +245,7 @@ class PostgresLeases:
                         last_error=redact(summary.error, self._secrets),
                         last_run_id=lease.run_id,
                         **({"last_success_at": finished_at} if succeeded else {}),
-                        **watermark,
+                        **_watermark(observed_at),
                         **(
                             {"last_full_refresh_at": full_refresh_at}
                             if succeeded and full_refresh_at is not None

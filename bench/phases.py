@@ -80,8 +80,6 @@ def _target(provider: str, base_url: str, page_size: int, http: dict[str, Any]) 
         "limits": {"max_pages": 1_000_000, "cycle_deadline": 86_400},
     }
     if provider == "voxo":
-        # One unpaged array of every campaign: at 100 000 it is ~50 MB, past the default cap.
-        http["max_body_bytes"] = 4 * 1024**3
         target |= {
             "email": VOXO_EMAIL,
             "password": {"env": "BENCH_VOXO_PASSWORD"},

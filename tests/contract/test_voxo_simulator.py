@@ -690,7 +690,91 @@ async def test_a_list_that_is_not_an_array_is_refused(clock: ManualClock) -> Non
     transport = httpx.ASGITransport(app=paginated)
     async with httpx.AsyncClient(base_url=TARGET.base_url, transport=transport) as client:
         provider = VoxoProvider.from_settings(TARGET, client, clock)
-        with pytest.raises(ProviderRejected, match="expected a JSON array, got dict"):
+        with pytest.raises(ProviderRejected, match="expected a JSON array, got an object"):
+            await records(provider)
+
+
+def chunked_list(body: bytes, *, chunk: int, complete: bool = True) -> ASGIApp:
+    """A VOXO stand-in that sends its list in ``chunk``-byte pieces, or cut short."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/authentication":
+            payload = b'{"accessToken": "t"}'
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        sent = body if complete else body[: len(body) // 2]
+        for at in range(0, len(sent), chunk):
+            piece = sent[at : at + chunk]
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def listed(n: int) -> bytes:
+    items = [
+        {"id": i, "tenantId": TENANT, "name": f"c {i} [x], {{y}}", "state": "PAUSED"}
+        for i in range(1, n + 1)
+    ]
+    return json.dumps(items).encode()
+
+
+async def list_pages(app: ASGIApp, clock: ManualClock, page_size: int) -> list[list[Any]]:
+    target = TARGET.model_copy(update={"page_size": page_size, "fetch_detail": False})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
+        provider = VoxoProvider.from_settings(target, client, clock)
+        return [list(page) async for page in provider.pages()]
+
+
+@pytest.mark.parametrize("chunk", [1, 17, 1 << 16])
+async def test_the_list_is_paged_the_same_however_the_body_is_cut(
+    clock: ManualClock, chunk: int
+) -> None:
+    pages = await list_pages(chunked_list(listed(25), chunk=chunk), clock, page_size=10)
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [r["id"] for p in pages for r in p] == list(range(1, 26))
+    assert pages[0][2]["name"] == "c 3 [x], {y}"
+
+
+async def test_a_list_of_whole_pages_ends_without_an_empty_page(clock: ManualClock) -> None:
+    pages = await list_pages(chunked_list(listed(20), chunk=100), clock, page_size=10)
+    assert [len(p) for p in pages] == [10, 10]
+
+
+async def test_a_list_cut_short_fails_as_unavailable_after_the_pages_it_completed(
+    clock: ManualClock,
+) -> None:
+    target = TARGET.model_copy(update={"page_size": 10, "fetch_detail": False})
+    app = chunked_list(listed(40), chunk=50, complete=False)
+    transport = httpx.ASGITransport(app=app)
+    seen: list[int] = []
+    async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
+        provider = VoxoProvider.from_settings(target, client, clock)
+
+        async def drain() -> None:
+            async for page in provider.pages():
+                seen.append(len(page))
+
+        with pytest.raises(ProviderUnavailable) as info:
+            await drain()
+    assert seen == [10, 10]  # 40 items cut in half: 20-odd whole items, then the cut
+    assert str(info.value) == (
+        "voxo/kit: GET /v2/call-campaigns returned 200 with a body that is not valid JSON: "
+        "the body ended before its array did (truncated?)"
+    )
+
+
+async def test_one_list_item_past_the_body_limit_is_refused(clock: ManualClock) -> None:
+    items = [{"id": 1, "tenantId": TENANT, "name": "x" * 5000}]
+    app = chunked_list(json.dumps(items).encode(), chunk=512)
+    target = TARGET.model_copy(update={"http": HttpSettings(max_body_bytes=1024)})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
+        provider = VoxoProvider.from_settings(target, client, clock)
+        with pytest.raises(ProviderRejected, match=r"passed 1024 characters .*http.max_body_bytes"):
             await records(provider)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -122,9 +122,16 @@ class ProviderHttp:
             ProviderRejected: any other 4xx, or a 2xx that is not JSON after retries.
             ProviderUnavailable: transient failures that outlived the retries.
         """
+        async for attempt in self.retrying():
+            with attempt:
+                return await self._once(method, path, params=params, json_body=json_body)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    def retrying(self) -> AsyncIterator[stamina.Attempt]:
+        """The retry loop of one request (``async for attempt in …: with attempt: …``)."""
         s = self.settings
         gives_up = time.monotonic() + s.retry_timeout
-        retrying = stamina.retry_context(
+        return stamina.retry_context(
             on=lambda exc: backoff_for(
                 exc, retry_after_max=s.retry_after_max, remaining=gives_up - time.monotonic()
             ),
@@ -134,10 +141,39 @@ class ProviderHttp:
             wait_max=s.wait_max,
             wait_jitter=s.wait_initial,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._once(method, path, params=params, json_body=json_body)
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def open_stream(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """Send one request and return its 2xx response with the body still unread.
+
+        The caller reads the body (within :meth:`translate`) and closes the
+        response. Any other status is read, classified and raised here, like
+        :meth:`request_json` does; no retries (wrap the call in :meth:`retrying`).
+        """
+        where = f"{method} {path}"
+        async with self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
+            with self.translate(where), anyio.fail_after(self.settings.deadline):
+                request = self.client.build_request(method, path, params=params)
+                response = await self.client.send(
+                    request,
+                    auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
+                    stream=True,
+                )
+                if response.is_success:
+                    return response
+                try:
+                    body = await self._read(where, response)
+                finally:
+                    await response.aclose()
+                decode_response(
+                    where, response, target=str(self.target), now=self._clock.now(), body=body
+                )
+                raise ProviderRejected(  # a 1xx or 3xx that httpx did not follow
+                    f"{where} returned {response.status_code}", target=str(self.target)
+                )
 
     async def _once(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, json_body: Any
@@ -146,7 +182,7 @@ class ProviderHttp:
         async with self._slots:
             if self._rate is not None:
                 await self._rate.acquire()
-            with self._translate(where):
+            with self.translate(where):
                 with anyio.fail_after(self.settings.deadline):
                     async with self.client.stream(
                         method,
@@ -185,7 +221,8 @@ class ProviderHttp:
         )
 
     @contextlib.contextmanager
-    def _translate(self, where: str) -> Iterator[None]:
+    def translate(self, where: str) -> Iterator[None]:
+        """Turn httpx errors and timeouts inside into this target's ProviderErrors."""
         target = str(self.target)
         try:
             yield

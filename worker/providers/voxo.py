@@ -4,10 +4,12 @@ Facts and choices (PROVIDERS.md section 2; [I] marks this adapter's own reading)
 
 * **Auth.** Email and password log in for a Bearer token, re-login once on a
   401: :class:`~worker.providers.voxo_auth.VoxoTokenAuth`.
-* **Paging.** The list is a bare JSON array with no paging. The adapter splits
-  it into pages of ``page_size`` records and, with ``fetch_detail``, replaces a
-  list item that is new or changed by its ``GET /v2/call-campaigns/{id}``
-  detail, concurrently (``ProviderHttp`` bounds the requests in flight).
+* **Paging.** The list is a bare JSON array with no paging. The adapter reads
+  it as it streams, element by element (:mod:`~worker.providers.json_array`), in
+  pages of ``page_size`` records, so memory is bounded by a page. With
+  ``fetch_detail`` it replaces a list item that is new or changed by its
+  ``GET /v2/call-campaigns/{id}`` detail, concurrently (``ProviderHttp``
+  bounds the requests in flight).
   ``numbers[].disposition`` moves only in the detail; a dial moves ``lastrun``
   in the list [I], so a campaign that dials is fetched again.
 * **Detail fallbacks.** A detail that fails after retries, or answers 404 for
@@ -61,9 +63,9 @@ from worker.domain.timestamps import (
     parse_local_datetime,
 )
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
-from worker.errors import ProviderRejected
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp
+from worker.providers.json_array import array_pages
 from worker.providers.paging import fetch_details
 from worker.providers.voxo_auth import VoxoTokenAuth
 from worker.redaction import SecretValues
@@ -132,17 +134,15 @@ class VoxoProvider(HttpProvider[VoxoTarget]):
         return self._pages()
 
     async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        listed = await self.http.request_json(
-            "GET", LIST_PATH, params={"tenantId": self.settings.tenant_id}
-        )
-        if not isinstance(listed, list):
-            raise ProviderRejected(
-                f"GET {LIST_PATH}: expected a JSON array, got {type(listed).__name__}",
-                target=str(self.target),
-            )
-        size = self.settings.page_size
-        for start in range(0, max(len(listed), 1), size):
-            yield listed[start : start + size]
+        # The array is read as it streams: what is held is one page, not the tenant.
+        async for page in array_pages(
+            self.http,
+            "GET",
+            LIST_PATH,
+            params={"tenantId": self.settings.tenant_id},
+            page_size=self.settings.page_size,
+        ):
+            yield page
 
     @property
     def lists_less(self) -> bool:

@@ -8,8 +8,9 @@ held by another worker; nothing failed); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ import anyio
 
 from worker import __version__
 from worker.cli_events import add_events_commands, run_events_command
-from worker.config import Settings, load_settings
+from worker.cli_output import CliOutput
+from worker.config import Settings, load_settings, show_settings
 from worker.errors import ConfigError, StorageError, WorkerError
 from worker.logs import configure_logging
 from worker.redaction import SecretValues
@@ -37,7 +39,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("migrate", help="bring the database schema to the newest version")
+    migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
+    _embedded_flag(migrate)
+
+    status = commands.add_parser(
+        "status", help="each target: last success, age, last error, campaigns, lease, backlog"
+    )
+    status.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    grant = commands.add_parser(
+        "grant-reader", help="create or update the read-only role for reporting"
+    )
+    grant.add_argument("role", nargs="?", default="campaign_sync_reader", help="role name")
+
+    config = commands.add_parser("config", help="check the configuration, or show it")
+    config.add_argument(
+        "action",
+        choices=("check", "show"),
+        help="check: validate and exit 0 or 2; show: print the effective config, secrets hidden",
+    )
 
     once = commands.add_parser("sync-once", help="run one sync cycle of every target, then exit")
     once.add_argument(
@@ -56,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--health-port", type=int, default=8080, help="port of /healthz, /readyz, /metrics (0: off)"
     )
     run.add_argument("--health-host", default="0.0.0.0", help="address of the health endpoints")  # noqa: S104
+    _embedded_flag(run)
 
     demo = commands.add_parser("demo", help="simulators + embedded database + live event feed")
     demo.add_argument(
@@ -74,7 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         help="also deliver events to a local receiver that checks their signatures",
     )
 
-    commands.add_parser("relay", help="only the NATS relay (`nats:` in the config), as a daemon")
+    relay = commands.add_parser(
+        "relay", help="only the NATS relay (`nats:` in the config), as a daemon"
+    )
+    _embedded_flag(relay)
 
     add_events_commands(commands)
 
@@ -88,42 +111,75 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script and ``python -m worker``."""
-    args = _parser().parse_args(argv)
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(f"campaign-sync: {exc}", file=sys.stderr)
-        return 2
-    text_logs = args.command in ("demo", "simulate")
-    secrets = SecretValues(settings.secrets())
-    configure_logging(
-        "WARNING" if text_logs else settings.log_level,
-        "text" if text_logs else settings.log_format,
-        secrets,
+def _embedded_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--embedded",
+        action="store_true",
+        help="with no database URL, use the embedded PostgreSQL (local disk; not for a pod)",
     )
+
+
+# Commands that only touch the database: the rest of the config (and its secrets) is not read.
+_DATABASE_ONLY = frozenset({"migrate", "status", "grant-reader"})
+_TEXT_COMMANDS = frozenset({"demo", "simulate"})
+_EXIT_CODES: tuple[tuple[type[WorkerError], int], ...] = ((ConfigError, 2), (StorageError, 3))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and ``python -m worker``.
+
+    Every failure ends in one line on stderr (one JSON object in JSON log mode)
+    and an exit code; only a bug prints a traceback, and in JSON mode that is a
+    field of its line.
+    """
+    args = _parser().parse_args(argv)
+    secrets = SecretValues()
+    output = CliOutput(_initial_format(args.command), secrets)
+    try:
+        settings = load_settings(args.config, database_only=args.command in _DATABASE_ONLY)
+    except ConfigError as exc:
+        return output.fail(str(exc), 2)
+    for value in settings.secrets():
+        secrets.add(value)
+    text_logs = args.command in _TEXT_COMMANDS
+    output.format = "text" if text_logs else settings.log_format
+    configure_logging("WARNING" if text_logs else settings.log_level, output.format, secrets)
     args.secrets = secrets
     handler = _COMMANDS[args.command]
     try:
         return anyio.run(handler, settings, args)
     except KeyboardInterrupt:
         return 130
-    except ConfigError as exc:
-        print(f"campaign-sync: {exc}", file=sys.stderr)
-        return 2
-    except StorageError as exc:
-        print(f"campaign-sync: {exc}", file=sys.stderr)
-        return 3
     except WorkerError as exc:
-        print(f"campaign-sync: {exc}", file=sys.stderr)
-        return 1
+        code = next((c for kind, c in _EXIT_CODES if isinstance(exc, kind)), 1)
+        return output.fail(str(exc), code)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line (or one JSON object), then exit
+        return output.crash(exc)
+
+
+def _initial_format(command: str) -> str:
+    """The log format before the config is read: what the environment asks, else JSON."""
+    if command in _TEXT_COMMANDS:
+        return "text"
+    asked = os.environ.get("CAMPAIGN_SYNC_LOG_FORMAT", "").strip().lower()
+    return asked if asked in ("json", "text") else "json"
+
+
+def _require_database(settings: Settings, args: argparse.Namespace) -> None:
+    """A daemon or a migration does not fall back to a database on the pod's disk."""
+    if settings.database_url is None and not (settings.embedded_database or args.embedded):
+        raise ConfigError(
+            "no database configured: set CAMPAIGN_SYNC_DATABASE_URL (or database_url in the "
+            "config file); to use the embedded PostgreSQL on this machine's disk instead, "
+            "pass --embedded or set embedded_database: true"
+        )
 
 
 async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from worker.app import open_database
     from worker.storage import migrate
 
+    _require_database(settings, args)
     async with open_database(settings, migrate_embedded=False) as engine:
         before = await migrate.current_revision(engine)
         await migrate.upgrade(engine)
@@ -178,6 +234,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from worker.daemon import run_daemon
 
     _require_targets(settings)
+    _require_database(settings, args)
     await run_daemon(settings, health_host=args.health_host, health_port=args.health_port)
     return 0
 
@@ -185,6 +242,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 async def _relay(settings: Settings, args: argparse.Namespace) -> int:
     from worker.daemon import run_relay
 
+    _require_database(settings, args)
     await run_relay(settings)
     return 0
 
@@ -214,6 +272,41 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.app import open_database, require_schema
+    from worker.storage.reporting import render_status_table, status_json, target_status
+
+    async with open_database(settings) as engine:
+        await require_schema(engine)
+        rows = await target_status(engine)
+    if args.json:
+        print(status_json(rows))
+    else:
+        now = rows[0].as_of if rows else datetime.now(UTC)
+        print(render_status_table(rows, now))
+    return 0
+
+
+async def _grant_reader(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.app import open_database, require_schema
+    from worker.storage.reporting import grant_reader
+
+    async with open_database(settings) as engine:
+        await require_schema(engine)
+        await grant_reader(engine, args.role)
+    print(f"role {args.role} can read every campaign-sync table and view, and write none")
+    return 0
+
+
+async def _config(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        print(show_settings(settings), end="")
+    else:
+        targets = ", ".join(t.name for t in settings.targets) or "none"
+        print(f"configuration is valid; targets: {targets}")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "migrate": _migrate,
     "sync-once": _sync_once,
@@ -222,4 +315,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
     "simulate": _simulate,
     "events": run_events_command,
     "relay": _relay,
+    "config": _config,
+    "status": _status,
+    "grant-reader": _grant_reader,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from functools import partial
 
@@ -39,9 +39,14 @@ async def run_daemon(
         WorkerError: a part could not start (the database, the NATS server); the
             first such error, not an ExceptionGroup, so the CLI prints one line.
     """
-    with _first_worker_error():
+    # Signals are caught from the start: a SIGTERM during start-up still stops cleanly.
+    with _first_worker_error(), _signals() as signals:
         await _run_daemon(
-            settings, health_host=health_host, health_port=health_port, grace_seconds=grace_seconds
+            settings,
+            signals,
+            health_host=health_host,
+            health_port=health_port,
+            grace_seconds=grace_seconds,
         )
 
 
@@ -49,10 +54,10 @@ async def run_relay(settings: Settings) -> None:
     """``campaign-sync relay``: only the NATS relay, until SIGTERM or SIGINT."""
     if settings.nats is None:
         raise ConfigError("no `nats:` section in the configuration; the relay has nothing to do")
-    with _first_worker_error():
+    with _first_worker_error(), _signals() as signals:
         async with open_relay(settings) as relay, anyio.create_task_group() as group:
             group.start_soon(relay.run)
-            await _until_signal()
+            await _until_signal(signals)
             group.cancel_scope.cancel()
 
 
@@ -70,19 +75,27 @@ def _first_worker_error() -> Iterator[None]:
         raise first from group
 
 
-async def _until_signal() -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            log.info(
-                "%s received; stopping",
-                signal.Signals(signum).name,
-                extra={"event": "daemon.stopping"},
-            )
-            return
+def _signals() -> contextlib.AbstractContextManager[AsyncIterator[int]]:
+    return anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT)
+
+
+async def _until_signal(signals: AsyncIterator[int]) -> None:
+    async for signum in signals:
+        log.info(
+            "%s received; stopping",
+            signal.Signals(signum).name,
+            extra={"event": "daemon.stopping"},
+        )
+        return
 
 
 async def _run_daemon(
-    settings: Settings, *, health_host: str, health_port: int, grace_seconds: float
+    settings: Settings,
+    signals: AsyncIterator[int],
+    *,
+    health_host: str,
+    health_port: int,
+    grace_seconds: float,
 ) -> None:
     async with open_runtime(settings) as runtime:
         intervals = {t.name: t.poll_interval for t in settings.targets}
@@ -113,5 +126,5 @@ async def _run_daemon(
             async with scheduler, anyio.create_task_group() as deliveries:
                 for task in runtime.deliveries():
                     deliveries.start_soon(task)
-                await _until_signal()
+                await _until_signal(signals)
                 deliveries.cancel_scope.cancel()

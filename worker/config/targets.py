@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from worker.config.base import Model, Secret, zone_name
+from worker.config.base import HttpUrl, Model, Secret, zone_name
 
 __all__ = [
     "HttpSettings",
@@ -78,7 +78,7 @@ class TargetBase(Model):
     """What every target has: an account name, a base URL, a poll interval, HTTP settings."""
 
     account: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    base_url: str = Field(pattern=r"^https?://")
+    base_url: HttpUrl
     poll_interval: float = Field(60.0, ge=1, description="seconds between two cycles")
     vanish_after_misses: int = Field(
         1,

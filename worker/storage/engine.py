@@ -5,58 +5,100 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
+import ssl
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from worker.config.urls import parse_database_url
 from worker.errors import ConfigError, StorageError
 
 __all__ = ["async_url", "create_engine", "display_url", "json_text", "json_value", "storage_errors"]
 
-_DRIVERLESS = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
+_DRIVER = "postgresql+asyncpg"
+# libpq parameters carried in URL.query until the engine turns them into connect arguments.
+_CARRIED = ("sslmode", "sslrootcert", "application_name", "connect_timeout")
+_SOCKET = "host"  # a socket directory: in the authority it would read as the path
 
 
 def async_url(url: str) -> URL:
-    """Parse a PostgreSQL URL and point it at the asyncpg driver.
+    """Parse a PostgreSQL URL, libpq's way, and point it at the asyncpg driver.
 
-    Accepts ``postgresql://`` and ``postgres://`` as users write them.
+    Accepts ``postgresql://`` and ``postgres://`` as users write them, a password
+    with any characters, and the libpq parameters of
+    :func:`~worker.config.urls.parse_database_url`.
 
     Raises:
-        ConfigError: not a PostgreSQL URL (the message never repeats a password).
+        ConfigError: not a usable PostgreSQL URL (the message never repeats it).
     """
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError("database URL is not a valid URL") from None
-    if parsed.drivername in _DRIVERLESS:
-        parsed = parsed.set(drivername="postgresql+asyncpg")
-    if parsed.drivername != "postgresql+asyncpg":
-        raise ConfigError(
-            f"database URL must be postgresql://..., got driver {parsed.drivername!r}"
-        )
-    return parsed
+        parsed = parse_database_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"database URL {exc}") from None
+    carried = {
+        name: str(value) for name in _CARRIED if (value := getattr(parsed, name)) is not None
+    }
+    socket_dir = parsed.host is not None and parsed.host.startswith("/")
+    if socket_dir:
+        carried[_SOCKET] = str(parsed.host)
+    return URL.create(
+        _DRIVER,
+        username=parsed.user,
+        password=parsed.password,
+        host=None if socket_dir else parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=carried,
+    )
 
 
 def display_url(url: str | URL) -> str:
-    """The URL with its password hidden, for logs and errors."""
-    return (url if isinstance(url, URL) else async_url(url)).render_as_string(hide_password=True)
+    """The URL with its password and parameters hidden, for logs and errors."""
+    parsed = url if isinstance(url, URL) else async_url(url)
+    socket_dir = {_SOCKET: parsed.query[_SOCKET]} if _SOCKET in parsed.query else {}
+    shown = parsed.set(drivername="postgresql", query=socket_dir)
+    return shown.render_as_string(hide_password=True)
 
 
 def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
     """An asyncpg engine with a small pool that checks connections before use."""
+    parsed = url if isinstance(url, URL) else async_url(url)
     return create_async_engine(
-        url if isinstance(url, URL) else async_url(url),
+        parsed.set(query={}),
+        connect_args=_connect_args(parsed.query),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         json_serializer=json_text,
         json_deserializer=json_value,
     )
+
+
+def _connect_args(query: Mapping[str, Any]) -> dict[str, Any]:
+    """asyncpg's names for the libpq parameters a URL carried."""
+    args: dict[str, Any] = {}
+    mode, rootcert = query.get("sslmode"), query.get("sslrootcert")
+    if rootcert is not None and mode not in ("disable", "allow", "prefer"):
+        try:
+            context = ssl.create_default_context(cafile=str(rootcert))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"database URL sslrootcert cannot be read ({exc})") from None
+        context.check_hostname = mode == "verify-full"
+        args["ssl"] = context
+    elif mode is not None:
+        args["ssl"] = str(mode)
+    if (name := query.get("application_name")) is not None:
+        args["server_settings"] = {"application_name": str(name)}
+    if (timeout := query.get("connect_timeout")) is not None:
+        args["timeout"] = float(str(timeout))
+    if (socket_dir := query.get(_SOCKET)) is not None:
+        args["host"] = str(socket_dir)
+    return args
 
 
 # 20 digits or more may be an integer past 64 bits, which orjson reads as a float.

@@ -1,0 +1,333 @@
+"""Reporting: the read-only role, and each target's status for ``campaign-sync status``.
+
+The views themselves are made by migration 0007 (``current_campaigns``,
+``campaign_status_intervals``, ``system_pauses_daily``, ``target_freshness``);
+the README documents their columns.
+
+:func:`grant_reader` makes a role that can read every table and view of the
+schema and write none. It is ``NOLOGIN``: an operator grants it to a login
+role (``GRANT campaign_sync_reader TO grafana``), so no password is ever made
+here. :func:`target_status` reads what ``status`` shows; :func:`render_status_table`
+and :func:`status_json` are pure.
+
+Backlog, per target: ``consumer_lag`` counts the target's events after each
+durable consumer's cursor (those its type and provider filters pass), which
+includes the enqueuer of each webhook sink (``webhook:<sink>``) and the NATS
+relay (``nats:<stream>``); ``webhook_pending`` counts each sink's deliveries
+queued and not yet delivered, retries included, and ``webhook_dead`` its dead
+letters. A sink's events not yet delivered are its enqueuer's lag plus its
+pending deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from worker.errors import ConfigError, StorageError
+from worker.storage.engine import storage_errors
+from worker.storage.tables import metadata
+
+__all__ = [
+    "READER_ROLE",
+    "VIEWS",
+    "TargetStatus",
+    "grant_reader",
+    "render_status_table",
+    "status_json",
+    "target_status",
+]
+
+READER_ROLE = "campaign_sync_reader"
+VIEWS = (
+    "current_campaigns",
+    "campaign_status_intervals",
+    "system_pauses_daily",
+    "target_freshness",
+)
+# Lowercase only: the role then reads the same quoted or not (GRANT x TO grafana).
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_RESERVED = frozenset({"public", "none", "current_role", "current_user", "session_user"})
+_ERROR_CHARS = 60  # of a last error, in the text table (JSON keeps it whole)
+
+
+def _role(role: str) -> str:
+    if not _ROLE_NAME.fullmatch(role) or role.startswith("pg_") or role in _RESERVED:
+        raise ConfigError(
+            f"role name {role[:80]!r} is not allowed: use lowercase letters, digits and _ "
+            "(at most 63, not starting with a digit or pg_)"
+        )
+    return role
+
+
+async def grant_reader(engine: AsyncEngine, role: str = READER_ROLE) -> None:
+    """Create ``role`` if missing (NOLOGIN) and let it read, never write, the schema.
+
+    Grants CONNECT on the database, USAGE on the schema and only SELECT on every
+    table and view of campaign-sync (after revoking anything else the role held
+    on them), plus SELECT on tables and views that the connected user creates in
+    the schema later (default privileges: later migrations run as that user).
+    Idempotent; safe when another session creates the same role at once.
+
+    Raises:
+        ConfigError: ``role`` is not a plain lowercase identifier (or is reserved).
+        StorageError: the schema is not migrated, or the user may not create roles
+            or grant on these objects.
+    """
+    quote = engine.dialect.identifier_preparer.quote  # only where needed (a keyword, say)
+    name = quote(_role(role))
+    with storage_errors(f"granting read access to role {role}"):
+        async with engine.begin() as conn:
+            schema, database = (
+                await conn.execute(text("SELECT current_schema(), current_database()"))
+            ).one()
+            await _require_views(conn, [f"{quote(schema)}.{quote(view)}" for view in VIEWS])
+            await _refuse_writers(conn, role)
+            # Roles are cluster-wide: another session may create this one concurrently.
+            await conn.execute(
+                text(
+                    "DO $$ BEGIN "
+                    f"IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{role}') "
+                    f"THEN CREATE ROLE {name} NOLOGIN; END IF; "
+                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+                )
+            )
+            objects = ", ".join(
+                f"{quote(schema)}.{quote(obj)}"
+                for obj in (*(t.name for t in metadata.sorted_tables), "alembic_version", *VIEWS)
+            )
+            for statement in (
+                f"GRANT CONNECT ON DATABASE {quote(database)} TO {name}",
+                f"GRANT USAGE ON SCHEMA {quote(schema)} TO {name}",
+                f"REVOKE ALL ON TABLE {objects} FROM {name}",
+                f"GRANT SELECT ON TABLE {objects} TO {name}",
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {quote(schema)} GRANT SELECT ON TABLES "
+                f"TO {name}",
+            ):
+                await conn.execute(text(statement))
+
+
+_MISSING = text("SELECT v FROM unnest(CAST(:names AS text[])) AS v WHERE to_regclass(v) IS NULL")
+
+
+async def _require_views(conn: AsyncConnection, names: list[str]) -> None:
+    """Raise StorageError unless every view (schema-qualified, quoted) exists."""
+    missing = (await conn.execute(_MISSING, {"names": names})).scalars().all()
+    if missing:
+        raise StorageError(
+            f"the reporting views are missing ({', '.join(missing)}): run campaign-sync migrate"
+        )
+
+
+async def _refuse_writers(conn: AsyncConnection, role: str) -> None:
+    """A superuser, or the tables' owner (or a member of it), would stay able to write."""
+    writer = (
+        await conn.execute(
+            text(
+                "SELECT r.rolsuper OR pg_has_role(r.oid, c.relowner, 'USAGE') "
+                "FROM pg_catalog.pg_roles r CROSS JOIN pg_catalog.pg_class c "
+                "WHERE r.rolname = :role AND c.oid = to_regclass('campaigns')"
+            ),
+            {"role": role},
+        )
+    ).scalar()
+    if writer:
+        raise ConfigError(
+            f"role {role} can write campaign-sync's tables (a superuser, or their owner "
+            "or a member of it): name a separate reader role"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetStatus:
+    """One target as ``campaign-sync status`` shows it; times are aware UTC.
+
+    ``age_seconds`` is the age of ``last_success_at`` at ``as_of`` (the database's
+    clock when it was read); ``last_error`` is the newest failed or abandoned
+    run's. ``campaigns`` counts campaigns that are not vanished by status;
+    ``lease_owner`` is whoever last took the lease and has not released it
+    (expired when ``lease_expires_at`` has passed). Backlog: see the module docstring.
+    """
+
+    provider: str
+    account: str
+    as_of: datetime
+    last_success_at: datetime | None
+    age_seconds: float | None
+    last_status: str | None
+    last_error: str | None
+    last_error_at: datetime | None
+    campaigns: Mapping[str, int]
+    vanished: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    consumer_lag: Mapping[str, int]
+    webhook_pending: Mapping[str, int]
+    webhook_dead: Mapping[str, int]
+
+    @property
+    def target(self) -> str:
+        """``provider/account``."""
+        return f"{self.provider}/{self.account}"
+
+
+_FRESHNESS = text(
+    "SELECT provider, account, now() AS as_of, last_success_at, success_age_seconds, "
+    "last_status, last_error, last_error_at, lease_owner, lease_expires_at "
+    "FROM target_freshness ORDER BY provider, account"
+)
+_CAMPAIGNS = text(
+    "SELECT provider, account, vanished, status, count(*) FROM current_campaigns "
+    "GROUP BY 1, 2, 3, 4"
+)
+# Per consumer, the events after its cursor that its filters pass, by target.
+_LAG = text(
+    "SELECT e.provider, e.account, c.name, count(*) FROM event_consumers c "
+    "JOIN campaign_events e ON (e.xid, e.id) > (c.cursor_xid, c.cursor_id) "
+    "AND (c.types IS NULL OR e.type = ANY(c.types)) "
+    "AND (c.providers IS NULL OR e.provider = ANY(c.providers)) "
+    "GROUP BY 1, 2, 3"
+)
+_DELIVERIES = text(
+    "SELECT provider, account, sink, count(*) FILTER (WHERE status = 'pending'), "
+    "count(*) FILTER (WHERE status = 'dead') FROM webhook_deliveries "
+    "WHERE status IN ('pending', 'dead') GROUP BY 1, 2, 3"
+)
+
+
+def _counts() -> defaultdict[tuple[str, str], dict[str, int]]:
+    return defaultdict(dict)
+
+
+async def target_status(engine: AsyncEngine) -> list[TargetStatus]:
+    """Every target the worker has synced (a row in ``sync_targets``), by provider, account.
+
+    Read in one read-only snapshot; a consumer or sink with nothing pending for a
+    target is left out of its backlog. Raises StorageError.
+    """
+    by_status, lag, pending, dead = _counts(), _counts(), _counts(), _counts()
+    vanished: defaultdict[tuple[str, str], int] = defaultdict(int)
+    with storage_errors("reading the targets' status"):
+        async with engine.connect() as conn:
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            targets = (await conn.execute(_FRESHNESS)).all()
+            for provider, account, gone, status, n in await conn.execute(_CAMPAIGNS):
+                if gone:
+                    vanished[provider, account] += int(n)
+                else:
+                    by_status[provider, account][status] = int(n)
+            for provider, account, consumer, n in await conn.execute(_LAG):
+                lag[provider, account][consumer] = int(n)
+            for provider, account, sink, queued, gave_up in await conn.execute(_DELIVERIES):
+                if queued:
+                    pending[provider, account][sink] = int(queued)
+                if gave_up:
+                    dead[provider, account][sink] = int(gave_up)
+    return [
+        TargetStatus(
+            provider=t.provider,
+            account=t.account,
+            as_of=t.as_of,
+            last_success_at=t.last_success_at,
+            age_seconds=t.success_age_seconds,
+            last_status=t.last_status,
+            last_error=t.last_error,
+            last_error_at=t.last_error_at,
+            campaigns=dict(sorted(by_status[t.provider, t.account].items())),
+            vanished=vanished[t.provider, t.account],
+            lease_owner=t.lease_owner,
+            lease_expires_at=t.lease_expires_at,
+            consumer_lag=dict(sorted(lag[t.provider, t.account].items())),
+            webhook_pending=dict(sorted(pending[t.provider, t.account].items())),
+            webhook_dead=dict(sorted(dead[t.provider, t.account].items())),
+        )
+        for t in targets
+    ]
+
+
+def _span(seconds: float) -> str:
+    """A short human duration: ``45s``, ``12m 5s``, ``3h 20m``, ``2d 4h``."""
+    s = max(0, round(seconds))
+    for unit, size, small, small_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60)):
+        if s >= size:
+            return f"{s // size}{unit} {s % size // small_size}{small}"
+    return f"{s // 60}m {s % 60}s" if s >= 60 else f"{s}s"
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _joined(counts: Mapping[str, int], suffix: str = "") -> list[str]:
+    return [f"{name} {n}{suffix}" for name, n in counts.items()]
+
+
+def _cells(row: TargetStatus, now: datetime) -> list[str]:
+    success = "never" if row.last_success_at is None else _utc(row.last_success_at)
+    age = "-" if row.last_success_at is None else _span((now - row.last_success_at).total_seconds())
+    error = "-"
+    if row.last_error is not None:
+        message = " ".join(row.last_error.split())
+        if len(message) > _ERROR_CHARS:
+            message = message[: _ERROR_CHARS - 1] + "…"
+        when = row.last_error_at
+        error = message if when is None else f"{_span((now - when).total_seconds())} ago: {message}"
+    campaigns = _joined(row.campaigns) + ([f"vanished {row.vanished}"] if row.vanished else [])
+    lease = "-"
+    if row.lease_owner is not None:
+        expires = row.lease_expires_at
+        if expires is None or expires <= now:
+            lease = f"{row.lease_owner} (expired)"
+        else:
+            lease = f"{row.lease_owner} (for {_span((expires - now).total_seconds())})"
+    backlog = (
+        _joined(row.consumer_lag)
+        + _joined(row.webhook_pending, " queued")
+        + _joined(row.webhook_dead, " dead")
+    )
+    return [
+        row.target,
+        success,
+        age,
+        row.last_status or "-",
+        error,
+        ", ".join(campaigns) or "-",
+        lease,
+        ", ".join(backlog) or "-",
+    ]
+
+
+_HEADERS = [
+    "TARGET", "LAST SUCCESS", "AGE", "LAST RUN", "LAST ERROR", "CAMPAIGNS", "LEASE", "BACKLOG",
+]  # fmt: skip
+
+
+def render_status_table(rows: Sequence[TargetStatus], now: datetime) -> str:
+    """An aligned text table, one line per target; ages are relative to ``now``. Pure."""
+    if not rows:
+        return "no target has been synced yet"
+    table = [_HEADERS, *(_cells(row, now) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in table
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def status_json(rows: Sequence[TargetStatus]) -> str:
+    """A JSON array, one object per target; times ISO 8601 in UTC with ``+00:00``. Pure."""
+    plain = [{f.name: _plain(getattr(row, f.name)) for f in fields(row)} for row in rows]
+    return json.dumps(plain, indent=2, ensure_ascii=False)

@@ -13,6 +13,8 @@ from worker.ports import Lease, RunSummary
 
 __all__ = ["CycleTotals", "report_cycle"]
 
+# A complete listing: partial only means some details were deferred to the next cycle.
+COMPLETE = frozenset({"succeeded", "partial"})
 log = logging.getLogger("worker.pipeline")  # the cycle's own log, as before the split
 
 
@@ -21,6 +23,8 @@ def report_cycle(lease: Lease, summary: RunSummary, seconds: float) -> None:
     target = lease.target
     metrics.CYCLES.labels(target.provider, target.account, summary.status).inc()
     metrics.CYCLE_SECONDS.labels(target.provider, target.account).observe(seconds)
+    if summary.status in COMPLETE:
+        metrics.LAST_SUCCESS.labels(target.provider, target.account).set_to_current_time()
     log.info(
         "sync of %s %s: %d records, %d changed, %d events, %d rejected, %d vanished",
         target,

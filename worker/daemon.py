@@ -16,14 +16,16 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 import anyio
-from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from worker.app import open_relay, open_runtime
+from worker.app import open_relay, open_runtime, require_schema
 from worker.config import Settings
 from worker.errors import ConfigError, WorkerError
 from worker.health import health_app
 from worker.http_server import serve
 from worker.scheduler import SyncScheduler
+from worker.storage.reporting import outbox_backlog
+from worker.watchdog import Watchdog
 
 __all__ = ["run_daemon", "run_relay"]
 
@@ -103,28 +105,44 @@ async def _run_daemon(
             partial(runtime.sync_target, force=False), intervals, grace_seconds=grace_seconds
         )
 
-        async def database_ok() -> bool:
-            try:
-                with anyio.fail_after(2):
-                    async with runtime.engine.connect() as conn:
-                        await conn.execute(text("SELECT 1"))
-            except Exception:  # noqa: BLE001 - any failure means "not ready"
-                return False
-            return True
+        watchdog = Watchdog(
+            settings.health,
+            {t.name: t.limits.cycle_deadline for t in settings.targets},
+            scheduler.overdue,
+        )
 
-        def scheduler_ok() -> bool:
-            return scheduler.started.is_set() and scheduler.running
+        async def readiness() -> dict[str, bool]:
+            return {
+                "database": await _schema_current(runtime.engine),
+                "scheduler": scheduler.started.is_set() and scheduler.running,
+            }
 
         async with AsyncExitStack() as stack:
             if health_port:
                 url = await stack.enter_async_context(
-                    serve(health_app(database_ok, scheduler_ok), host=health_host, port=health_port)
+                    serve(
+                        health_app(watchdog.problems, readiness), host=health_host, port=health_port
+                    )
                 )
                 log.info(
                     "health endpoints on %s", url, extra={"event": "daemon.health", "url": url}
                 )
             async with scheduler, anyio.create_task_group() as deliveries:
+                deliveries.start_soon(watchdog.heartbeat)
+                deliveries.start_soon(
+                    watchdog.export_backlog, partial(outbox_backlog, runtime.engine)
+                )
                 for task in runtime.deliveries():
                     deliveries.start_soon(task)
                 await _until_signal(signals)
                 deliveries.cancel_scope.cancel()
+
+
+async def _schema_current(engine: AsyncEngine) -> bool:
+    """The database answers within 2 s and its schema is the one this worker needs."""
+    try:
+        with anyio.fail_after(2):
+            await require_schema(engine)
+    except (WorkerError, TimeoutError, OSError):
+        return False
+    return True

@@ -1,13 +1,15 @@
 """Operational endpoints of the daemon: ``/healthz``, ``/readyz`` and ``/metrics``.
 
-``/healthz`` answers while the process runs. ``/readyz`` answers 200 only when
-the database answers and the scheduler has started, so Kubernetes sends no
-traffic and restarts nothing on a false "ready".
+``/healthz`` (liveness) answers 503 when the event loop has stopped ticking or
+a cycle has run past its deadline: both mean the process is stuck, and a
+restart is the cure. ``/readyz`` answers 200 only when the database answers,
+its schema is the one this worker needs, and the scheduler runs, so
+Kubernetes sends no traffic and restarts nothing on a false "ready".
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -18,17 +20,21 @@ from starlette.types import ASGIApp
 
 __all__ = ["health_app"]
 
+Problems = Callable[[], list[str]]
+Checks = Callable[[], Awaitable[Mapping[str, bool]]]
 
-def health_app(
-    database_ok: Callable[[], Awaitable[bool]], scheduler_started: Callable[[], bool]
-) -> ASGIApp:
+
+def health_app(problems: Problems, readiness: Checks) -> ASGIApp:
     """The probe and metrics app; both checks are injected by the composition root."""
 
     async def healthz(request: Request) -> Response:
+        found = problems()
+        if found:
+            return JSONResponse({"status": "stuck", "problems": found}, status_code=503)
         return JSONResponse({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
-        checks = {"database": await database_ok(), "scheduler": scheduler_started()}
+        checks = dict(await readiness())
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},

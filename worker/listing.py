@@ -10,6 +10,7 @@ are the ones that went missing. Memory is one set of ids per cycle.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -91,14 +92,15 @@ class Listing:
         listed_at: datetime,
         lease_now: Callable[[], datetime],
         misses_to_vanish: int,
-    ) -> tuple[int, int]:
+    ) -> tuple[int, Counter[str]]:
         """After a complete listing: a miss for each stored campaign it lacked.
 
         Reads the stored ids back in keyset batches (never the whole fleet at once)
         and writes each batch's misses in a transaction fenced by ``lease``.
-        Returns (campaigns vanished, events written).
+        Returns (campaigns vanished, events written by type).
         """
-        vanished = events = 0
+        vanished = 0
+        events: Counter[str] = Counter()
         after = ""
         while ids := await store.listed_ids(lease.target, after=after, limit=VANISH_BATCH):
             after = ids[-1]
@@ -110,5 +112,5 @@ class Listing:
                     missing, listed_at=listed_at, misses_to_vanish=misses_to_vanish
                 )
             vanished += written.changed
-            events += written.events
+            events.update(written.event_types)
         return vanished, events

@@ -89,6 +89,7 @@ def configure_logging(level: str, fmt: str, secrets: Collection[str] = frozenset
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # a warning is a log line too, in the same format
     # Third-party chatter that would drown the worker's own lines at INFO.
     for noisy in (
         "httpx",

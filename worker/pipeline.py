@@ -116,6 +116,7 @@ class SyncPipeline:
         if isinstance(claim, NotDue):
             return RunSummary(status="not_due")
         if claim.took_over_from is not None:
+            metrics.LEASE_TAKEOVERS.labels(target.provider, target.account).inc()
             log.info(
                 "%s: took over from %s, whose lease had expired",
                 target,
@@ -126,7 +127,11 @@ class SyncPipeline:
                     "from": claim.took_over_from,
                 },
             )
-        return await self._cycle(provider, claim, policy, started)
+        metrics.LEASES_HELD.inc()
+        try:
+            return await self._cycle(provider, claim, policy, started)
+        finally:
+            metrics.LEASES_HELD.dec()
 
     async def _cycle(
         self, provider: Provider, lease: Lease, policy: CyclePolicy, started: float
@@ -285,7 +290,7 @@ class SyncPipeline:
             )
             totals.stale += len(stored.stale) + written.dropped
             totals.deferred += stored.deferred
-            self._count_page(target, len(chunk), written.events, stored)
+            self._count_page(target, len(chunk), stored)
 
     async def _vanish(
         self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: CycleTotals
@@ -307,16 +312,21 @@ class SyncPipeline:
             misses_to_vanish=policy.misses_to_vanish,
         )
         totals.vanished += vanished
-        totals.events += events
-        metrics.EVENTS.labels(lease.target.provider, lease.target.account).inc(events)
+        totals.events += events.total()
+        labels = (lease.target.provider, lease.target.account)
+        metrics.CHANGED.labels(*labels).inc(vanished)
+        for kind, n in events.items():
+            metrics.EVENTS.labels(*labels, kind).inc(n)
 
-    def _count_page(self, target: TargetKey, records: int, events: int, stored: StoredPage) -> None:
+    def _count_page(self, target: TargetKey, records: int, stored: StoredPage) -> None:
         labels = (target.provider, target.account)
         for rejection in stored.rejections:
             metrics.REJECTED.labels(*labels, rejection.kind.value).inc()
         metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
         metrics.RECORDS.labels(*labels).inc(records)
-        metrics.EVENTS.labels(*labels).inc(events)
+        metrics.CHANGED.labels(*labels).inc(stored.written.changed)
+        for kind, n in stored.written.event_types.items():
+            metrics.EVENTS.labels(*labels, kind).inc(n)
 
 
 def _refresh_due(lease: Lease, interval: float, now: datetime) -> bool:

@@ -14,7 +14,8 @@ left (the pipeline records those runs as ``canceled``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -22,6 +23,7 @@ from typing import Self
 import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from worker import metrics
 from worker.ports import RunSummary
 
 __all__ = ["SyncScheduler", "tick_seconds"]
@@ -51,10 +53,17 @@ class SyncScheduler:
         self._grace = grace_seconds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._running = 0
-        self._busy: set[str] = set()
+        self._busy: dict[str, float] = {}  # target -> when its running cycle began (monotonic)
         self._idle = anyio.Event()
         self._idle.set()
         self.started = anyio.Event()
+
+    def overdue(self, deadlines: Mapping[str, float]) -> list[str]:
+        """Targets whose running cycle began more than their deadline ago (stuck)."""
+        now = time.monotonic()
+        return sorted(
+            name for name, began in self._busy.items() if now - began > deadlines.get(name, 0)
+        )
 
     @property
     def running(self) -> bool:
@@ -64,19 +73,26 @@ class SyncScheduler:
     async def _job(self, name: str) -> None:
         if name in self._busy:  # this target's cycle is still running here
             return
-        self._busy.add(name)
+        self._busy[name] = time.monotonic()
         self._running += 1
         self._idle = anyio.Event() if self._running == 1 else self._idle
         try:
             await self._cycle(name)
+        except anyio.get_cancelled_exc_class():
+            # Shutdown cancels what outlived the grace (the pipeline recorded the run as
+            # canceled). This task is APScheduler's own, in no cancel scope of ours: ending
+            # it quietly keeps APScheduler from logging the cancellation as a job error.
+            log.info("cycle of %s cancelled", name, extra={"event": "scheduler.cancelled"})
         except Exception:
             # The pipeline records failures itself; this is the last line of defence
             # so one target's bug never kills the scheduler.
+            provider, _, account = name.partition("/")
+            metrics.CYCLES.labels(provider, account, "failed").inc()
             log.exception(
                 "cycle of %s crashed", name, extra={"event": "scheduler.crashed", "target": name}
             )
         finally:
-            self._busy.discard(name)
+            self._busy.pop(name, None)
             self._running -= 1
             if self._running == 0:
                 self._idle.set()

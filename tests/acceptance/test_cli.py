@@ -20,6 +20,7 @@ from worker import __version__
 from worker.clock import ManualClock
 from worker.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
+from worker.storage import migrate
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +66,9 @@ async def test_version() -> None:
 async def test_migrate_twice_changes_nothing(empty_db_url: URL) -> None:
     env = {"CAMPAIGN_SYNC_DATABASE_URL": plain(empty_db_url)}
     first, second = await cli("migrate", env=env), await cli("migrate", env=env)
-    assert (first.returncode, first.stdout.strip()) == (0, "schema migrated none -> 0006")
-    assert (second.returncode, second.stdout.strip()) == (0, "schema already at 0006")
+    head = migrate.head_revision()
+    assert (first.returncode, first.stdout.strip()) == (0, f"schema migrated none -> {head}")
+    assert (second.returncode, second.stdout.strip()) == (0, f"schema already at {head}")
 
 
 async def test_sync_once_twice_writes_nothing_the_second_time(db_url: URL, tmp_path: Path) -> None:

@@ -92,9 +92,10 @@ async def test_consumers_show_their_lag_and_replay_moves_them_back(
         again = [e["subject"] async for e in _first(events, 4)]
     assert again == ["0", "1", "2", "3"]
     missing = await cli("events", "replay", "--consumer", "nobody", "--from", "1", env=env)
-    assert (missing.returncode, missing.stderr.strip().splitlines()[-1]) == (
+    last = json.loads(missing.stderr.strip().splitlines()[-1])  # JSON log mode
+    assert (missing.returncode, last["message"]) == (
         2,
-        "campaign-sync: no consumer named 'nobody' (see: campaign-sync events consumers)",
+        "no consumer named 'nobody' (see: campaign-sync events consumers)",
     )
 
 

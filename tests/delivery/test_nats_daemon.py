@@ -103,6 +103,7 @@ async def test_run_with_no_nats_server_stops_with_one_line(
             env={"CAMPAIGN_SYNC_DATABASE_URL": plain(db_url), "VOX_KEY": DEMO_API_KEY},
         )  # fmt: skip
     assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("campaign-sync: cannot connect to NATS at 127.0.0.1:")
+    last = json.loads(result.stderr.strip().splitlines()[-1])  # JSON log mode
+    assert (last["event"], last["exit_code"]) == ("cli.failed", 1)
+    assert last["message"].startswith("cannot connect to NATS at 127.0.0.1:")
     assert "Traceback" not in result.stderr

@@ -24,7 +24,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from worker.config.delivery import NatsSettings, WebhookSettings
+from worker.config.delivery import HealthSettings, NatsSettings, WebhookSettings
 from worker.config.show import show_settings
 from worker.config.targets import (
     HttpSettings,
@@ -40,6 +40,7 @@ from worker.config.urls import parse_database_url
 from worker.errors import ConfigError
 
 __all__ = [
+    "HealthSettings",
     "HttpSettings",
     "LimitSettings",
     "NatsSettings",
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     )
     targets: tuple[Target, ...] = ()
     webhooks: tuple[WebhookSettings, ...] = ()
+    health: HealthSettings = HealthSettings()
     nats: NatsSettings | None = Field(
         None, description="publish every event to NATS JetStream (the relay); unset: off"
     )

@@ -59,3 +59,20 @@ class NatsSettings(Model):
     publish_timeout: float = Field(10.0, gt=0, description="seconds to wait for one PubAck")
     user: str | None = None
     password: Secret | None = None
+
+
+class HealthSettings(Model):
+    """When ``/healthz`` calls the process stuck, and how often backlog metrics refresh."""
+
+    stall_seconds: float = Field(
+        30.0, gt=1, description="the event loop not ticking this long fails /healthz"
+    )
+    deadline_slack: float = Field(
+        60.0,
+        ge=0,
+        description="a cycle still running this long after its limits.cycle_deadline fails "
+        "/healthz",
+    )
+    backlog_seconds: float = Field(
+        15.0, gt=0, description="seconds between two reads of the outbox backlog for /metrics"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -203,6 +203,7 @@ class Written:
     changed: int = 0  # new versions applied
     events: int = 0  # events inserted
     dropped: int = 0  # changes refused because their version was no longer the stored one
+    event_types: Mapping[str, int] = field(default_factory=dict)  # events inserted, by type
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ import httpx
 import stamina
 from aiolimiter import AsyncLimiter
 
+from worker import metrics
 from worker.clock import SystemClock
 from worker.config import HttpSettings, TargetBase
 from worker.domain.campaign import Status, TargetKey
@@ -131,10 +132,20 @@ class ProviderHttp:
         """The retry loop of one request (``async for attempt in …: with attempt: …``)."""
         s = self.settings
         gives_up = time.monotonic() + s.retry_timeout
-        return stamina.retry_context(
-            on=lambda exc: backoff_for(
+        labels = (self.target.provider, self.target.account)
+
+        def on(exc: Exception) -> bool | float:
+            wait = backoff_for(
                 exc, retry_after_max=s.retry_after_max, remaining=gives_up - time.monotonic()
-            ),
+            )
+            if wait is not False:
+                metrics.RETRIES.labels(*labels).inc()
+            if not isinstance(wait, bool):
+                metrics.RETRY_AFTER_SECONDS.labels(*labels).inc(wait)
+            return wait
+
+        return stamina.retry_context(
+            on=on,
             attempts=s.attempts,
             timeout=s.retry_timeout,
             wait_initial=s.wait_initial,
@@ -155,13 +166,18 @@ class ProviderHttp:
         async with self._slots:
             if self._rate is not None:
                 await self._rate.acquire()
-            with self.translate(where), anyio.fail_after(self.settings.deadline):
+            with (
+                self.translate(where),
+                self._observed(method) as seen,
+                anyio.fail_after(self.settings.deadline),
+            ):
                 request = self.client.build_request(method, path, params=params)
                 response = await self.client.send(
                     request,
                     auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
                     stream=True,
                 )
+                seen.append(response.status_code)
                 if response.is_success:
                     return response
                 try:
@@ -182,7 +198,7 @@ class ProviderHttp:
         async with self._slots:
             if self._rate is not None:
                 await self._rate.acquire()
-            with self.translate(where):
+            with self.translate(where), self._observed(method) as seen:
                 with anyio.fail_after(self.settings.deadline):
                     async with self.client.stream(
                         method,
@@ -191,10 +207,25 @@ class ProviderHttp:
                         json=json_body,
                         auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
                     ) as response:
+                        seen.append(response.status_code)
                         body = await self._read(where, response)
                 return decode_response(
                     where, response, target=str(self.target), now=self._clock.now(), body=body
                 )
+
+    @contextlib.contextmanager
+    def _observed(self, method: str) -> Iterator[list[int]]:
+        """Count one request by its status class (``error`` when no status came) and time it."""
+        labels = (self.target.provider, self.target.account)
+        began = time.monotonic()
+        status: list[int] = []
+        try:
+            yield status
+        finally:
+            seconds = time.monotonic() - began
+            metrics.PROVIDER_REQUEST_SECONDS.labels(*labels, method).observe(seconds)
+            klass = metrics.status_class(status[0] if status else None)
+            metrics.PROVIDER_REQUESTS.labels(*labels, method, klass).inc()
 
     async def _read(self, where: str, response: httpx.Response) -> bytes:
         """The body, read as it streams in, refused past ``max_body_bytes``."""

@@ -38,8 +38,10 @@ from worker.storage.tables import metadata
 __all__ = [
     "READER_ROLE",
     "VIEWS",
+    "Backlog",
     "TargetStatus",
     "grant_reader",
+    "outbox_backlog",
     "render_status_table",
     "status_json",
     "target_status",
@@ -250,6 +252,34 @@ async def target_status(engine: AsyncEngine) -> list[TargetStatus]:
         )
         for t in targets
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Events not yet delivered per consumer (a webhook sink's queued deliveries added to
+    its enqueuer ``webhook:<sink>``), and each configured sink's disabled flag."""
+
+    by_consumer: Mapping[str, int]
+    sinks_disabled: Mapping[str, bool]
+
+
+async def outbox_backlog(engine: AsyncEngine) -> Backlog:
+    """The backlog figures for ``/metrics``, from :func:`target_status`. Raises StorageError."""
+    backlog: defaultdict[str, int] = defaultdict(int)
+    for row in await target_status(engine):
+        for consumer, n in row.consumer_lag.items():
+            backlog[consumer] += n
+        for sink, n in row.webhook_pending.items():
+            backlog[f"webhook:{sink}"] += n
+    with storage_errors("reading the webhook sinks"):
+        async with engine.connect() as conn:
+            sinks = (await conn.execute(_SINKS)).all()
+    for name, _ in sinks:
+        backlog.setdefault(f"webhook:{name}", 0)
+    return Backlog(dict(backlog), {name: disabled for name, disabled in sinks})
+
+
+_SINKS = text("SELECT name, disabled_at IS NOT NULL FROM webhook_sinks ORDER BY name")
 
 
 def _span(seconds: float) -> str:

@@ -11,6 +11,7 @@ added and their events inserted.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
@@ -62,7 +63,7 @@ _EVENTS = BulkInsert(
         "event_id", "type", "provider", "account", "campaign_id", "version",
         "occurred_at", "detected_at", "data",
     ],
-    "ON CONFLICT (event_id) DO NOTHING RETURNING id",
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id, type",
 )  # fmt: skip
 _LISTED_AGAIN = update_by_campaign("campaigns", "missed_listings = 0", {"campaign_id": "text"})
 
@@ -115,9 +116,10 @@ class PostgresPageWriter:
                     for ch in kept
                 ],
             )
-            inserted = await self._insert_events([ev for ch in kept for ev in ch.events])
+            types = await self._insert_events([ev for ch in kept for ev in ch.events])
         if drift:
-            inserted += await self._insert_events(drift)
+            types += await self._insert_events(drift)
+        inserted = types.total()
         reset = sorted(set(listed_again) - applied)
         if reset:
             await self._conn.execute(
@@ -142,7 +144,12 @@ class PostgresPageWriter:
             rejected=rejected,
             deferred=deferred,
         )
-        return Written(changed=len(kept), events=inserted, dropped=len(changes) - len(kept))
+        return Written(
+            changed=len(kept),
+            events=inserted,
+            dropped=len(changes) - len(kept),
+            event_types=dict(types),
+        )
 
     async def miss(
         self, campaign_ids: Sequence[str], *, listed_at: datetime, misses_to_vanish: int
@@ -160,10 +167,13 @@ class PostgresPageWriter:
         vanishing = [m for m in misses if m.event is not None]
         vanished = await vanish(self._conn, self._target, vanishing, listed_at)
         events = [m.event for m in vanished if m.event is not None]
-        inserted = await self._insert_events(events)
-        await self._count(events=inserted, vanished=len(vanished))
+        types = await self._insert_events(events)
+        await self._count(events=types.total(), vanished=len(vanished))
         return Written(
-            changed=len(vanished), events=inserted, dropped=len(vanishing) - len(vanished)
+            changed=len(vanished),
+            events=types.total(),
+            dropped=len(vanishing) - len(vanished),
+            event_types=dict(types),
         )
 
     def _key(self, campaign_id: str) -> CampaignKey:
@@ -189,9 +199,10 @@ class PostgresPageWriter:
         ]
         return {row["campaign_id"] for row in await _CURRENT.run(self._conn, rows)}
 
-    async def _insert_events(self, events: Sequence[ChangeEvent]) -> int:
+    async def _insert_events(self, events: Sequence[ChangeEvent]) -> Counter[str]:
+        """Insert what is not stored yet; the inserted ones, counted by type."""
         if not events:
-            return 0
+            return Counter()
         rows = [
             {
                 "event_id": ev.event_id,
@@ -206,11 +217,12 @@ class PostgresPageWriter:
             }
             for ev in events
         ]
-        ids = [int(row["id"]) for row in await _EVENTS.run(self._conn, rows)]
-        if ids:
+        inserted = await _EVENTS.run(self._conn, rows)
+        if inserted:
             # NOTIFY only wakes listeners; the payload is the newest id, never the event.
-            await self._conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(max(ids)))))
-        return len(ids)
+            newest = max(int(row["id"]) for row in inserted)
+            await self._conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(newest))))
+        return Counter(str(row["type"]) for row in inserted)
 
     async def _count(self, **added: int) -> None:
         """Add to this run's counters, so a run that dies mid-cycle still shows its pages."""

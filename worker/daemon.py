@@ -11,16 +11,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AsyncExitStack
 from functools import partial
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from worker.app import open_relay, open_runtime, require_schema
+from worker.app import Runtime, open_relay, open_runtime, require_schema
 from worker.config import Settings
-from worker.errors import ConfigError, WorkerError
+from worker.errors import ConfigError, EmbeddedDatabaseError, StorageError, WorkerError
 from worker.health import health_app
 from worker.http_server import serve
 from worker.scheduler import SyncScheduler
@@ -91,6 +91,25 @@ async def _until_signal(signals: AsyncIterator[int]) -> None:
         return
 
 
+class _Probes:
+    """What the health endpoints report, from start-up on: parts join as they start."""
+
+    def __init__(self) -> None:
+        self.watchdog: Watchdog | None = None
+        self.engine: AsyncEngine | None = None
+        self.scheduler: SyncScheduler | None = None
+
+    def problems(self) -> list[str]:
+        return [] if self.watchdog is None else self.watchdog.problems()
+
+    async def readiness(self) -> dict[str, bool]:
+        scheduler = self.scheduler
+        return {
+            "database": self.engine is not None and await _schema_current(self.engine),
+            "scheduler": scheduler is not None and scheduler.started.is_set() and scheduler.running,
+        }
+
+
 async def _run_daemon(
     settings: Settings,
     signals: AsyncIterator[int],
@@ -99,43 +118,86 @@ async def _run_daemon(
     health_port: int,
     grace_seconds: float,
 ) -> None:
-    async with open_runtime(settings) as runtime:
+    probes = _Probes()
+    async with AsyncExitStack() as stack:
+        if health_port:
+            # Up before the database: alive, and not ready, while it is away.
+            url = await stack.enter_async_context(
+                serve(
+                    health_app(probes.problems, probes.readiness),
+                    host=health_host,
+                    port=health_port,
+                )
+            )
+            log.info("health endpoints on %s", url, extra={"event": "daemon.health", "url": url})
+        runtime = await _first_of(_open_when_ready(stack, settings), _until_signal(signals))
+        if runtime is None:
+            return  # stopped before the database came
         intervals = {t.name: t.poll_interval for t in settings.targets}
         scheduler = SyncScheduler(
             partial(runtime.sync_target, force=False), intervals, grace_seconds=grace_seconds
         )
-
         watchdog = Watchdog(
             settings.health,
             {t.name: t.limits.cycle_deadline for t in settings.targets},
             scheduler.overdue,
         )
+        probes.engine, probes.scheduler, probes.watchdog = runtime.engine, scheduler, watchdog
+        async with scheduler, anyio.create_task_group() as deliveries:
+            deliveries.start_soon(watchdog.heartbeat)
+            deliveries.start_soon(watchdog.export_backlog, partial(outbox_backlog, runtime.engine))
+            for task in runtime.deliveries():
+                deliveries.start_soon(task)
+            await _until_signal(signals)
+            deliveries.cancel_scope.cancel()
 
-        async def readiness() -> dict[str, bool]:
-            return {
-                "database": await _schema_current(runtime.engine),
-                "scheduler": scheduler.started.is_set() and scheduler.running,
-            }
 
-        async with AsyncExitStack() as stack:
-            if health_port:
-                url = await stack.enter_async_context(
-                    serve(
-                        health_app(watchdog.problems, readiness), host=health_host, port=health_port
-                    )
-                )
-                log.info(
-                    "health endpoints on %s", url, extra={"event": "daemon.health", "url": url}
-                )
-            async with scheduler, anyio.create_task_group() as deliveries:
-                deliveries.start_soon(watchdog.heartbeat)
-                deliveries.start_soon(
-                    watchdog.export_backlog, partial(outbox_backlog, runtime.engine)
-                )
-                for task in runtime.deliveries():
-                    deliveries.start_soon(task)
-                await _until_signal(signals)
-                deliveries.cancel_scope.cancel()
+# Waits between two tries to reach the database at start-up: 1 s doubling to 30 s.
+_FIRST_WAIT, _LONGEST_WAIT = 1.0, 30.0
+
+
+async def _open_when_ready(stack: AsyncExitStack, settings: Settings) -> Runtime:
+    """The runtime, once the database answers with this worker's schema.
+
+    A database that is away or behind (the migration Job not done yet) is waited
+    for, with a warning per try, instead of ending the process into a crash loop.
+    The embedded server is not waited for: its failures are not transient.
+    """
+    wait = _FIRST_WAIT
+    while True:
+        try:
+            return await stack.enter_async_context(open_runtime(settings))
+        except EmbeddedDatabaseError:
+            raise
+        except StorageError as exc:
+            if settings.database_url is None:
+                raise
+            log.warning(
+                "database not ready (%s); trying again in %g s",
+                exc,
+                wait,
+                extra={"event": "daemon.waiting_for_database", "wait_seconds": wait},
+            )
+        await anyio.sleep(wait)
+        wait = min(wait * 2, _LONGEST_WAIT)
+
+
+async def _first_of(opening: Awaitable[Runtime], stopping: Awaitable[None]) -> Runtime | None:
+    """The runtime, or None when a signal came first."""
+    result: list[Runtime] = []
+    async with anyio.create_task_group() as group:
+
+        async def open_it() -> None:
+            result.append(await opening)
+            group.cancel_scope.cancel()
+
+        async def stop_it() -> None:
+            await stopping
+            group.cancel_scope.cancel()
+
+        group.start_soon(open_it)
+        group.start_soon(stop_it)
+    return result[0] if result else None
 
 
 async def _schema_current(engine: AsyncEngine) -> bool:

@@ -100,7 +100,7 @@ class PostgresPageWriter:
         """Persist a page's changes and rejections; see ``worker.ports.PageWriter.write``."""
         applied = await self._write_current(changes) if changes else set()
         kept = [ch for ch in changes if ch.campaign.campaign_id in applied]
-        inserted = 0
+        types: Counter[str] = Counter()
         if kept:
             observed_at = kept[0].observed_at  # one page is observed at one instant
             await close_history(

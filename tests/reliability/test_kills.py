@@ -2,10 +2,9 @@
 was committed is always whole pages, and a rerun finishes the work with nothing lost and
 nothing twice.
 
-Eight kills, not the twenty issue 12 asks for: with twenty (``RELIABILITY_KILLS=20``) the
-last worker leaves about 2 900 deliveries pending with no attempt after 90 s while it
-keeps claiming them (their ``locked_until`` moves ahead), a stall not yet explained;
-see tests/reliability/README.md.
+Eight kills in the README's test command (about 80 s); ``.ci/run`` runs it once more
+with the twenty issue 12 asks for (``RELIABILITY_KILLS=20``, about 5 minutes: the last
+worker then has a backlog of some 8 000 deliveries to drain).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from worker.storage.integrity import integrity_violations
 pytestmark = [pytest.mark.slow, pytest.mark.storage]
 
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "8"))
+PROGRESS_SECONDS = 60  # the longest wait between two deliveries (a dead sender's claim hold)
 CAMPAIGNS = 2000
 
 
@@ -57,7 +57,7 @@ async def stored_ids(engine: AsyncEngine) -> set[str]:
         return {str(i) for (i,) in await conn.execute(text("SELECT event_id FROM campaign_events"))}
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
     db_url: URL, engine: AsyncEngine, clock: ManualClock, tmp_path: Path
 ) -> None:
@@ -108,26 +108,13 @@ async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
         ):
             tg.start_soon(_drain, process)  # a full stderr pipe would stall the worker
             try:
-                with anyio.fail_after(90):
-                    while not (await stored_ids(engine)) <= set(receiver.ids()):
-                        await receiver.arrived.wait()
+                await _until_delivered(engine, receiver)
             except TimeoutError:
                 process.kill()
                 missing = await stored_ids(engine) - set(receiver.ids())
-                async with engine.connect() as conn:
-                    states = (
-                        await conn.execute(
-                            text(
-                                "SELECT status, attempts, count(*), "
-                                "max(locked_until) - now(), min(next_attempt_at) - now(), "
-                                "count(DISTINCT campaign_id) FROM webhook_deliveries "
-                                "GROUP BY status, attempts"
-                            )
-                        )
-                    ).all()
                 raise AssertionError(
                     f"{len(missing)} events never reached the receiver "
-                    f"({receiver.attempts} attempts); deliveries by status: {states}"
+                    f"({receiver.attempts} attempts, none for {PROGRESS_SECONDS} s)"
                 ) from None
             process.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):
@@ -147,6 +134,18 @@ async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
     async with engine.connect() as conn:
         runs = (await conn.execute(text("SELECT count(*) FROM sync_runs"))).scalar_one()
     assert runs >= KILLS  # each worker got as far as starting a run
+
+
+async def _until_delivered(engine: AsyncEngine, receiver: Counting) -> None:
+    """Until the receiver holds every stored event, as long as deliveries keep coming.
+
+    Bounded by progress, not by a total: a backlog of thousands drains at the
+    sender's pace (about 40 a second on two busy cores).
+    """
+    while not (stored := await stored_ids(engine)) <= set(receiver.ids()):
+        while len(set(receiver.ids())) < len(stored):
+            with anyio.fail_after(PROGRESS_SECONDS):
+                await receiver.arrived.wait()
 
 
 async def _drain(process: Process) -> None:

@@ -7,13 +7,13 @@ Secrets are blanked from these lines as from every log line.
 
 from __future__ import annotations
 
-import json
+import logging
 import sys
 import traceback
 from collections.abc import Collection
-from datetime import UTC, datetime
 
 from worker.domain.records import redact
+from worker.logs import JsonFormatter
 
 __all__ = ["CliOutput"]
 
@@ -39,19 +39,22 @@ class CliOutput:
 
     def _write(self, event: str, message: str, code: int, *, exception: str | None = None) -> None:
         message = str(redact(message, self._secrets))
+        trace = None if exception is None else str(redact(exception, self._secrets))
         if self.format == "json":
-            line = {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "level": "error",
-                "logger": "worker.cli",
-                "event": event,
-                "message": message,
-                "exit_code": code,
-            }
-            if exception is not None:
-                line["exception"] = str(redact(exception, self._secrets))
-            print(json.dumps(line, ensure_ascii=False), file=sys.stderr)
+            # The log's own formatter: the same keys as every other line.
+            record = logging.makeLogRecord(
+                {
+                    "name": "worker.cli",
+                    "levelno": logging.ERROR,
+                    "levelname": "ERROR",
+                    "msg": message,
+                    "event": event,
+                    "exit_code": code,
+                    "exc_text": trace,
+                }
+            )
+            print(JsonFormatter().format(record), file=sys.stderr)
             return
         print(f"campaign-sync: {message}", file=sys.stderr)
-        if exception is not None:
-            print(redact(exception, self._secrets), file=sys.stderr, end="")
+        if trace is not None:
+            print(trace, file=sys.stderr, end="")

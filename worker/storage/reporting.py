@@ -264,15 +264,16 @@ class Backlog:
 
 
 async def outbox_backlog(engine: AsyncEngine) -> Backlog:
-    """The backlog figures for ``/metrics``, from :func:`target_status`. Raises StorageError."""
+    """The backlog figures for ``/metrics``: the lag and pending queries of
+    :func:`target_status` alone (no campaign counts: this runs every few seconds).
+    Raises StorageError."""
     backlog: defaultdict[str, int] = defaultdict(int)
-    for row in await target_status(engine):
-        for consumer, n in row.consumer_lag.items():
-            backlog[consumer] += n
-        for sink, n in row.webhook_pending.items():
-            backlog[f"webhook:{sink}"] += n
-    with storage_errors("reading the webhook sinks"):
+    with storage_errors("reading the outbox backlog"):
         async with engine.connect() as conn:
+            for _, _, consumer, n in await conn.execute(_LAG):
+                backlog[consumer] += int(n)
+            for _, _, sink, queued, _ in await conn.execute(_DELIVERIES):
+                backlog[f"webhook:{sink}"] += int(queued or 0)
             sinks = (await conn.execute(_SINKS)).all()
     for name, _ in sinks:
         backlog.setdefault(f"webhook:{name}", 0)

@@ -32,9 +32,7 @@ __all__ = ["run_daemon", "run_relay"]
 log = logging.getLogger(__name__)
 
 
-async def run_daemon(
-    settings: Settings, *, health_host: str, health_port: int, grace_seconds: float = 25.0
-) -> None:
+async def run_daemon(settings: Settings, *, health_host: str, health_port: int) -> None:
     """Run until SIGTERM or SIGINT.
 
     Raises:
@@ -48,7 +46,6 @@ async def run_daemon(
             signals,
             health_host=health_host,
             health_port=health_port,
-            grace_seconds=grace_seconds,
         )
 
 
@@ -116,7 +113,6 @@ async def _run_daemon(
     *,
     health_host: str,
     health_port: int,
-    grace_seconds: float,
 ) -> None:
     probes = _Probes()
     async with AsyncExitStack() as stack:
@@ -135,7 +131,9 @@ async def _run_daemon(
             return  # stopped before the database came
         intervals = {t.name: t.poll_interval for t in settings.targets}
         scheduler = SyncScheduler(
-            partial(runtime.sync_target, force=False), intervals, grace_seconds=grace_seconds
+            partial(runtime.sync_target, force=False),
+            intervals,
+            grace_seconds=settings.shutdown_grace,
         )
         watchdog = Watchdog(
             settings.health,

@@ -3,6 +3,7 @@ stderr, no traceback and no secret."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 from anyio.streams.text import TextReceiveStream
 from sqlalchemy.engine import URL
@@ -253,3 +255,41 @@ async def test_run_with_embedded_starts_and_stops_on_sigterm(tmp_path: Path) -> 
             code = await process.wait()
     assert code == 0
     assert "embedded_db.started" in events or any(e.startswith("embedded_db") for e in events)
+
+
+async def refuse_ssl(stream: anyio.abc.SocketStream) -> None:
+    """A PostgreSQL server without SSL, as the protocol has it: SSLRequest is answered "N"."""
+    async with stream:
+        await stream.receive(8)  # length 8, code 80877103
+        await stream.send(b"N")
+        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+            await stream.receive()
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["server without SSL", "closed port"])
+async def test_sslmode_require_ends_in_one_line_not_a_traceback(
+    tmp_path: Path, reachable: bool
+) -> None:
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+        async with anyio.create_task_group() as server:
+            if reachable:
+                server.start_soon(listener.serve, refuse_ssl)
+                expected = "rejected SSL upgrade"
+            else:
+                await listener.aclose()
+                expected = "database unreachable"
+            result = await cli(
+                "--config",
+                str(write(tmp_path, "")),
+                "migrate",
+                env={"CAMPAIGN_SYNC_DATABASE_URL": db(port, "?sslmode=require")},
+            )
+            server.cancel_scope.cancel()
+    assert result.returncode == 3, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    assert [line["event"] for line in lines if line["level"] == "error"] == ["cli.failed"]
+    assert lines[-1]["event"] == "cli.failed" and expected in lines[-1]["message"]
+    assert "Traceback" not in result.stderr + result.stdout
+    for secret in SECRETS:
+        assert secret not in result.stderr + result.stdout

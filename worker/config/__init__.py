@@ -96,6 +96,15 @@ class Settings(BaseSettings):
             "a replica that dies loses its targets this long after its last renewal"
         ),
     )
+    shutdown_grace: float = Field(
+        25.0,
+        ge=0,
+        le=3600,
+        description=(
+            "seconds SIGTERM lets running cycles finish before it cancels them (their runs "
+            "are recorded as canceled); keep it below the pod's terminationGracePeriodSeconds"
+        ),
+    )
     targets: tuple[Target, ...] = ()
     webhooks: tuple[WebhookSettings, ...] = ()
     health: HealthSettings = HealthSettings()

@@ -1,0 +1,83 @@
+"""SIGTERM with a cycle that outlives the grace period: the cycle is cancelled, its run
+recorded as canceled, and the whole shutdown is logged at INFO, never as an error."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Receive, Scope, Send
+
+from tests.acceptance.test_cli import plain
+from tests.helpers import row
+from worker.http_server import serve
+
+pytestmark = pytest.mark.slow
+
+
+class Hung:
+    """A provider that takes every request and never answers, until the client goes."""
+
+    def __init__(self) -> None:
+        self.asked = anyio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.asked.set()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+async def test_a_cycle_cancelled_at_shutdown_logs_no_error(
+    db_url: URL, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    provider = Hung()
+    async with serve(provider) as hung:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "shutdown_grace: 0.2\n"
+            "targets:\n"
+            f"  - {{provider: vox_v3, account: hung, base_url: '{hung}', api_key: {{env: KEY}},"
+            " poll_interval: 3600}\n"
+        )
+        env = {
+            **os.environ,
+            "CAMPAIGN_SYNC_DATABASE_URL": plain(db_url),
+            "KEY": "vox-key-hung-0001",
+            "CAMPAIGN_SYNC_LOG_FORMAT": "json",
+        }
+        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
+                   "--health-port", "0"]  # fmt: skip
+        logged: list[bytes] = []
+        async with (
+            await anyio.open_process(command, env=env) as process,
+            anyio.create_task_group() as readers,
+        ):
+
+            async def drain() -> None:
+                assert process.stderr is not None
+                async for chunk in process.stderr:
+                    logged.append(chunk)
+
+            readers.start_soon(drain)
+            with anyio.fail_after(60):  # the cycle is in flight once the provider is asked
+                await provider.asked.wait()
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(30):
+                code = await process.wait()
+    text = b"".join(logged).decode()
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    assert code == 0, text
+    events = [line.get("event") for line in lines]
+    assert "scheduler.cancelled" in events, text
+    assert events.index("scheduler.cancelled") < events.index("scheduler.stopped")
+    assert [line for line in lines if line["level"] not in ("debug", "info")] == []
+    assert "Traceback" not in text and "CancelledError" not in text
+    recorded = await row(engine, "SELECT status FROM sync_runs WHERE account = 'hung'")
+    assert recorded == {"status": "canceled"}

@@ -11,17 +11,18 @@ from worker.cli_output import CliOutput
 SECRET = "vox-key-crash-9Qx"
 
 
-def _boom() -> None:
-    raise ValueError(f"bad state near {SECRET}")
+def raised() -> ValueError:
+    """A real exception, with a traceback through this module, whose text holds a secret."""
+    try:
+        raise ValueError(f"bad state near {SECRET}")
+    except ValueError as exc:
+        return exc
 
 
 def test_a_crash_in_json_mode_is_one_object_with_its_traceback_as_a_field(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    try:
-        _boom()
-    except ValueError as exc:
-        code = CliOutput("json", {SECRET}).crash(exc)
+    code = CliOutput("json", {SECRET}).crash(raised())
     err = capsys.readouterr().err
     assert code == 1
     (line,) = err.splitlines()  # the multi-line traceback stays inside the one object
@@ -29,17 +30,14 @@ def test_a_crash_in_json_mode_is_one_object_with_its_traceback_as_a_field(
     assert (crashed["level"], crashed["event"], crashed["exit_code"]) == ("error", "cli.crashed", 1)
     assert crashed["message"].startswith("internal error: ValueError: bad state near ")
     assert crashed["exception"].startswith("Traceback (most recent call last):")
-    assert "in _boom" in crashed["exception"]
+    assert "in raised" in crashed["exception"]
     assert SECRET not in err
 
 
 def test_a_crash_in_text_mode_prints_the_line_then_the_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    try:
-        _boom()
-    except ValueError as exc:
-        CliOutput("text", {SECRET}).crash(exc)
+    CliOutput("text", {SECRET}).crash(raised())
     err = capsys.readouterr().err
     first, *trace = err.splitlines()
     assert first.startswith("campaign-sync: internal error: ValueError: bad state near ")

@@ -65,6 +65,9 @@ def flaky(number: int, cursor: str | None) -> Answer:
     return Answer(body=page(record("1")))
 
 
+# Its own bounded waits add up to 210 s (two scrapes of 60, three waits of 30): past
+# them, the wait that timed out names the slow phase, which pytest-timeout would not.
+@pytest.mark.timeout(240)
 async def test_metrics_move_and_a_stuck_cycle_fails_liveness(
     db_url: URL, engine: AsyncEngine, tmp_path: Path
 ) -> None:

@@ -18,6 +18,8 @@ from worker.errors import ConfigError
 
 __all__ = ["serve"]
 
+SHUTDOWN_SECONDS = 5  # for requests in flight to finish; then uvicorn cancels them
+
 
 class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
@@ -39,7 +41,13 @@ async def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Asyn
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port"
         ) from None
     bound_host, bound_port = sock.getsockname()[:2]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+    )
     server = _QuietServer(config)
     stopped = anyio.Event()
 
@@ -59,6 +67,10 @@ async def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Asyn
             try:
                 yield f"http://{bound_host}:{bound_port}"
             finally:
+                # Shut down before an error in the block cancels run(): a server cancelled
+                # mid-loop skips uvicorn's shutdown and leaves its connections open.
                 server.should_exit = True
+                with anyio.move_on_after(SHUTDOWN_SECONDS + 1, shield=True):
+                    await stopped.wait()
     finally:
         sock.close()

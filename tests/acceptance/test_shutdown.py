@@ -3,9 +3,7 @@ recorded as canceled, and the whole shutdown is logged at INFO, never as an erro
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
-from tests.acceptance.test_cli import plain
+from tests.daemon import daemon, plain
 from tests.helpers import row
 from worker.http_server import serve
 
@@ -54,30 +52,16 @@ async def test_a_cycle_cancelled_at_shutdown_logs_no_error(
         }
         command = [sys.executable, "-m", "worker", "--config", str(config), "run",
                    "--health-port", "0"]  # fmt: skip
-        logged: list[bytes] = []
-        async with (
-            await anyio.open_process(command, env=env) as process,
-            anyio.create_task_group() as readers,
-        ):
-
-            async def drain() -> None:
-                assert process.stderr is not None
-                async for chunk in process.stderr:
-                    logged.append(chunk)
-
-            readers.start_soon(drain)
+        async with daemon(command, env) as worker:
             with anyio.fail_after(60):  # the cycle is in flight once the provider is asked
                 await provider.asked.wait()
-            process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                code = await process.wait()
-    text = b"".join(logged).decode()
-    lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON
-    assert code == 0, text
+            code = await worker.stop()
+    lines = worker.lines  # every line is JSON
+    assert code == 0, worker.text
     events = [line.get("event") for line in lines]
-    assert "scheduler.cancelled" in events, text
+    assert "scheduler.cancelled" in events, worker.text
     assert events.index("scheduler.cancelled") < events.index("scheduler.stopped")
     assert [line for line in lines if line["level"] not in ("debug", "info")] == []
-    assert "Traceback" not in text and "CancelledError" not in text
+    assert "Traceback" not in worker.text and "CancelledError" not in worker.text
     recorded = await row(engine, "SELECT status FROM sync_runs WHERE account = 'hung'")
     assert recorded == {"status": "canceled"}

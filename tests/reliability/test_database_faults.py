@@ -3,21 +3,16 @@ server (its own data directory and socket), never the shared one."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
-from anyio.abc import Process
 
+from tests.daemon import daemon, free_port
 from tests.reliability.invariants import check_invariants
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -27,30 +22,6 @@ from worker.storage.embedded import EmbeddedPostgres
 from worker.storage.engine import create_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.storage]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Log:
-    """The daemon's JSON lines, read as they come; waits end on a line, not on time."""
-
-    def __init__(self, process: Process) -> None:
-        assert process.stderr is not None
-        self._stream = process.stderr
-        self._buffer = b""
-        self.lines: list[dict[str, Any]] = []
-
-    async def until(self, done: Callable[[dict[str, Any]], bool], seconds: float = 60) -> None:
-        start = len(self.lines)
-        with anyio.fail_after(seconds):
-            while not any(done(line) for line in self.lines[start:]):
-                self._buffer += await self._stream.receive()
-                *complete, self._buffer = self._buffer.split(b"\n")
-                self.lines.extend(json.loads(x) for x in complete if x.startswith(b"{"))
 
 
 async def status(probe: httpx.AsyncClient, path: str) -> int:
@@ -83,10 +54,9 @@ async def test_database_away_at_start_and_mid_run(tmp_path: Path) -> None:
             command = [sys.executable, "-m", "worker", "--config", str(config), "run",
                        "--health-host", "127.0.0.1", "--health-port", str(port)]  # fmt: skip
             async with (
-                await anyio.open_process(command, env=env) as process,
+                daemon(command, env) as log,
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe,
             ):
-                log = Log(process)
                 # Two tries, then: alive, not ready, and still running (no crash loop).
                 waiting = "daemon.waiting_for_database"
                 await log.until(lambda line: line.get("event") == waiting)
@@ -95,7 +65,7 @@ async def test_database_away_at_start_and_mid_run(tmp_path: Path) -> None:
                     200,
                     503,
                 )
-                assert process.returncode is None
+                assert log.process.returncode is None
 
                 await anyio.to_thread.run_sync(server.start)
                 await log.until(lambda line: line.get("event") == "sync.finished")
@@ -113,9 +83,7 @@ async def test_database_away_at_start_and_mid_run(tmp_path: Path) -> None:
                         line.get("event") == "sync.finished" and line.get("status") == "succeeded"
                     )
                 )
-                process.send_signal(signal.SIGTERM)
-                with anyio.fail_after(30):
-                    assert await process.wait() == 0
+                assert await log.stop() == 0
         engine = create_engine(url)
         try:
             await check_invariants(engine, once_per_interval=True)

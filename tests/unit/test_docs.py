@@ -62,6 +62,17 @@ def test_changelog_follows_keep_a_changelog() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "keepachangelog.com" in changelog
     assert "## [Unreleased]" in changelog
+    sections = re.findall(r"^### (.+)$", changelog, re.M)
+    kinds = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
+    assert set(sections) <= kinds, set(sections) - kinds
+    # Each entry is a "- " bullet; other lines continue one, indented by two spaces.
+    body = changelog.split("## [Unreleased]", 1)[1]
+    strays = [
+        line
+        for line in body.splitlines()
+        if (line and not line.startswith(("- ", "  ", "#", "["))) or line.startswith("-- ")
+    ]
+    assert strays == []
 
 
 def test_the_event_catalogue_lists_every_kind() -> None:

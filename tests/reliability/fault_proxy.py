@@ -29,6 +29,10 @@ from anyio.abc import SocketStream, TaskGroup
 
 __all__ = ["Fault", "FaultProxy", "fault_proxy"]
 
+# Room for a few clients connecting at once (a webhook sender's concurrency) without a
+# dropped SYN; small, so that a hung connect fills it in a few connections.
+BACKLOG = 8
+
 
 class Fault(enum.Enum):
     PASS = "pass"
@@ -63,9 +67,9 @@ class FaultProxy:
         self.changed.set()
         self.changed = anyio.Event()
         if fault is Fault.HANG_CONNECT:
-            # Fill the (tiny) accept queue while nothing accepts: later SYNs are dropped.
+            # Fill the (small) accept queue while nothing accepts: later SYNs are dropped.
             host, port = self.url.removeprefix("http://").split(":")
-            for _ in range(3):
+            for _ in range(4 * BACKLOG):  # until a connect is no longer answered
                 try:
                     self.fillers.append(socket.create_connection((host, int(port)), timeout=0.2))
                 except OSError:
@@ -130,7 +134,7 @@ async def fault_proxy(upstream_url: str) -> AsyncIterator[FaultProxy]:
     """Proxy ``http://host:port`` on a port of its own until the block exits."""
     host, port = upstream_url.removeprefix("http://").rstrip("/").split(":")
     upstream = (host, int(port))
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", backlog=1)
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", backlog=BACKLOG)
     bound = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 - anyio
     proxy = FaultProxy(url=f"http://127.0.0.1:{bound}")
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from worker.storage.integrity import integrity_violations
 
-__all__ = ["Received", "check_invariants"]
+__all__ = ["Received", "check_invariants", "first_arrivals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,21 @@ class Received:
     event_id: str
     campaign: str  # provider/account/campaign_id
     version: int
+
+
+def first_arrivals(accepted: Sequence[Mapping[str, object]], target: str) -> list[Received]:
+    """What a webhook receiver accepted, each id once as it first arrived: delivery is at
+    least once, so a sender that lost an answer (or was killed) may send an event again."""
+    seen: set[str] = set()
+    received: list[Received] = []
+    for event in accepted:
+        event_id = str(event["id"])
+        if event_id not in seen:
+            seen.add(event_id)
+            version = event["campaignversion"]
+            assert isinstance(version, int), event
+            received.append(Received(event_id, f"{target}/{event['subject']}", version))
+    return received
 
 
 _DUPLICATE_IDS = """

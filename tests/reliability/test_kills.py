@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.delivery.receiver import SECRET, Receiver
 from tests.kits.vox_v3 import KEY, KIT
-from tests.reliability.invariants import Received, check_invariants
+from tests.reliability.invariants import check_invariants, first_arrivals
 from worker.clock import ManualClock
 from worker.http_server import serve
 from worker.simulators.faults import Faults
@@ -119,17 +119,11 @@ async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
             process.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):
                 assert await process.wait() == 0
-    received = [
-        Received(a["id"], f"vox_v3/fleet/{a['subject']}", int(a["campaignversion"]))
-        for a in receiver.accepted
-    ]
-    first_arrivals, ids = [], set()
-    for event in received:  # at-least-once: a killed sender may send one again
-        if event.event_id not in ids:
-            ids.add(event.event_id)
-            first_arrivals.append(event)
     await check_invariants(
-        engine, subscribers={"webhook (first arrival of each id)": first_arrivals}
+        engine,
+        subscribers={
+            "webhook (first arrival of each id)": first_arrivals(receiver.accepted, "vox_v3/fleet")
+        },
     )
     async with engine.connect() as conn:
         runs = (await conn.execute(text("SELECT count(*) FROM sync_runs"))).scalar_one()

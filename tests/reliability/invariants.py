@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from worker.storage.integrity import integrity_violations
 
-__all__ = ["Received", "check_invariants", "first_arrivals"]
+__all__ = ["Received", "as_received", "check_invariants", "first_arrivals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,19 +32,26 @@ class Received:
     version: int
 
 
-def first_arrivals(accepted: Sequence[Mapping[str, object]], target: str) -> list[Received]:
-    """What a webhook receiver accepted, each id once as it first arrived: delivery is at
-    least once, so a sender that lost an answer (or was killed) may send an event again."""
-    seen: set[str] = set()
+def as_received(envelopes: Sequence[Mapping[str, object]], target: str) -> list[Received]:
+    """CloudEvents envelopes of ``target``'s events as a subscriber got them, copies kept."""
     received: list[Received] = []
-    for event in accepted:
-        event_id = str(event["id"])
-        if event_id not in seen:
-            seen.add(event_id)
-            version = event["campaignversion"]
-            assert isinstance(version, int), event
-            received.append(Received(event_id, f"{target}/{event['subject']}", version))
+    for event in envelopes:
+        version = event["campaignversion"]
+        assert isinstance(version, int), event
+        received.append(Received(str(event["id"]), f"{target}/{event['subject']}", version))
     return received
+
+
+def first_arrivals(envelopes: Sequence[Mapping[str, object]], target: str) -> list[Received]:
+    """Each id once, as it first arrived: a webhook is delivered at least once, so a
+    sender that lost an answer (or was killed) may send an event again."""
+    seen: set[str] = set()
+    firsts: list[Received] = []
+    for event in as_received(envelopes, target):
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            firsts.append(event)
+    return firsts
 
 
 _DUPLICATE_IDS = """

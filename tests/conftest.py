@@ -32,10 +32,13 @@ TEST_URL_ENV = "CAMPAIGN_SYNC_TEST_DATABASE_URL"
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    soak_asked = "soak" in str(config.getoption("markexpr", ""))
     for item in items:
         if "pg_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.storage)
+        if item.get_closest_marker("soak") is not None and not soak_asked:
+            item.add_marker(pytest.mark.skip(reason="the soak runs with `pytest -m soak`"))
 
 
 @pytest.fixture(autouse=True, scope="session")

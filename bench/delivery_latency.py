@@ -177,7 +177,7 @@ async def main(probes: int, fleet: int) -> None:
                     await msg.ack()  # type: ignore[attr-defined]
 
                 await js.subscribe(f"{prefix}.probe.>", cb=on_message, stream=stream)
-            lease = await store.claim(PROBE, owner="probe", now=SystemClock().now(), ttl=600,
+            lease = await store.claim(PROBE, owner="probe", lease_clock=SystemClock(), ttl=600,
                                       interval=60, clock=SystemClock(), force=True)  # fmt: skip
             at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
             for i in range(probes):

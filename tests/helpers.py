@@ -64,7 +64,13 @@ async def claim(
 ) -> Lease:
     """Take ``target``'s lease as ``owner`` (forced: due or not); fails the test if refused."""
     lease = await store.claim(
-        target, owner=owner, now=now, ttl=ttl, interval=interval, clock=ManualClock(now), force=True
+        target,
+        owner=owner,
+        lease_clock=ManualClock(now),
+        ttl=ttl,
+        interval=interval,
+        clock=ManualClock(now),
+        force=True,
     )
     assert isinstance(lease, Lease), lease
     return lease

@@ -98,7 +98,7 @@ class SyncPipeline:
             claim = await self.store.claim(
                 target,
                 owner=self.owner,
-                now=self.lease_clock.now(),
+                lease_clock=self.lease_clock,
                 ttl=self.lease_ttl,
                 interval=policy.interval,
                 clock=self.clock,

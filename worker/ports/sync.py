@@ -267,7 +267,7 @@ class LeaseStore(Protocol):
         target: TargetKey,
         *,
         owner: str,
-        now: datetime,
+        lease_clock: Clock,
         ttl: float,
         interval: float,
         clock: Clock,
@@ -275,8 +275,10 @@ class LeaseStore(Protocol):
     ) -> Claim:
         """Take the target's lease and record a ``running`` run, in one transaction.
 
-        ``now`` is lease time (expiry, interval slots); the run's ``started_at`` is
-        read from ``clock`` (observation time) once the target's row is locked.
+        Both clocks are read once the target's row is locked, so a claim that waited
+        for it counts for the interval slot it took effect in: ``lease_clock`` gives
+        lease time (expiry, interval slots), ``clock`` the run's ``started_at``
+        (observation time).
 
         Refused while another owner's lease is unexpired (:class:`LeaseHeld`), or,
         unless ``force``, when this interval's cycle already ran (:class:`NotDue`).

@@ -108,7 +108,7 @@ class PostgresLeases:
         target: TargetKey,
         *,
         owner: str,
-        now: datetime,
+        lease_clock: Clock,
         ttl: float,
         interval: float,
         clock: Clock,
@@ -127,6 +127,9 @@ class PostgresLeases:
                         select(sync_targets).where(_this_target(target)).with_for_update()
                     )
                 ).one()
+                # Lease time is read once the row is ours: a claim that waited for another
+                # worker's page to commit takes effect, and schedules, from now on.
+                now = lease_clock.now()
                 expires = row.lease_expires_at
                 if row.lease_owner is not None and expires is not None and expires > now:
                     return LeaseHeld(owner=row.lease_owner, expires_at=expires)

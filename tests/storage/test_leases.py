@@ -1,0 +1,87 @@
+"""The interval slot of a claim is the slot it takes effect in: a claim that waited for the
+target's row lock across a slot boundary schedules the next cycle from when it got the
+lock, not from when it asked, so no other replica syncs the target again in that slot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from worker.clock import ManualClock
+from worker.domain.campaign import TargetKey
+from worker.ports import Lease, NotDue, RunSummary
+from worker.storage.postgres import PostgresStore
+
+TARGET = TargetKey(provider="vox_v3", account="acme")
+INTERVAL = 60.0
+SLOT_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a whole multiple of 60 s
+
+
+async def waiting_for_a_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        waiting = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        return bool(waiting.scalar_one())
+
+
+async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it_got(
+    engine: AsyncEngine,
+) -> None:
+    store = PostgresStore(engine)
+    lease_clock = ManualClock(SLOT_START - timedelta(seconds=1))  # the slot's last second
+    first = await store.claim(
+        TARGET,
+        owner="a/1/x",
+        lease_clock=lease_clock,
+        ttl=30,
+        interval=INTERVAL,
+        clock=lease_clock,
+        force=True,
+    )
+    assert isinstance(first, Lease)
+    await store.finish(first, lease_clock.now(), RunSummary(status="succeeded"))
+    lease_clock.advance(timedelta(seconds=INTERVAL))  # due again: the next slot's last second
+    results: list[object] = []
+    async with engine.connect() as holder:
+        # Another worker's page transaction holds the target's row...
+        await holder.execute(text("SELECT 1 FROM sync_targets FOR UPDATE"))
+        async with anyio.create_task_group() as group:
+
+            async def ask() -> None:
+                results.append(
+                    await store.claim(
+                        TARGET,
+                        owner="b/2/y",
+                        lease_clock=lease_clock,
+                        ttl=30,
+                        interval=INTERVAL,
+                        clock=lease_clock,
+                    )
+                )
+
+            group.start_soon(ask)
+            with anyio.fail_after(10):  # ...so the claim waits on it: a barrier we can see
+                while not await waiting_for_a_lock(engine):  # noqa: ASYNC110 - the server tells
+                    await anyio.sleep(0.01)
+            lease_clock.advance(timedelta(seconds=2))  # it gets the row in the slot after
+            await holder.rollback()
+    (second,) = results
+    assert isinstance(second, Lease)
+    await store.finish(second, lease_clock.now(), RunSummary(status="succeeded"))
+    third = await store.claim(
+        TARGET,
+        owner="c/3/z",
+        lease_clock=lease_clock,
+        ttl=30,
+        interval=INTERVAL,
+        clock=lease_clock,
+    )
+    assert isinstance(third, NotDue), "a second cycle in the slot the claim took effect in"
+    assert third.due_at == SLOT_START + timedelta(seconds=2 * INTERVAL)

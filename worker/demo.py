@@ -54,7 +54,14 @@ from worker.storage.embedded import EmbeddedPostgres, default_data_dir, psql_pat
 from worker.storage.engine import async_url, create_engine
 from worker.storage.feed import EventFeed
 
-__all__ = ["DemoOptions", "run_demo", "serve_simulator"]
+__all__ = [
+    "DemoOptions",
+    "Simulated",
+    "demo_simulators",
+    "demo_start",
+    "run_demo",
+    "serve_simulator",
+]
 
 DEMO_DATABASE = "campaign_sync_demo"
 SECONDS_PER_DAY = 86_400
@@ -79,30 +86,32 @@ class DemoOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _Simulated:
+class Simulated:
+    """One provider's demo simulator: how to build it on a clock, and the target that reaches it."""
+
     name: str
     build: Callable[..., Any]
     target: Callable[[str], Target]
 
 
-def _simulators() -> list[_Simulated]:
+def demo_simulators() -> list[Simulated]:
     """Every provider's demo simulator and the target settings that reach it."""
     return [
-        _Simulated(
+        Simulated(
             "vox_v3",
             vox_v3.demo_app,
             lambda url: VoxV3Target(
                 account="demo", base_url=url, api_key=SecretStr(vox_v3.DEMO_API_KEY)
             ),
         ),
-        _Simulated(
+        Simulated(
             "vox_v2",
             vox_v2.demo_app,
             lambda url: VoxV2Target(
                 account="demo", base_url=url, api_key=SecretStr(vox_v2.DEMO_API_KEY)
             ),
         ),
-        _Simulated(
+        Simulated(
             "voxo",
             voxo.demo_app,
             lambda url: VoxoTarget(
@@ -113,7 +122,7 @@ def _simulators() -> list[_Simulated]:
                 tenant_id=voxo.DEMO_TENANT_ID,
             ),
         ),
-        _Simulated(
+        Simulated(
             "sarvam",
             sarvam.demo_app,
             lambda url: SarvamTarget(
@@ -222,7 +231,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
         stack.push_async_callback(engine.dispose)
         await migrate.upgrade(engine)
         targets = []
-        for sim in _simulators():
+        for sim in demo_simulators():
             app, _state = sim.build(clock, seed=options.seed)
             base_url = await stack.enter_async_context(serve(app))
             # The lease schedule runs on the target's own interval (a copy skips the
@@ -288,7 +297,7 @@ def _banner(
 
 async def serve_simulator(provider: str, *, port: int, day_seconds: float, seed: int) -> None:
     """Serve one provider's demo simulator on loopback until Ctrl-C (``campaign-sync simulate``)."""
-    simulators = {sim.name: sim for sim in _simulators()}
+    simulators = {sim.name: sim for sim in demo_simulators()}
     if provider not in simulators:
         raise ConfigError(
             f"no simulator named {provider!r}; known: {', '.join(sorted(simulators))}"

@@ -150,7 +150,7 @@ async def take(js: JetStreamContext, subject: str, names: Names, n: int) -> list
         while len(got) < n:
             try:
                 got += await sub.fetch(n - len(got), timeout=5)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats.errors.TimeoutError, or asyncio's own from inside fetch
                 continue
     for msg in got:
         await msg.ack()

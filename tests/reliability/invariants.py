@@ -32,17 +32,23 @@ class Received:
     version: int
 
 
-def as_received(envelopes: Sequence[Mapping[str, object]], target: str) -> list[Received]:
-    """CloudEvents envelopes of ``target``'s events as a subscriber got them, copies kept."""
+def as_received(
+    envelopes: Sequence[Mapping[str, object]], target: str | None = None
+) -> list[Received]:
+    """CloudEvents envelopes as a subscriber got them, copies kept. Their target is
+    ``target``, or else each envelope's ``source`` (``campaign-sync/<provider>/<account>``)."""
     received: list[Received] = []
     for event in envelopes:
         version = event["campaignversion"]
         assert isinstance(version, int), event
-        received.append(Received(str(event["id"]), f"{target}/{event['subject']}", version))
+        source = target or str(event["source"]).removeprefix("campaign-sync/")
+        received.append(Received(str(event["id"]), f"{source}/{event['subject']}", version))
     return received
 
 
-def first_arrivals(envelopes: Sequence[Mapping[str, object]], target: str) -> list[Received]:
+def first_arrivals(
+    envelopes: Sequence[Mapping[str, object]], target: str | None = None
+) -> list[Received]:
     """Each id once, as it first arrived: a webhook is delivered at least once, so a
     sender that lost an answer (or was killed) may send an event again."""
     seen: set[str] = set()

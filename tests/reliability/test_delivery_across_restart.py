@@ -28,6 +28,7 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
     nats_url_fixture,  # noqa: F401
 )
 from tests.delivery.receiver import SECRET, Receiver
+from tests.helpers import Gate
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
 from worker import subscribe
 from worker.clock import ManualClock
@@ -82,9 +83,10 @@ async def test_relay_webhooks_and_consumers_carry_on_across_a_database_restart(
         await engine.dispose()
         clock = ManualClock(datetime(2026, 3, 2, 2, 50, tzinfo=UTC))
         app, _ = demo_app(clock, seed=8)
+        gate = Gate(app, lambda method, path: path == "/v3/campaigns")
         receiver = Receiver()
         port = free_port()
-        async with serve(app) as sim, serve(receiver) as hook:
+        async with serve(gate) as sim, serve(receiver) as hook:
             config = tmp_path / "config.yaml"
             config.write_text(
                 f"nats: {{url: '{nats_url}', stream: {names.stream},"
@@ -145,14 +147,20 @@ async def test_relay_webhooks_and_consumers_carry_on_across_a_database_restart(
                 await until_everyone_has(url, got)
                 before = await stored_ids(url)
 
+                # Mid-cycle: the fleet moves, and the next cycle's page is held in flight.
+                gate.armed = True
+                clock.advance(timedelta(hours=6))
+                with anyio.fail_after(30):
+                    await gate.held.wait()
                 await anyio.to_thread.run_sync(server.stop)  # away under all of them
                 await readyz_until(probe, 503)
                 assert (await probe.get("/healthz")).status_code == 200  # alive: no restart
+                gate.armed = False
+                gate.release()  # the held cycle gets its page now, and cannot write it
+                await worker.until(lambda line: line.get("event") == "sync.finished")
                 await anyio.to_thread.run_sync(server.start)
                 await readyz_until(probe, 200)
-
-                clock.advance(timedelta(hours=6))  # the fleet moves: new events after it
-                await finished(worker, changed=True)
+                await finished(worker, changed=True)  # the next cycle stores those changes
                 await until_everyone_has(url, got)
                 assert await stored_ids(url) > before
                 assert await worker.stop() == 0
@@ -169,6 +177,11 @@ async def test_relay_webhooks_and_consumers_carry_on_across_a_database_restart(
                     "nats": as_received(published, TARGET),
                 },
             )
+            async with engine.connect() as conn:
+                cut = await conn.execute(
+                    text("SELECT count(*) FROM sync_runs WHERE status IN ('failed', 'abandoned')")
+                )
+                assert cut.scalar_one() >= 1  # the cycle the restart cut: rolled back, closed
         finally:
             await engine.dispose()
         assert len(nats_ids) == len(set(nats_ids))  # JetStream kept one copy of each

@@ -1,6 +1,8 @@
-"""The interval slot of a claim is the slot it takes effect in: a claim that waited for the
-target's row lock across a slot boundary schedules the next cycle from when it got the
-lock, not from when it asked, so no other replica syncs the target again in that slot."""
+"""Claims: the interval slot of a claim is the slot it takes effect in (a claim that
+waited for the target's row lock across a slot boundary schedules the next cycle from
+when it got the lock, not from when it asked, so no other replica syncs the target again
+in that slot); and a worker takes back at once a lease of its own that a cycle could not
+release, while another worker waits it out."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from worker.clock import ManualClock
 from worker.domain.campaign import TargetKey
-from worker.ports import Lease, NotDue, RunSummary
+from worker.ports import Lease, LeaseHeld, NotDue, RunSummary
 from worker.storage.postgres import PostgresStore
 
 TARGET = TargetKey(provider="vox_v3", account="acme")
@@ -85,3 +87,35 @@ async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it
     )
     assert isinstance(third, NotDue), "a second cycle in the slot the claim took effect in"
     assert third.due_at == SLOT_START + timedelta(seconds=2 * INTERVAL)
+
+
+async def test_a_lease_left_by_the_workers_own_cycle_is_taken_back_at_once(
+    engine: AsyncEngine,
+) -> None:
+    store = PostgresStore(engine)
+    lease_clock = ManualClock(SLOT_START - timedelta(seconds=5))
+
+    async def claim(owner: str) -> object:
+        return await store.claim(
+            TARGET,
+            owner=owner,
+            lease_clock=lease_clock,
+            ttl=30,
+            interval=INTERVAL,
+            clock=lease_clock,
+        )
+
+    cut = await claim("a/1/x")  # a cycle whose end could not be recorded: never finished
+    assert isinstance(cut, Lease)
+    lease_clock.advance(timedelta(seconds=10))  # the next slot: due; the 30 s lease holds
+    other = await claim("b/2/y")
+    assert isinstance(other, LeaseHeld) and other.owner == "a/1/x"
+    again = await claim("a/1/x")
+    assert isinstance(again, Lease), again
+    assert again.token > cut.token and again.took_over_from is None
+    async with engine.connect() as conn:
+        runs = (await conn.execute(text("SELECT id, status FROM sync_runs ORDER BY id"))).all()
+        takeovers = (await conn.execute(text("SELECT takeovers FROM sync_targets"))).scalar_one()
+    assert [tuple(r) for r in runs] == [(cut.run_id, "abandoned"), (again.run_id, "running")]
+    assert takeovers == 0
+    await store.finish(again, lease_clock.now(), RunSummary(status="succeeded"))

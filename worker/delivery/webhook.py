@@ -41,6 +41,7 @@ from worker.config import WebhookSettings
 from worker.delivery.subscribe import FeedFactory, Subscription
 from worker.domain.poison import safe_text
 from worker.domain.records import redact
+from worker.errors import ConsumerLost, StorageError, WorkerError
 from worker.ports import Clock, ConsumerStore, DueDelivery, WebhookStore
 from worker.retry_after import parse_retry_after
 
@@ -84,6 +85,7 @@ class WebhookSink:
         client: the HTTP client for attempts (``follow_redirects=False``; tests
             may mount a receiver with ``httpx.ASGITransport``).
         clock: when attempts are due (tests move it); signatures use wall time.
+        retry_seconds: the wait after the database was lost, before trying again.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class WebhookSink:
         clock: Clock,
         owner: str,
         poll_interval: float = 1.0,
+        retry_seconds: float = 2.0,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
@@ -109,6 +112,7 @@ class WebhookSink:
         self._wall = SystemClock()
         self._owner = owner
         self._poll = poll_interval
+        self._retry_seconds = retry_seconds
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._key = signing_key(settings.secret.get_secret_value())
         self._secret = settings.secret.get_secret_value()
@@ -126,8 +130,14 @@ class WebhookSink:
             group.start_soon(self.send_forever)
 
     async def enqueue_forever(self) -> None:
-        """Be the sink's consumer of the outbox: one delivery row per event."""
-        await self.enqueue(follow=True)
+        """Be the sink's consumer of the outbox: one delivery row per event. A lost
+        database or consumer lease is logged and retried, from the stored cursor."""
+        while True:
+            try:
+                await self.enqueue(follow=True)
+            except (StorageError, ConsumerLost) as exc:
+                self._retrying("enqueueing", exc)
+            await anyio.sleep(self._retry_seconds)
 
     async def enqueue(self, *, follow: bool = False) -> int:
         """Queue a delivery for each new event (only what is there, unless ``follow``)."""
@@ -159,7 +169,12 @@ class WebhookSink:
         while True:
             # A fresh wake-up before looking: one that comes while we look is kept.
             self._queued = anyio.Event()
-            if await self.send_due():
+            try:
+                if await self.send_due():
+                    continue
+            except StorageError as exc:  # claimed deliveries wait out their hold, then resend
+                self._retrying("sending", exc)
+                await anyio.sleep(self._retry_seconds)
                 continue
             with anyio.move_on_after(self._poll):
                 await self._queued.wait()
@@ -174,15 +189,31 @@ class WebhookSink:
             hold=(self.settings.timeout + 5) * CLAIM_ROUNDS,
         )
         slots = anyio.CapacityLimiter(self.settings.concurrency)
+        lost: list[StorageError] = []
 
         async def attempt(delivery: DueDelivery) -> None:
             async with slots:
-                await self._attempt(delivery)
+                try:
+                    await self._attempt(delivery)
+                except StorageError as exc:  # the others still get their attempt
+                    lost.append(exc)
 
         async with anyio.create_task_group() as group:
             for delivery in due:
                 group.start_soon(attempt, delivery)
+        if lost:
+            raise lost[0]
         return len(due)
+
+    def _retrying(self, doing: str, exc: WorkerError) -> None:
+        log.warning(
+            "webhook %s: %s stopped: %s; trying again in %g s",
+            self.name,
+            doing,
+            exc,
+            self._retry_seconds,
+            extra={"event": "webhook.storage_failed", "sink": self.name},
+        )
 
     async def _attempt(self, delivery: DueDelivery) -> None:
         timestamp = int(self._wall.now().timestamp())

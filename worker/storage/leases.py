@@ -131,10 +131,14 @@ class PostgresLeases:
                 # worker's page to commit takes effect, and schedules, from now on.
                 now = lease_clock.now()
                 expires = row.lease_expires_at
-                if row.lease_owner is not None and expires is not None and expires > now:
+                # This worker's own lease is one a cycle of its could not release (the
+                # database was away as it ended): it runs one cycle per target at a time,
+                # so it takes the lease back at once instead of waiting out the ttl.
+                own = row.lease_owner == owner
+                if row.lease_owner is not None and not own and expires and expires > now:
                     return LeaseHeld(owner=row.lease_owner, expires_at=expires)
-                took_over = row.lease_owner
-                if took_over is not None:  # its holder stopped renewing: take it back
+                took_over = None if own else row.lease_owner
+                if row.lease_owner is not None:  # its holder stopped renewing: take it back
                     await self._abandon_runs(conn, target, now)
                     await conn.execute(
                         update(sync_targets)
@@ -142,7 +146,7 @@ class PostgresLeases:
                         .values(
                             lease_owner=None,
                             lease_expires_at=None,
-                            takeovers=sync_targets.c.takeovers + 1,
+                            takeovers=sync_targets.c.takeovers + (0 if own else 1),
                         )
                     )
                 if not force and row.next_due_at is not None and row.next_due_at > now:

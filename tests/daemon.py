@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,6 +25,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def run_command(config: Path, *, health_port: int = 0) -> list[str]:
+    """``campaign-sync run`` on ``config``, its health endpoints on loopback (0: any port)."""
+    return [sys.executable, "-m", "worker", "--config", str(config), "run",
+            "--health-host", "127.0.0.1", "--health-port", str(health_port)]  # fmt: skip
 
 
 def plain(url: URL) -> str:

@@ -4,7 +4,6 @@ recorded, SIGTERM stops it cleanly."""
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.daemon import daemon, free_port, plain
+from tests.daemon import daemon, free_port, plain, run_command
 from tests.helpers import row
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -40,8 +39,7 @@ async def test_run_syncs_answers_probes_and_stops_on_sigterm(
             "VOX_KEY": DEMO_API_KEY,
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-host", "127.0.0.1", "--health-port", str(port)]  # fmt: skip
+        command = run_command(config, health_port=port)
         async with daemon(command, env) as worker:
             # wait for the first cycle's log line, not for time
             finished = await worker.until(lambda line: line.get("event") == "sync.finished", 30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
-from tests.daemon import daemon, free_port, plain
+from tests.daemon import daemon, free_port, plain, run_command
 from tests.hostile.server import Answer, HostileVox, page, record
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -88,8 +87,7 @@ async def test_metrics_move_and_a_stuck_cycle_fails_liveness(
             "HOOK": HOOK_SECRET,
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-host", "127.0.0.1", "--health-port", str(port)]  # fmt: skip
+        command = run_command(config, health_port=port)
         async with (
             daemon(command, env) as worker,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe,

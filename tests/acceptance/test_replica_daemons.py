@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import signal
-import sys
 import time
 from collections import Counter, defaultdict
 from contextlib import AsyncExitStack
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.acceptance.test_cli import plain
+from tests.daemon import run_command
 from tests.helpers import Gate, row
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -102,8 +102,7 @@ async def test_three_replicas_share_the_targets_and_take_over_a_dead_ones(
             "VOX_V2_KEY": vox_v2.DEMO_API_KEY,
             "SARVAM_KEY": sarvam.DEMO_API_KEY,
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-port", "0"]  # fmt: skip
+        command = run_command(config)
         replicas = [
             await stack.enter_async_context(await anyio.open_process(command, env=env))
             for _ in range(3)

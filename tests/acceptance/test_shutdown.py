@@ -4,7 +4,6 @@ recorded as canceled, and the whole shutdown is logged at INFO, never as an erro
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import anyio
@@ -13,7 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
-from tests.daemon import daemon, plain
+from tests.daemon import daemon, plain, run_command
 from tests.helpers import row
 from worker.http_server import serve
 
@@ -50,8 +49,7 @@ async def test_a_cycle_cancelled_at_shutdown_logs_no_error(
             "KEY": "vox-key-hung-0001",
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-port", "0"]  # fmt: skip
+        command = run_command(config)
         async with daemon(command, env) as worker:
             with anyio.fail_after(60):  # the cycle is in flight once the provider is asked
                 await provider.asked.wait()

@@ -4,7 +4,6 @@ server (its own data directory and socket), never the shared one."""
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.daemon import daemon, free_port
+from tests.daemon import daemon, free_port, run_command
 from tests.reliability.invariants import check_invariants
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -51,8 +50,7 @@ async def test_database_away_at_start_and_mid_run(tmp_path: Path) -> None:
                 "KEY": DEMO_API_KEY,
                 "CAMPAIGN_SYNC_LOG_FORMAT": "json",
             }
-            command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                       "--health-host", "127.0.0.1", "--health-port", str(port)]  # fmt: skip
+            command = run_command(config, health_port=port)
             async with (
                 daemon(command, env) as log,
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe,

@@ -6,9 +6,7 @@ which is at least once), in each campaign's order. The suite owns this server.""
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
-from tests.daemon import Daemon, daemon, free_port
+from tests.daemon import Daemon, daemon, free_port, run_command
 from tests.delivery.nats_server import (  # the fixtures are used by their names
     Names,
     js_fixture,  # noqa: F401
@@ -30,6 +28,7 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
 from tests.delivery.receiver import SECRET, Receiver
 from tests.helpers import Gate
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
+from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -104,8 +103,7 @@ async def test_relay_webhooks_and_consumers_carry_on_across_a_database_restart(
                 "HOOK": SECRET,
                 "CAMPAIGN_SYNC_LOG_FORMAT": "json",
             }
-            command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                       "--health-host", "127.0.0.1", "--health-port", str(port)]  # fmt: skip
+            command = run_command(config, health_port=port)
             consumed: list[dict[str, Any]] = []
             published: list[dict[str, Any]] = []
             nats_ids: list[str] = []
@@ -115,29 +113,8 @@ async def test_relay_webhooks_and_consumers_carry_on_across_a_database_restart(
                 subscribe(dsn, consumer="reporting", poll_interval=0.2) as events,
                 anyio.create_task_group() as readers,
             ):
-
-                async def consume() -> None:
-                    async for event in events:
-                        consumed.append(dict(event))
-                        await event.ack()
-
-                async def read_stream() -> None:
-                    sub = await js.pull_subscribe(f"{names.prefix}.>", stream=names.stream)
-                    while True:
-                        try:
-                            batch = await sub.fetch(50, timeout=1)
-                        except (
-                            TimeoutError
-                        ):  # nats.errors.TimeoutError, or asyncio's own from inside fetch
-                            continue
-                        for msg in batch:
-                            nats_ids.append(msg.headers["Nats-Msg-Id"] if msg.headers else "")
-                            published.append(json.loads(msg.data))
-                            await msg.ack()
-
-                readers.start_soon(consume)
-                await worker.until(lambda line: line.get("event") == "nats.relaying")  # its stream
-                readers.start_soon(read_stream)
+                readers.start_soon(consume, events, consumed)
+                readers.start_soon(read_stream, js, names, published, nats_ids)
                 got = {
                     "webhook": lambda: set(receiver.ids()),
                     "python": lambda: {str(e["id"]) for e in consumed},

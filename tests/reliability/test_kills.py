@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.daemon import run_command
 from tests.delivery.receiver import SECRET, Receiver
 from tests.kits.vox_v3 import KEY, KIT
 from tests.reliability.invariants import check_invariants, first_arrivals
@@ -83,8 +83,7 @@ async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
             "HOOK": SECRET,
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-port", "0"]  # fmt: skip
+        command = run_command(config)
         for _ in range(KILLS):
             lines_before_kill = rng.randint(3, 400)  # a random point of the run, by its log
             async with await anyio.open_process(command, env=env) as process:

@@ -8,7 +8,6 @@ the target), and no retry sooner than the ``Retry-After`` it was given."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.daemon import Daemon, daemon, plain
+from tests.daemon import Daemon, daemon, plain, run_command
 from tests.reliability.invariants import check_invariants
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -140,8 +139,7 @@ async def test_replicas_keep_the_providers_limits_through_a_kill_and_a_shutdown(
             "KEY": DEMO_API_KEY,
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-port", "0"]  # fmt: skip
+        command = run_command(config)
         replicas = [await stack.enter_async_context(daemon(command, env)) for _ in range(3)]
         began = time.monotonic()
 

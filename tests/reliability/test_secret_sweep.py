@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 from tests.acceptance.test_cli import cli
+from tests.daemon import run_command
 from worker.clock import ManualClock
 from worker.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
@@ -131,8 +131,7 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
             "HOOK": HOOK_SECRET,
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
-        command = [sys.executable, "-m", "worker", "--config", str(config), "run",
-                   "--health-host", "127.0.0.1", "--health-port", str(port)]  # fmt: skip
+        command = run_command(config, health_port=port)
         logged = b""
         async with await anyio.open_process(command, env=env) as process:
             assert process.stderr is not None and process.stdout is not None

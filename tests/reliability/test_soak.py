@@ -14,7 +14,6 @@ runs it (``.ci/run`` does, once); the README's test command skips it.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from contextlib import AsyncExitStack
@@ -26,7 +25,6 @@ from typing import Any
 
 import anyio
 import httpx
-import nats.errors
 import pytest
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
@@ -44,6 +42,7 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
 )
 from tests.delivery.receiver import SECRET, Receiver
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
+from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
 from worker.app import open_runtime
 from worker.clock import AcceleratedClock
@@ -137,34 +136,10 @@ async def test_a_simulated_day_keeps_the_footprint_flat_and_loses_nothing(
             subscribe(plain(db_url), consumer="soak", poll_interval=0.5)
         )
         async with anyio.create_task_group() as workers:
-
-            async def consume() -> None:
-                async for event in events:
-                    consumed.append(dict(event))
-                    await event.ack()
-
-            async def read_stream() -> None:
-                while True:  # the relay creates its stream once it runs
-                    try:
-                        sub = await js.pull_subscribe(f"{names.prefix}.>", stream=names.stream)
-                        break
-                    except nats.js.errors.NotFoundError:
-                        await anyio.sleep(0.2)
-                while True:
-                    try:
-                        batch = await sub.fetch(100, timeout=1)
-                    except (
-                        TimeoutError
-                    ):  # nats.errors.TimeoutError, or asyncio's own from inside fetch
-                        continue
-                    for msg in batch:
-                        published.append(json.loads(msg.data))
-                        await msg.ack()
-
             for delivery in runtime.deliveries():
                 workers.start_soon(delivery)
-            workers.start_soon(consume)
-            workers.start_soon(read_stream)
+            workers.start_soon(consume, events, consumed)
+            workers.start_soon(read_stream, js, names, published, [])
             intervals = {t.name: t.poll_interval for t in settings.targets}
             faulted = itertools.cycle(sims)
             began = anyio.current_time()

@@ -22,6 +22,20 @@ INTERVAL = 60.0
 SLOT_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a whole multiple of 60 s
 
 
+async def claim(
+    store: PostgresStore, owner: str, lease_clock: ManualClock, *, force: bool = False
+) -> object:
+    return await store.claim(
+        TARGET,
+        owner=owner,
+        lease_clock=lease_clock,
+        ttl=30,
+        interval=INTERVAL,
+        clock=lease_clock,
+        force=force,
+    )
+
+
 async def waiting_for_a_lock(engine: AsyncEngine) -> bool:
     async with engine.connect() as conn:
         waiting = await conn.execute(
@@ -38,15 +52,7 @@ async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it
 ) -> None:
     store = PostgresStore(engine)
     lease_clock = ManualClock(SLOT_START - timedelta(seconds=1))  # the slot's last second
-    first = await store.claim(
-        TARGET,
-        owner="a/1/x",
-        lease_clock=lease_clock,
-        ttl=30,
-        interval=INTERVAL,
-        clock=lease_clock,
-        force=True,
-    )
+    first = await claim(store, "a/1/x", lease_clock, force=True)
     assert isinstance(first, Lease)
     await store.finish(first, lease_clock.now(), RunSummary(status="succeeded"))
     lease_clock.advance(timedelta(seconds=INTERVAL))  # due again: the next slot's last second
@@ -57,16 +63,7 @@ async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it
         async with anyio.create_task_group() as group:
 
             async def ask() -> None:
-                results.append(
-                    await store.claim(
-                        TARGET,
-                        owner="b/2/y",
-                        lease_clock=lease_clock,
-                        ttl=30,
-                        interval=INTERVAL,
-                        clock=lease_clock,
-                    )
-                )
+                results.append(await claim(store, "b/2/y", lease_clock))
 
             group.start_soon(ask)
             with anyio.fail_after(10):  # ...so the claim waits on it: a barrier we can see
@@ -77,14 +74,7 @@ async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it
     (second,) = results
     assert isinstance(second, Lease)
     await store.finish(second, lease_clock.now(), RunSummary(status="succeeded"))
-    third = await store.claim(
-        TARGET,
-        owner="c/3/z",
-        lease_clock=lease_clock,
-        ttl=30,
-        interval=INTERVAL,
-        clock=lease_clock,
-    )
+    third = await claim(store, "c/3/z", lease_clock)
     assert isinstance(third, NotDue), "a second cycle in the slot the claim took effect in"
     assert third.due_at == SLOT_START + timedelta(seconds=2 * INTERVAL)
 
@@ -94,23 +84,13 @@ async def test_a_lease_left_by_the_workers_own_cycle_is_taken_back_at_once(
 ) -> None:
     store = PostgresStore(engine)
     lease_clock = ManualClock(SLOT_START - timedelta(seconds=5))
-
-    async def claim(owner: str) -> object:
-        return await store.claim(
-            TARGET,
-            owner=owner,
-            lease_clock=lease_clock,
-            ttl=30,
-            interval=INTERVAL,
-            clock=lease_clock,
-        )
-
-    cut = await claim("a/1/x")  # a cycle whose end could not be recorded: never finished
+    # A cycle whose end could not be recorded: it is never finished.
+    cut = await claim(store, "a/1/x", lease_clock)
     assert isinstance(cut, Lease)
     lease_clock.advance(timedelta(seconds=10))  # the next slot: due; the 30 s lease holds
-    other = await claim("b/2/y")
+    other = await claim(store, "b/2/y", lease_clock)
     assert isinstance(other, LeaseHeld) and other.owner == "a/1/x"
-    again = await claim("a/1/x")
+    again = await claim(store, "a/1/x", lease_clock)
     assert isinstance(again, Lease), again
     assert again.token > cut.token and again.took_over_from is None
     async with engine.connect() as conn:

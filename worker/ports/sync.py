@@ -282,8 +282,10 @@ class LeaseStore(Protocol):
 
         Refused while another owner's lease is unexpired (:class:`LeaseHeld`), or,
         unless ``force``, when this interval's cycle already ran (:class:`NotDue`).
-        Runs of the target still ``running`` under an expired lease are closed as
-        ``abandoned``. Raises StorageError.
+        The owner's own unexpired lease (left by a cycle of its that could not
+        release it) is taken back at once. Runs of the target still ``running``
+        under a lease taken back or over are closed as ``abandoned``. Raises
+        StorageError.
         """
         ...
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 
@@ -27,8 +27,19 @@ from worker.redaction import SecretValues
 __all__ = ["main"]
 
 
+class UsageError(Exception):
+    """A command line argparse refused: reported as one line like every other user error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints its usage and exits; this CLI's errors are one line (one JSON
+        # object in JSON mode), so the message travels to main() instead.
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="campaign-sync",
         description="Poll voice-AI calling providers' campaigns into PostgreSQL "
         "and emit change events.",
@@ -132,8 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     and an exit code; only a bug prints a traceback, and in JSON mode that is a
     field of its line.
     """
-    args = _parser().parse_args(argv)
     secrets = SecretValues()
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        return CliOutput(_initial_format(""), secrets).fail(str(exc), 2)
     output = CliOutput(_initial_format(args.command), secrets)
     try:
         settings = load_settings(args.config, database_only=args.command in _DATABASE_ONLY)

@@ -121,6 +121,13 @@ CASES = {
         "sslmode must be one of disable",
     ),
     "a missing config file": ({}, None, ["config", "check"], "cannot be read"),
+    "a flag's bad value": (
+        {},
+        "",
+        ["run", "--health-port", "abc"],
+        "argument --health-port: invalid int value: 'abc' (see campaign-sync run --help)",
+    ),
+    "an unknown command": ({}, "", ["nosuch"], "invalid choice: 'nosuch'"),
 }
 
 
@@ -154,6 +161,12 @@ async def test_text_mode_prints_the_error_as_one_plain_line(tmp_path: Path) -> N
     assert result.stderr.splitlines() == [
         f"campaign-sync: invalid configuration in {path}: targets.0.vox_v3.base_url: "
         "Value error, has no host"
+    ]
+    usage = await cli("config", env={"CAMPAIGN_SYNC_LOG_FORMAT": "text"})  # argparse refused
+    assert usage.returncode == 2
+    assert usage.stderr.splitlines() == [
+        "campaign-sync: the following arguments are required: action"
+        " (see campaign-sync config --help)"
     ]
 
 

@@ -55,6 +55,8 @@ class SubscribedEvent(Mapping[str, Any]):
 
         Raises:
             ConsumerLost: another process holds the consumer now.
+            StorageError: the database is away; the cursor did not move, so a later
+                ``ack()`` covers this event too, and a restart receives it again.
         """
         await self._ack(self.stored.position)
 

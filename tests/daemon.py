@@ -49,6 +49,7 @@ class Daemon:
         self._cursor = 0  # lines already read by until()
         self._ended = False  # its stderr is closed: no more lines will come
         self._grew = anyio.Event()
+        self.stdout = bytearray()  # what it printed, read as it comes too
 
     @property
     def text(self) -> str:
@@ -73,18 +74,39 @@ class Daemon:
         self._ended = True
         self._grew.set()
 
+    async def drain_stdout(self) -> None:
+        assert self.process.stdout is not None
+        async for chunk in self.process.stdout:
+            self.stdout += chunk
+
+    async def next_line(self) -> Line | None:
+        """The line after the last one read, or None once the daemon's log has ended."""
+        while True:
+            grew = self._grew
+            lines = self.lines
+            if self._cursor < len(lines):
+                self._cursor += 1
+                return lines[self._cursor - 1]
+            if self._ended:
+                return None
+            await grew.wait()
+
     async def until(self, done: Callable[[Line], bool], seconds: float = 60) -> Line:
         """The first line after the previous wait's match that satisfies ``done``: waits
         read the log in order, so a line that came before this call still counts."""
         with anyio.fail_after(seconds):
+            while (line := await self.next_line()) is not None:
+                if done(line):
+                    return line
+        raise AssertionError(f"the daemon exited ({self.process.returncode})")
+
+    async def logged(self, n: int, seconds: float = 60) -> None:
+        """Until it has logged ``n`` lines: a point of its run, told by its log."""
+        with anyio.fail_after(seconds):
             while True:
                 grew = self._grew
-                lines = self.lines
-                for index in range(self._cursor, len(lines)):
-                    if done(lines[index]):
-                        self._cursor = index + 1
-                        return lines[index]
-                self._cursor = len(lines)
+                if len(self.lines) >= n:
+                    return
                 if self._ended:
                     raise AssertionError(f"the daemon exited ({self.process.returncode})")
                 await grew.wait()
@@ -102,6 +124,7 @@ async def daemon(command: Sequence[str], env: Mapping[str, str]) -> AsyncIterato
         try:
             async with anyio.create_task_group() as readers:
                 readers.start_soon(running.drain)
+                readers.start_soon(running.drain_stdout)
                 try:
                     yield running
                 finally:

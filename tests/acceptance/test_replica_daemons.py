@@ -5,7 +5,6 @@ its lease expires, and another replica takes it over within an interval after th
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import signal
 import time
@@ -17,16 +16,14 @@ from typing import Any
 
 import anyio
 import pytest
-from anyio.abc import Process
 from anyio.streams.memory import MemoryObjectSendStream
-from anyio.streams.text import TextReceiveStream
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.acceptance.test_cli import plain
-from tests.daemon import run_command
+from tests.daemon import Daemon, daemon, run_command
 from tests.helpers import Gate, row
 from worker.clock import ManualClock
 from worker.http_server import serve
@@ -53,16 +50,11 @@ class Requests:
 
 
 async def read_logs(
-    index: int, process: Process, events: MemoryObjectSendStream[tuple[int, dict[str, Any]]]
+    index: int, replica: Daemon, events: MemoryObjectSendStream[tuple[int, dict[str, Any]]]
 ) -> None:
-    assert process.stderr is not None
-    buffer = ""
-    async for chunk in TextReceiveStream(process.stderr):
-        buffer += chunk
-        *lines, buffer = buffer.split("\n")
-        for line in lines:
-            if line.startswith("{"):
-                await events.send((index, json.loads(line)))
+    async with events:
+        while (line := await replica.next_line()) is not None:
+            await events.send((index, line))
 
 
 async def test_three_replicas_share_the_targets_and_take_over_a_dead_ones(
@@ -103,16 +95,13 @@ async def test_three_replicas_share_the_targets_and_take_over_a_dead_ones(
             "SARVAM_KEY": sarvam.DEMO_API_KEY,
         }
         command = run_command(config)
-        replicas = [
-            await stack.enter_async_context(await anyio.open_process(command, env=env))
-            for _ in range(3)
-        ]
+        replicas = [await stack.enter_async_context(daemon(command, env)) for _ in range(3)]
         send, receive = anyio.create_memory_object_stream[tuple[int, dict[str, Any]]](1000)
         stack.enter_context(send)
         stack.enter_context(receive)
         group = await stack.enter_async_context(anyio.create_task_group())
-        for index, process in enumerate(replicas):
-            group.start_soon(read_logs, index, process, stack.enter_context(send.clone()))
+        for index, replica in enumerate(replicas):
+            group.start_soon(read_logs, index, replica, stack.enter_context(send.clone()))
         finished: Counter[str] = Counter()
 
         async def until(done: Any) -> tuple[int, dict[str, Any]]:
@@ -131,8 +120,8 @@ async def test_three_replicas_share_the_targets_and_take_over_a_dead_ones(
             await held.held.wait()
         holder = await row(engine, "SELECT lease_owner FROM sync_targets WHERE account = 'held'")
         pid = int(holder["lease_owner"].split("/")[1])
-        victim = next(i for i, p in enumerate(replicas) if p.pid == pid)
-        replicas[victim].send_signal(signal.SIGKILL)
+        victim = next(i for i, r in enumerate(replicas) if r.process.pid == pid)
+        replicas[victim].process.kill()
         killed_at = time.monotonic()
         held.armed = False
         held.release()
@@ -149,11 +138,11 @@ async def test_three_replicas_share_the_targets_and_take_over_a_dead_ones(
                 lambda i, e: all(finished[t] >= after_takeover.get(t, 0) + 2 for t in finished)
             )
 
-        for index, process in enumerate(replicas):
+        for index, replica in enumerate(replicas):
             if index != victim:
-                process.send_signal(signal.SIGTERM)
+                replica.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(30):
-            codes = [await p.wait() for i, p in enumerate(replicas) if i != victim]
+            codes = [await r.process.wait() for i, r in enumerate(replicas) if i != victim]
         group.cancel_scope.cancel()
 
     assert codes == [0, 0]

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import anyio
 import pytest
-from anyio.abc import Process
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.daemon import run_command
+from tests.daemon import daemon, run_command
 from tests.delivery.receiver import SECRET, Receiver
 from tests.kits.vox_v3 import KEY, KIT
 from tests.reliability.invariants import check_invariants, first_arrivals
@@ -86,38 +84,25 @@ async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
         command = run_command(config)
         for _ in range(KILLS):
             lines_before_kill = rng.randint(3, 400)  # a random point of the run, by its log
-            async with await anyio.open_process(command, env=env) as process:
-                assert process.stderr is not None
-                seen = 0
-                with anyio.fail_after(60):
-                    async for chunk in process.stderr:
-                        seen += chunk.count(b"\n")
-                        if seen >= lines_before_kill:
-                            break
-                process.kill()
-                await process.wait()
+            async with daemon(command, env) as worker:
+                await worker.logged(lines_before_kill)
+                worker.process.kill()
+                await worker.process.wait()
             # Whole pages only: every stored version has its history and its event.
             assert await integrity_violations(engine, workers_stopped=False) == []
             clock.advance(timedelta(minutes=7))  # the fleet moves between two workers
 
         # A last worker runs until the receiver holds every stored event.
-        async with (
-            await anyio.open_process(command, env=env) as process,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(_drain, process)  # a full stderr pipe would stall the worker
+        async with daemon(command, env) as worker:
             try:
                 await _until_delivered(engine, receiver)
             except TimeoutError:
-                process.kill()
                 missing = await stored_ids(engine) - set(receiver.ids())
                 raise AssertionError(
                     f"{len(missing)} events never reached the receiver "
                     f"({receiver.attempts} attempts, none for {PROGRESS_SECONDS} s)"
                 ) from None
-            process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                assert await process.wait() == 0
+            assert await worker.stop() == 0
     await check_invariants(
         engine,
         subscribers={
@@ -139,9 +124,3 @@ async def _until_delivered(engine: AsyncEngine, receiver: Counting) -> None:
         while len(set(receiver.ids())) < len(stored):
             with anyio.fail_after(PROGRESS_SECONDS):
                 await receiver.arrived.wait()
-
-
-async def _drain(process: Process) -> None:
-    assert process.stderr is not None
-    async for _ in process.stderr:
-        pass

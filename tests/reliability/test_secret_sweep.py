@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 from tests.acceptance.test_cli import cli
-from tests.daemon import run_command
+from tests.daemon import daemon, run_command
 from worker.clock import ManualClock
 from worker.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
@@ -132,33 +131,31 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
         command = run_command(config, health_port=port)
-        logged = b""
-        async with await anyio.open_process(command, env=env) as process:
-            assert process.stderr is not None and process.stdout is not None
+        async with daemon(command, env) as worker:
             finished: set[str] = set()
-            with anyio.fail_after(90):  # every target's first cycle, and one delivery
-                while len(finished) < 4 or not got_one.is_set():
-                    logged += await process.stderr.receive()
-                    for line in logged.split(b"\n")[:-1]:
-                        if line.startswith(b"{") and b'"sync.finished"' in line:
-                            finished.add(json.loads(line)["target"])
+            while len(finished) < 4:  # every target's first cycle
+                line = await worker.until(
+                    lambda line: (
+                        line.get("event") == "sync.finished" and line["target"] not in finished
+                    ),
+                    90,
+                )
+                finished.add(line["target"])
+            with anyio.fail_after(90):  # and one delivery
+                await got_one.wait()
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
                 metrics = (await probe.get("/metrics")).text
-            process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                async for chunk in process.stderr:
-                    logged += chunk
-                await process.wait()
-            logged += await _drain(process.stdout)
+            code = await worker.stop()
+        logged = worker.text + worker.stdout.decode(errors="replace")
         shown = await cli("--config", str(config), "config", "show", env=env)
-    assert process.returncode == 0, logged.decode()[-2000:]
+    assert code == 0, logged[-2000:]
     stored: list[str] = []
     async with engine.connect() as conn:
         for table in TABLES:
             stored += [r for (r,) in await conn.execute(text(f"SELECT t::text FROM {table} t"))]  # noqa: S608 - our table names
     assert any("refused" in s for s in stored)  # the echoed errors were stored, redacted
     everything = {
-        "logs": logged.decode(),
+        "logs": logged,
         "tables": "\n".join(stored),
         "webhook payloads": "\n".join(delivered),
         "/metrics": metrics,
@@ -167,10 +164,3 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
     for where, haystack in everything.items():
         for secret in SECRETS:
             assert secret not in haystack, f"{secret!r} found in {where}"
-
-
-async def _drain(stream: object) -> bytes:
-    out = b""
-    async for chunk in stream:  # type: ignore[attr-defined]
-        out += chunk
-    return out

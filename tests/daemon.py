@@ -46,7 +46,7 @@ class Daemon:
         self._raw = bytearray()
         self._lines: list[Line] = []
         self._parsed_upto = 0  # bytes of _raw already split into lines
-        self._cursor = 0  # lines already read by until()
+        self._cursor = 0  # lines already read by next_line() and until()
         self._ended = False  # its stderr is closed: no more lines will come
         self._grew = anyio.Event()
         self.stdout = bytearray()  # what it printed, read as it comes too

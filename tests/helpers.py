@@ -76,6 +76,19 @@ async def claim(
     return lease
 
 
+async def backends(engine: AsyncEngine, where: str = "true") -> int:
+    """Other sessions on this engine's database (``pg_stat_activity``) matching ``where``."""
+    others = "datname = current_database() AND pid <> pg_backend_pid()"
+    query = f"SELECT count(*) FROM pg_stat_activity WHERE {others} AND ({where})"  # noqa: S608 - the tests' own conditions
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(query))).scalar_one())
+
+
+async def stored_event_ids(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return {str(i) for (i,) in await conn.execute(text("SELECT event_id FROM campaign_events"))}
+
+
 async def count(engine: AsyncEngine, table: Any, *where: Any) -> int:
     async with engine.connect() as conn:
         return int(

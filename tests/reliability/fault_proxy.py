@@ -57,6 +57,13 @@ class FaultProxy:
     fillers: list[socket.socket] = field(default_factory=list)
     times: int | None = None  # connections left to fault; None: until set again
 
+    def met(self, fault: Fault) -> bool:
+        """Whether a connection met ``fault`` (a hung connect's never reaches the proxy:
+        the queue filled for it is the sign)."""
+        return (
+            bool(self.fillers) if fault is Fault.HANG_CONNECT else bool(self.connections.get(fault))
+        )
+
     def set(self, fault: Fault, *, times: int | None = None) -> None:
         """Fault the next ``times`` connections (all of them with None), then pass."""
         self.times = times

@@ -26,7 +26,7 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
     nats_url_fixture,  # noqa: F401
 )
 from tests.delivery.receiver import SECRET, Receiver
-from tests.helpers import Gate
+from tests.helpers import Gate, stored_event_ids
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
 from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
@@ -43,12 +43,9 @@ TARGET = "vox_v3/fleet"
 
 
 async def stored_ids(url: str) -> set[str]:
-    engine = create_engine(url)
+    engine = create_engine(url)  # a fresh one each time: the server comes and goes
     try:
-        async with engine.connect() as conn:
-            return {
-                str(i) for (i,) in await conn.execute(text("SELECT event_id FROM campaign_events"))
-            }
+        return await stored_event_ids(engine)
     finally:
         await engine.dispose()
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.daemon import daemon, run_command
 from tests.delivery.receiver import SECRET, Receiver
+from tests.helpers import stored_event_ids
 from tests.kits.vox_v3 import KEY, KIT
 from tests.reliability.invariants import check_invariants, first_arrivals
 from worker.clock import ManualClock
@@ -48,11 +49,6 @@ class Counting(Receiver):
         self.arrived.set()
         self.arrived = anyio.Event()
         return status
-
-
-async def stored_ids(engine: AsyncEngine) -> set[str]:
-    async with engine.connect() as conn:
-        return {str(i) for (i,) in await conn.execute(text("SELECT event_id FROM campaign_events"))}
 
 
 @pytest.mark.timeout(600)
@@ -97,7 +93,7 @@ async def test_kills_at_random_points_lose_nothing_and_duplicate_nothing(
             try:
                 await _until_delivered(engine, receiver)
             except TimeoutError:
-                missing = await stored_ids(engine) - set(receiver.ids())
+                missing = await stored_event_ids(engine) - set(receiver.ids())
                 raise AssertionError(
                     f"{len(missing)} events never reached the receiver "
                     f"({receiver.attempts} attempts, none for {PROGRESS_SECONDS} s)"
@@ -120,7 +116,7 @@ async def _until_delivered(engine: AsyncEngine, receiver: Counting) -> None:
     Bounded by progress, not by a total: a backlog of thousands drains at the
     sender's pace (about 40 a second on two busy cores).
     """
-    while not (stored := await stored_ids(engine)) <= set(receiver.ids()):
+    while not (stored := await stored_event_ids(engine)) <= set(receiver.ids()):
         while len(set(receiver.ids())) < len(stored):
             with anyio.fail_after(PROGRESS_SECONDS):
                 await receiver.arrived.wait()

@@ -41,6 +41,7 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
     nats_url_fixture,  # noqa: F401
 )
 from tests.delivery.receiver import SECRET, Receiver
+from tests.helpers import backends, stored_event_ids
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
 from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
@@ -82,22 +83,6 @@ def rss_mib() -> float:
     match = re.search(r"^VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
     assert match
     return int(match.group(1)) / 1024
-
-
-async def db_connections(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
-        return int(found.scalar_one())
-
-
-async def stored_ids(engine: AsyncEngine) -> set[str]:
-    async with engine.connect() as conn:
-        return {str(i) for (i,) in await conn.execute(text("SELECT event_id FROM campaign_events"))}
 
 
 async def test_a_simulated_day_keeps_the_footprint_flat_and_loses_nothing(
@@ -148,7 +133,7 @@ async def test_a_simulated_day_keeps_the_footprint_flat_and_loses_nothing(
             ):
                 while (elapsed := anyio.current_time() - began) < DAY_SECONDS:
                     fds = len(os.listdir("/proc/self/fd"))
-                    samples.append(Sample(elapsed, rss_mib(), fds, await db_connections(engine)))
+                    samples.append(Sample(elapsed, rss_mib(), fds, await backends(engine)))
                     put = await admin.put(f"{next(faulted)}/_sim/faults", json=FAULT_BURST)
                     assert put.status_code == 200, put.text
                     bursts += 1
@@ -164,7 +149,7 @@ async def test_a_simulated_day_keeps_the_footprint_flat_and_loses_nothing(
     async with engine.connect() as conn:
         by_status = await conn.execute(text("SELECT status, count(*) FROM sync_runs GROUP BY 1"))
         runs = {str(status): int(n) for status, n in by_status}
-    print(f"  runs by status: {runs}; {len(await stored_ids(engine))} events")
+    print(f"  runs by status: {runs}; {len(await stored_event_ids(engine))} events")
     assert runs.get("succeeded", 0) >= 4 * DAY_SECONDS / POLL_SECONDS / 2  # most cycles ran
     retries = sum(
         s.value
@@ -201,7 +186,7 @@ async def drained(
     webhooks = PostgresWebhooks(engine)
     with anyio.fail_after(120):
         while True:
-            want = await stored_ids(engine)
+            want = await stored_event_ids(engine)
             got = [set(receiver.ids()), {e["id"] for e in consumed}, {e["id"] for e in published}]
             if all(want <= ids for ids in got) and not await webhooks.backlog("soak"):
                 return

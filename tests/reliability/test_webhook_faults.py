@@ -134,8 +134,7 @@ async def test_a_fault_before_the_receiver_delays_its_sink_alone_and_loses_nothi
                     group.start_soon(s.send_due)
             took = time.monotonic() - began
             assert took < 2 * TIMEOUT + 5  # bounded by the attempt's timeout, not the fault
-            met = proxy.fillers if fault is Fault.HANG_CONNECT else proxy.connections.get(fault)
-            assert met, "the fault was never met"
+            assert proxy.met(fault), "the fault was never met"
             first = await deliveries(engine, "faulty")
             if not first_round_delivers:
                 failed = await errors(engine, "faulty")

@@ -12,6 +12,7 @@ import anyio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.helpers import backends
 from worker.clock import ManualClock
 from worker.domain.campaign import TargetKey
 from worker.ports import Lease, LeaseHeld, NotDue, RunSummary
@@ -36,17 +37,6 @@ async def claim(
     )
 
 
-async def waiting_for_a_lock(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        waiting = await conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-        return bool(waiting.scalar_one())
-
-
 async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it_got(
     engine: AsyncEngine,
 ) -> None:
@@ -67,7 +57,7 @@ async def test_a_claim_that_waited_across_a_slot_boundary_counts_for_the_slot_it
 
             group.start_soon(ask)
             with anyio.fail_after(10):  # ...so the claim waits on it: a barrier we can see
-                while not await waiting_for_a_lock(engine):  # noqa: ASYNC110 - the server tells
+                while not await backends(engine, "wait_event_type = 'Lock'"):  # noqa: ASYNC110 - the server tells
                     await anyio.sleep(0.01)
             lease_clock.advance(timedelta(seconds=2))  # it gets the row in the slot after
             await holder.rollback()

@@ -78,6 +78,22 @@ class Daemon:
         assert self.process.stdout is not None
         async for chunk in self.process.stdout:
             self.stdout += chunk
+            self._grew.set()
+            self._grew = anyio.Event()
+
+    async def printed(self, marker: str, seconds: float = 60) -> str:
+        """Its standard output up to the first line holding ``marker``, once printed."""
+        with anyio.fail_after(seconds):
+            while True:
+                grew = self._grew
+                text = self.stdout.decode(errors="replace")
+                if marker in text:
+                    return text[: text.index(marker)]
+                if self._ended and self.process.returncode is not None:
+                    raise AssertionError(
+                        f"it exited ({self.process.returncode}) without {marker!r}"
+                    )
+                await grew.wait()
 
     async def next_line(self) -> Line | None:
         """The line after the last one read, or None once the daemon's log has ended."""

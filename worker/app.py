@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,7 @@ from worker.delivery.nats import NatsRelay
 from worker.delivery.subscribe import Subscription
 from worker.delivery.webhook import WebhookSink
 from worker.errors import ConfigError, StorageError
+from worker.health import WriteHealth
 from worker.pipeline import CyclePolicy, SyncPipeline
 from worker.ports import Clock, Position, Provider, RunSummary
 from worker.providers import PROVIDERS
@@ -41,6 +42,7 @@ from worker.storage.consumers import PostgresConsumers
 from worker.storage.embedded import EmbeddedPostgres, default_data_dir
 from worker.storage.engine import create_engine, display_url
 from worker.storage.feed import EventFeed
+from worker.storage.lapsed import abandon_expired
 from worker.storage.outbox import position_after_event, position_before_time
 from worker.storage.postgres import PostgresStore
 from worker.storage.webhooks import PostgresWebhooks
@@ -73,11 +75,15 @@ async def open_database(
         if settings.database_url is not None:
             url = settings.database_url.get_secret_value()
             log.info("using PostgreSQL at %s", display_url(url), extra={"event": "db.configured"})
-            engine = create_engine(url)
         else:
             data_dir: Path = settings.data_dir or default_data_dir()
             embedded = await stack.enter_async_context(EmbeddedPostgres(data_dir))
-            engine = create_engine(embedded.url)
+            url = embedded.url
+        engine = create_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         stack.push_async_callback(engine.dispose)
         if settings.database_url is None and migrate_embedded:
             await migrate.upgrade(engine)
@@ -112,6 +118,8 @@ class Runtime:
     clock: Clock
     sinks: tuple[WebhookSink, ...] = ()
     relay: NatsRelay | None = None
+    # Readiness: whether each target's last claim and run record reached the database.
+    writes: WriteHealth = field(default_factory=WriteHealth)
 
     async def sync_target(
         self, name: str, *, force: bool = True, lease_wait: float = 0.0
@@ -128,6 +136,7 @@ class Runtime:
             try:
                 summary = await self.pipeline.sync_once(provider, self.policies[name], force=force)
             except StorageError as exc:
+                self.writes.failed(name, str(exc))
                 log.error(
                     "sync of %s could not be recorded: %s",
                     name,
@@ -145,6 +154,7 @@ class Runtime:
                     extra={"event": "sync.crashed", "target": name},
                 )
                 return RunSummary(status="failed", error=f"internal error: {type(exc).__name__}")
+            self.writes.succeeded(name)  # claimed (or found busy, not due) and recorded
             left = deadline - time.monotonic()
             if summary.status != "busy" or left <= 0:
                 return summary
@@ -270,6 +280,7 @@ async def open_runtime(
             lease_clock=lease_clock,
             secrets=secrets,
         )
+        await _close_lapsed_runs(engine, pipeline.lease_clock)
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -288,6 +299,17 @@ async def open_runtime(
             clock=clock,
             sinks=tuple(sinks),
             relay=None if settings.nats is None else nats_relay(settings, engine, owner),
+        )
+
+
+async def _close_lapsed_runs(engine: AsyncEngine, lease_clock: Clock) -> None:
+    """Close the runs of workers that died with no replica left to take their targets
+    over; a target this worker does not sync would otherwise keep them ``running``."""
+    for target in await abandon_expired(engine, lease_clock.now()):
+        log.info(
+            "%s: closed a run whose lease expired as abandoned",
+            target,
+            extra={"event": "lease.runs_abandoned", "target": str(target)},
         )
 
 
@@ -341,7 +363,10 @@ async def subscribe(
         ) as subscription:
             yield subscription
     finally:
-        await engine.dispose()
+        # Shielded: a caller that stops the subscription with a cancel scope still has its
+        # connections closed, rather than each interrupted close logged as an error.
+        with anyio.CancelScope(shield=True):
+            await engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,15 @@
 
 Exit codes: 0 success; 1 a sync target failed; 2 invalid configuration;
 3 the database is unusable; 4 a target is being synced elsewhere (its lease is
-held by another worker; nothing failed); 130 interrupted.
+held by another worker; nothing failed); 130 interrupted; 141 stdout's reader
+stopped reading (``… | head``), as a shell reports it for ``cat``: quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ import anyio
 
 from worker import __version__
 from worker.cli_events import add_events_commands, run_events_command
-from worker.cli_output import CliOutput
+from worker.cli_output import CliOutput, reader_gone
 from worker.config import Settings, load_settings, show_settings
 from worker.errors import ConfigError, StorageError, WorkerError
 from worker.logs import configure_logging
@@ -57,16 +59,25 @@ def _parser() -> argparse.ArgumentParser:
         "status", help="each target: last success, age, last error, campaigns, lease, backlog"
     )
     status.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    _embedded_flag(status)
     grant = commands.add_parser(
         "grant-reader", help="create or update the read-only role for reporting"
     )
     grant.add_argument("role", nargs="?", default="campaign_sync_reader", help="role name")
+    _embedded_flag(grant)
+    subscriber = commands.add_parser(
+        "grant-subscriber",
+        help="create or update the role of a Python API subscriber (reads events, keeps cursors)",
+    )
+    subscriber.add_argument("role", nargs="?", default="campaign_sync_subscriber", help="role name")
+    _embedded_flag(subscriber)
 
     config = commands.add_parser("config", help="check the configuration, or show it")
     config.add_argument(
         "action",
-        choices=("check", "show"),
-        help="check: validate and exit 0 or 2; show: print the effective config, secrets hidden",
+        choices=("check", "show", "example"),
+        help="check: validate and exit 0 or 2; show: print the effective config, secrets "
+        "hidden; example: print a commented example config (reads no config)",
     )
 
     once = commands.add_parser("sync-once", help="run one sync cycle of every target, then exit")
@@ -130,8 +141,9 @@ def _embedded_flag(command: argparse.ArgumentParser) -> None:
     )
 
 
-# Commands that only touch the database: the rest of the config (and its secrets) is not read.
-_DATABASE_ONLY = frozenset({"migrate", "status", "grant-reader"})
+# Commands that only touch the database (none polls a provider): the rest of the config,
+# and its secrets, is not read. `config check` still resolves every reference.
+_DATABASE_ONLY = frozenset({"migrate", "status", "grant-reader", "grant-subscriber", "events"})
 _TEXT_COMMANDS = frozenset({"demo", "simulate"})
 _EXIT_CODES: tuple[tuple[type[WorkerError], int], ...] = ((ConfigError, 2), (StorageError, 3))
 
@@ -149,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return CliOutput(_initial_format(""), secrets).fail(str(exc), 2)
     output = CliOutput(_initial_format(args.command), secrets)
+    if args.command == "config" and args.action == "example":
+        return _print_example(output)
     try:
         settings = load_settings(args.config, database_only=args.command in _DATABASE_ONLY)
     except ConfigError as exc:
@@ -161,13 +175,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.secrets = secrets
     handler = _COMMANDS[args.command]
     try:
-        return anyio.run(handler, settings, args)
+        code = anyio.run(handler, settings, args)
+        sys.stdout.flush()  # now, not at exit: a reader gone (`| head`) is handled below
+        return code
     except KeyboardInterrupt:
         return 130
     except WorkerError as exc:
         code = next((c for kind, c in _EXIT_CODES if isinstance(exc, kind)), 1)
         return output.fail(str(exc), code)
     except Exception as exc:  # noqa: BLE001 - a bug: one line (or one JSON object), then exit
+        if reader_gone(exc):  # `… | head`: the reader has what it wanted
+            return output.pipe_closed()
         return output.crash(exc)
 
 
@@ -180,7 +198,8 @@ def _initial_format(command: str) -> str:
 
 
 def _require_database(settings: Settings, args: argparse.Namespace) -> None:
-    """A daemon or a migration does not fall back to a database on the pod's disk."""
+    """Only a command that makes its own data (``demo``, ``sync-once``) falls back to a
+    database on this machine's disk unasked: elsewhere a missing URL is a mistake."""
     if settings.database_url is None and not (settings.embedded_database or args.embedded):
         raise ConfigError(
             "no database configured: set CAMPAIGN_SYNC_DATABASE_URL (or database_url in the "
@@ -209,10 +228,27 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _require_targets(settings: Settings) -> None:
     if not settings.targets:
+        # Not a path: a wheel install (the image) has no config/ directory.
         raise ConfigError(
             "no targets configured; list them under `targets:` in the config file "
-            "(see config/example.yaml), or try `campaign-sync demo`"
+            "(`campaign-sync config example` prints a commented example), or try "
+            "`campaign-sync demo`"
         )
+
+
+def _print_example(output: CliOutput) -> int:
+    """``config example``: the file needs no valid config to print, so none is read."""
+    from worker.config.example import example_config
+
+    try:
+        print(example_config(), end="", flush=True)
+    except ConfigError as exc:
+        return output.fail(str(exc), 2)
+    except BrokenPipeError as exc:  # `config example | head`
+        if reader_gone(exc):
+            return output.pipe_closed()
+        raise
+    return 0
 
 
 async def _sync_once(settings: Settings, args: argparse.Namespace) -> int:
@@ -290,6 +326,7 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
     from worker.app import open_database, require_schema
     from worker.storage.reporting import render_status_table, status_json, target_status
 
+    _require_database(settings, args)
     async with open_database(settings) as engine:
         await require_schema(engine)
         rows = await target_status(engine)
@@ -301,15 +338,29 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _grant_reader(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.app import open_database, require_schema
-    from worker.storage.reporting import grant_reader
+_GRANTED = {
+    "grant-reader": "can read every campaign-sync table and view, and write none",
+    "grant-subscriber": "can read the change events and keep durable consumers' cursors "
+    "(event_consumers), and write nothing else",
+}
 
+
+async def _grant(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.app import open_database, require_schema
+    from worker.storage.roles import grant_reader, grant_subscriber
+
+    _require_database(settings, args)
+    grant = grant_reader if args.command == "grant-reader" else grant_subscriber
     async with open_database(settings) as engine:
         await require_schema(engine)
-        await grant_reader(engine, args.role)
-    print(f"role {args.role} can read every campaign-sync table and view, and write none")
+        await grant(engine, args.role)
+    print(f"role {args.role} {_GRANTED[args.command]}")
     return 0
+
+
+async def _events(settings: Settings, args: argparse.Namespace) -> int:
+    _require_database(settings, args)
+    return await run_events_command(settings, args)
 
 
 async def _config(settings: Settings, args: argparse.Namespace) -> int:
@@ -327,9 +378,10 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
     "run": _run,
     "demo": _demo,
     "simulate": _simulate,
-    "events": run_events_command,
+    "events": _events,
     "relay": _relay,
     "config": _config,
     "status": _status,
-    "grant-reader": _grant_reader,
+    "grant-reader": _grant,
+    "grant-subscriber": _grant,
 }

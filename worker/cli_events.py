@@ -1,8 +1,10 @@
 """``campaign-sync events …``: read the change events and manage who receives them.
 
 * ``tail [--follow] [--type T]… [--provider P]… [--since ID|TIME] [--json]``
-* ``consumers``: every durable consumer, its cursor and its lag
-* ``replay --consumer C --from ID|TIME``: move a consumer's cursor back
+* ``consumers [--delete C]``: every durable consumer, its cursor and its lag; or
+  forget one that no process holds
+* ``replay --consumer C --from ID|TIME``: move a consumer's cursor back (a running
+  one reads again from there)
 * ``dead-letters [--sink S]``: webhook deliveries given up on
 * ``redeliver --sink S [--event ID]…``: enable the sink and queue its dead letters again
 """
@@ -37,7 +39,10 @@ def add_events_commands(commands: Any) -> None:
     tail.add_argument("--provider", action="append", help="only this provider; repeatable")
     tail.add_argument("--since", help="from this event id, or this ISO-8601 time, on")
     tail.add_argument("--json", action="store_true", help="one CloudEvents JSON object per line")
-    sub.add_parser("consumers", help="durable consumers, their cursors and lag")
+    consumers = sub.add_parser("consumers", help="durable consumers, their cursors and lag")
+    consumers.add_argument(
+        "--delete", metavar="CONSUMER", help="forget this consumer and its cursor (not running)"
+    )
     replay = sub.add_parser("replay", help="move a consumer's cursor back")
     replay.add_argument("--consumer", required=True)
     replay.add_argument("--from", dest="start", required=True, help="event id or ISO-8601 time")
@@ -46,6 +51,12 @@ def add_events_commands(commands: Any) -> None:
     redeliver = sub.add_parser("redeliver", help="queue a sink's dead letters again")
     redeliver.add_argument("--sink", required=True)
     redeliver.add_argument("--event", action="append", help="only this event id; repeatable")
+    for command in (tail, consumers, replay, dead, redeliver):
+        command.add_argument(
+            "--embedded",
+            action="store_true",
+            help="with no database URL, use the embedded PostgreSQL (local disk; not for a pod)",
+        )
 
 
 async def run_events_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -86,6 +97,8 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
 
 
 async def _consumers(admin: Any, args: argparse.Namespace) -> int:
+    if args.delete:
+        return await _delete(admin, args.delete)
     found = await admin.consumers.list(SystemClock().now())
     print(f"{'consumer':<28} {'cursor':<22} {'lag events':>10} {'lag seconds':>12}  held by")
     for c in found:
@@ -102,7 +115,36 @@ async def _replay(admin: Any, args: argparse.Namespace) -> int:
         raise ConfigError(
             f"no consumer named {args.consumer!r} (see: campaign-sync events consumers)"
         )
-    print(f"{args.consumer}: cursor moved to {position}; it receives again from {args.start}")
+    holders = {c.name: c.owner for c in await admin.consumers.list(SystemClock().now())}
+    moved = f"{args.consumer}: cursor moved to {position}"
+    again = f"it receives again from {args.start}"
+    if holder := holders.get(args.consumer):  # it looks for a replay every poll interval
+        print(f"{moved}; it is running (held by {holder}): {again} within its poll interval")
+    else:
+        print(f"{moved}; {again} when it next starts")
+    if args.consumer.startswith("webhook:"):  # its deliveries are unique per (sink, event)
+        print("a webhook sink queues each event once: what it queued before is not sent again")
+    return 0
+
+
+async def _delete(admin: Any, name: str) -> int:
+    from worker.ports import ConsumerHeld
+
+    # Refused while held: the holder's next claim would recreate it at the first event.
+    found = await admin.consumers.delete(name, SystemClock().now())
+    if isinstance(found, ConsumerHeld):
+        raise ConfigError(
+            f"consumer {name!r} is running (held by {found.owner} until "
+            f"{to_iso8601(found.expires_at)}); stop it first, or, if that process is gone, "
+            "try again once its lease has run out"
+        )
+    if not found:
+        raise ConfigError(f"no consumer named {name!r} (see: campaign-sync events consumers)")
+    print(f"{name}: deleted")
+    if name.startswith(("nats:", "webhook:")):
+        print(
+            "a relay or webhook sink still configured under this name starts from the first event"
+        )
     return 0
 
 

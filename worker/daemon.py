@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from worker.app import Runtime, open_relay, open_runtime, require_schema
 from worker.config import Settings
 from worker.errors import ConfigError, EmbeddedDatabaseError, StorageError, WorkerError
-from worker.health import health_app
+from worker.health import WriteHealth, health_app
 from worker.http_server import serve
 from worker.scheduler import SyncScheduler
 from worker.storage.reporting import outbox_backlog
@@ -95,15 +95,23 @@ class _Probes:
         self.watchdog: Watchdog | None = None
         self.engine: AsyncEngine | None = None
         self.scheduler: SyncScheduler | None = None
+        self.writes: WriteHealth | None = None
 
     def problems(self) -> list[str]:
         return [] if self.watchdog is None else self.watchdog.problems()
 
-    async def readiness(self) -> dict[str, bool]:
+    async def readiness(self) -> dict[str, str | None]:
+        """Per check, None when it passes, else why not (see ``worker.health``)."""
         scheduler = self.scheduler
+        running = scheduler is not None and scheduler.started.is_set() and scheduler.running
         return {
-            "database": self.engine is not None and await _schema_current(self.engine),
-            "scheduler": scheduler is not None and scheduler.started.is_set() and scheduler.running,
+            "database": (
+                "the database is not connected yet"
+                if self.engine is None
+                else await _schema_problem(self.engine)
+            ),
+            "scheduler": None if running else "the scheduler is not running",
+            "claims": None if self.writes is None else self.writes.problem(),
         }
 
 
@@ -141,6 +149,7 @@ async def _run_daemon(
             scheduler.overdue,
         )
         probes.engine, probes.scheduler, probes.watchdog = runtime.engine, scheduler, watchdog
+        probes.writes = runtime.writes
         async with scheduler, anyio.create_task_group() as deliveries:
             deliveries.start_soon(watchdog.heartbeat)
             deliveries.start_soon(watchdog.export_backlog, partial(outbox_backlog, runtime.engine))
@@ -198,11 +207,13 @@ async def _first_of(opening: Awaitable[Runtime], stopping: Awaitable[None]) -> R
     return result[0] if result else None
 
 
-async def _schema_current(engine: AsyncEngine) -> bool:
-    """The database answers within 2 s and its schema is the one this worker needs."""
+async def _schema_problem(engine: AsyncEngine) -> str | None:
+    """None when the database answers within 2 s with the schema this worker needs."""
     try:
         with anyio.fail_after(2):
             await require_schema(engine)
-    except (WorkerError, TimeoutError, OSError):
-        return False
-    return True
+    except TimeoutError:
+        return "the database did not answer within 2 s"
+    except (WorkerError, OSError) as exc:
+        return str(exc)
+    return None

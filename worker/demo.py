@@ -295,6 +295,31 @@ def _banner(
     print("\n".join(lines), file=out, flush=True)
 
 
+def simulator_target_yaml(target: Target) -> str:
+    """A config target that reaches a simulator, and its demo credentials in the clear.
+
+    The simulators' credentials are public (they open nothing but the simulator), so
+    they are printed; the snippet still references them from the environment, as a
+    real target's secrets are.
+    """
+    fields = target.model_dump(mode="json", exclude={"http", "limits"}, exclude_defaults=True)
+    fields = {"provider": target.provider, **fields}
+    exports = []
+    for name in fields:
+        value = getattr(target, name)
+        if isinstance(value, SecretStr):
+            variable = f"{target.provider}_DEMO_{name}".upper()
+            fields[name] = {"env": variable}
+            exports.append(f"export {variable}={value.get_secret_value()}")
+    lines = [
+        "demo credentials (public: they open this simulator only):",
+        *(f"  {line}" for line in exports),
+        "a target that reaches it (put it under `targets:`):",
+        "  - " + "\n    ".join(f"{k}: {json.dumps(v)}" for k, v in fields.items()),
+    ]
+    return "\n".join(lines)
+
+
 async def serve_simulator(provider: str, *, port: int, day_seconds: float, seed: int) -> None:
     """Serve one provider's demo simulator on loopback until Ctrl-C (``campaign-sync simulate``)."""
     simulators = {sim.name: sim for sim in demo_simulators()}
@@ -306,9 +331,8 @@ async def serve_simulator(provider: str, *, port: int, day_seconds: float, seed:
     clock = AcceleratedClock(demo_start(datetime.now(UTC)), SECONDS_PER_DAY / day_seconds)
     app, _state = sim.build(clock, seed=seed)
     async with serve(app, port=port) as url:
-        target = sim.target(url)
         print(f"{provider} simulator on {url} (simulated day = {day_seconds:g}s)", flush=True)
-        print(f"target settings: {target.model_dump_json(exclude={'http'})}", flush=True)
+        print(simulator_target_yaml(sim.target(url)), flush=True)
         print("fault knobs: GET/PUT /_sim/faults; Ctrl-C to stop", flush=True)
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:

@@ -11,13 +11,14 @@ are the ones that went missing. Memory is one set of ids per cycle.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from worker.domain.campaign import record_fingerprint, record_id
 from worker.domain.poison import find_poison
-from worker.domain.records import Rejection, RejectionKind
+from worker.domain.records import Rejection, RejectionKind, reader_error
+from worker.domain.scrub import scrub
 from worker.ports import Lease, Provider, RawRecord, Store
 
 __all__ = ["MAX_ID_CHARS", "Entry", "Listing"]
@@ -40,49 +41,63 @@ class Entry(NamedTuple):
 class Listing:
     """The ids one cycle has listed so far."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider, secrets: Collection[str] = ()) -> None:
         self._id_field = provider.id_field
+        self._provider = provider.name
+        self._secrets = secrets
         self.seen: set[str] = set()
         self.unidentified = 0  # records whose id could not be read: nothing may vanish
 
     def take(self, page: Sequence[RawRecord]) -> tuple[list[Entry], list[Rejection]]:
-        """The page's entries, minus campaigns this cycle already listed (quarantined)."""
+        """The page's entries, minus campaigns this cycle already listed (quarantined),
+        each with every known secret blanked out of its record (``domain.scrub``)."""
         entries: list[Entry] = []
         rejections: list[Rejection] = []
-        for raw in page:
-            campaign_id = record_id(raw, self._id_field)
-            if campaign_id is not None and (
-                bad := find_poison(campaign_id, max_string_chars=MAX_ID_CHARS, max_depth=1)
-            ):
-                self.unidentified += 1
-                rejections.append(
-                    Rejection(
-                        kind=RejectionKind.UNSTORABLE,
-                        reason=f"{self._id_field}: {bad[1]}",
-                        field=self._id_field,
-                        raw=raw,
-                    )
-                )
-                continue
-            if campaign_id is None:
-                self.unidentified += 1
-            elif campaign_id in self.seen:
-                rejections.append(
-                    Rejection(
-                        kind=RejectionKind.NORMALIZATION,
-                        reason=f"{self._id_field}={campaign_id!r}: listed twice in one cycle; "
-                        "the first record was kept",
-                        field=self._id_field,
-                        campaign_id=campaign_id,
-                        raw=raw,
-                    )
-                )
-                continue
-            else:
-                self.seen.add(campaign_id)
-            fingerprint = record_fingerprint(raw) if isinstance(raw, Mapping) else None
-            entries.append(Entry(campaign_id, raw, fingerprint))
+        secrets = tuple(self._secrets)  # a snapshot: the collection may grow meanwhile
+        for record in page:
+            # A provider may echo a key it was sent: no part of the worker ever sees it.
+            raw = scrub(record, secrets)
+            try:
+                self._take_one(raw, entries, rejections)
+            except Exception as exc:  # noqa: BLE001 - a bug costs its record, never the page
+                self.unidentified += 1  # its id is unsure: nothing may vanish this cycle
+                rejections.append(reader_error(self._provider, exc, None, raw))
         return entries, rejections
+
+    def _take_one(self, raw: RawRecord, entries: list[Entry], rejections: list[Rejection]) -> None:
+        """One record's entry, or its rejection (its id is unreadable or listed twice)."""
+        campaign_id = record_id(raw, self._id_field)
+        if campaign_id is not None and (
+            bad := find_poison(campaign_id, max_string_chars=MAX_ID_CHARS, max_depth=1)
+        ):
+            self.unidentified += 1
+            rejections.append(
+                Rejection(
+                    kind=RejectionKind.UNSTORABLE,
+                    reason=f"{self._id_field}: {bad[1]}",
+                    field=self._id_field,
+                    raw=raw,
+                )
+            )
+            return
+        if campaign_id is None:
+            self.unidentified += 1
+        elif campaign_id in self.seen:
+            rejections.append(
+                Rejection(
+                    kind=RejectionKind.NORMALIZATION,
+                    reason=f"{self._id_field}={campaign_id!r}: listed twice in one cycle; "
+                    "the first record was kept",
+                    field=self._id_field,
+                    campaign_id=campaign_id,
+                    raw=raw,
+                )
+            )
+            return
+        else:
+            self.seen.add(campaign_id)
+        fingerprint = record_fingerprint(raw) if isinstance(raw, Mapping) else None
+        entries.append(Entry(campaign_id, raw, fingerprint))
 
     async def vanish_missing(
         self,

@@ -2,7 +2,8 @@
 
 Every record passes through :class:`SecretFilter`, which replaces any known
 secret value in the message and its fields, so a key that slipped into an
-exception text still never reaches the log.
+exception text still never reaches the log, and then blanks the user part and
+credential-named query values of any URL (whoever logged it: httpx included).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
+from worker.config.secret_urls import redact_url_credentials
 from worker.domain.records import redact
 
 __all__ = ["JsonFormatter", "SecretFilter", "configure_logging"]
@@ -41,19 +43,21 @@ class SecretFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Formatted once here, blanked and cut: both formats then print the result.
-        record.msg = _cut(redact(record.getMessage(), self.secrets))
+        record.msg = _cut(self._blank(record.getMessage()))
         record.args = None
-        if not self.secrets:
-            return True
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
-                record.__dict__[key] = redact(value, self.secrets)
+                record.__dict__[key] = self._blank(value)
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(
-                logging.Formatter().formatException(record.exc_info), self.secrets
-            )
+            record.exc_text = self._blank(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+    def _blank(self, value: Any) -> Any:
+        # Known values first; then any URL's user part or credential-named query value
+        # (httpx's DEBUG lines print every URL it requests, a provider's links included).
+        value = redact(value, self.secrets)
+        return redact_url_credentials(value) if isinstance(value, str) else value
 
 
 class JsonFormatter(logging.Formatter):

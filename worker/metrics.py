@@ -22,6 +22,7 @@ __all__ = [
     "OUTBOX_BACKLOG",
     "PROVIDER_REQUESTS",
     "PROVIDER_REQUEST_SECONDS",
+    "READER_ERRORS",
     "RECORDS",
     "REJECTED",
     "RETRIES",
@@ -76,6 +77,12 @@ CHANGED = Counter(
 REJECTED = Counter(
     "campaign_sync_rejected_total", "Records set aside in sync_errors.", [*_TARGET, "kind"]
 )
+READER_ERRORS = Counter(
+    "campaign_sync_reader_errors_total",
+    "Records quarantined because a provider's reading rules raised an unexpected exception "
+    "(not a normalization error): each is a bug in campaign-sync to report.",
+    _TARGET,
+)
 EVENTS = Counter("campaign_sync_events_total", "Change events inserted.", [*_TARGET, "type"])
 # By target only: a provider value never becomes a label (each value would be a series).
 UNKNOWN_STATUS = Counter(
@@ -92,7 +99,8 @@ LEASES_HELD = Gauge("campaign_sync_leases_held", "Target leases this process hol
 OUTBOX_BACKLOG = Gauge(
     "campaign_sync_outbox_backlog",
     "Events not yet delivered, per durable consumer (the NATS relay and each webhook "
-    "sink's enqueuer included) and per webhook sink (queued deliveries).",
+    "sink's enqueuer included) and per webhook sink (queued deliveries); 0 once caught up, "
+    "and gone with a deleted consumer.",
     ["consumer"],
 )
 WEBHOOK_DELIVERIES = Counter(

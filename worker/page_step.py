@@ -18,16 +18,17 @@ LeaseLost) and the transaction rolls back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.config import LimitSettings
 from worker.domain.campaign import Campaign, Status
-from worker.domain.diff import StoredHead, diff, known_unchanged, stale_reason, unchanged
+from worker.domain.diff import Change, StoredHead, diff, known_unchanged, stale_reason, unchanged
 from worker.domain.drift import DriftNote, drift_event, drift_notes
 from worker.domain.poison import find_poison
-from worker.domain.records import Rejection, RejectionKind
+from worker.domain.records import Rejection, RejectionKind, reader_error
+from worker.domain.scrub import scrub
 from worker.domain.timestamps import to_iso8601
 from worker.drift_reports import DriftReports
 from worker.errors import NormalizationError
@@ -70,6 +71,7 @@ class PageStep:
         lease_now: Callable[[], datetime],
         *,
         full_refresh: bool = False,
+        secrets: Collection[str] = (),
     ) -> None:
         self._store = store
         self._lease = lease
@@ -78,6 +80,7 @@ class PageStep:
         self._drift = drift
         self._lease_now = lease_now
         self._full_refresh = full_refresh  # every campaign's detail is read this cycle
+        self._secrets = secrets  # blanked out of every detail record (``domain.scrub``)
         # Pages and records read since the last page that wrote (see ``run``).
         self._unwritten_pages = 0
         self._unwritten_records = 0
@@ -94,7 +97,6 @@ class PageStep:
         """Diff and store one page (or chunk) of entries; see the module docstring."""
         target = self._lease.target
         listed = [e for e in entries if e.campaign_id]
-        reads_clock = self._provider.reads_clock
         stored_page = await self._store.heads(
             target,
             [e.campaign_id for e in listed if e.campaign_id],
@@ -102,7 +104,7 @@ class PageStep:
             # and a full refresh reads every detail whatever the item.
             list_hashes=None
             if self._full_refresh
-            else [None if reads_clock(e.raw) else e.fingerprint for e in listed],
+            else [None if self._reads_clock(e.raw) else e.fingerprint for e in listed],
         )
         heads = stored_page.heads
         changed = [
@@ -115,13 +117,14 @@ class PageStep:
         to_read: list[tuple[Entry, RawRecord]] = []
         deferred = 0
         details = await self._provider.details([e.raw for e in changed]) if changed else []
+        secrets = tuple(self._secrets)
         for entry, detail in zip(changed, details, strict=True):
             stored = entry.campaign_id is not None and entry.campaign_id in stored_page
             if detail.record is None or (detail.missing and stored):
                 deferred += 1
                 found.rejections.append(_deferral(entry, detail.failure))
             else:
-                to_read.append((entry, detail.record))
+                to_read.append((entry, scrub(detail.record, secrets)))
         self._normalize(to_read, observed_at, found)
         drift = await self._drift.new(found.notes)
         admitted = {(n.field, n.value) for n in drift}
@@ -135,9 +138,13 @@ class PageStep:
         candidates = []
         for campaign, fingerprint, list_hash in found.campaigns:
             head = heads.get(campaign.campaign_id)
-            if unchanged(head, campaign, fingerprint):
+            try:
+                if unchanged(head, campaign, fingerprint):
+                    continue
+                why = stale_reason(head, campaign, observed_at)
+            except Exception as exc:  # noqa: BLE001 - a bug costs its record, never the page
+                found.rejections.append(self._bug(exc, campaign.campaign_id, campaign.raw))
                 continue
-            why = stale_reason(head, campaign, observed_at)
             if why is not None:
                 stale.append(f"campaign {campaign.campaign_id}: {why}")
                 continue
@@ -145,19 +152,21 @@ class PageStep:
         states = await self._store.load(
             target, [c.campaign_id for c, _, _ in candidates if c.campaign_id in heads]
         )
-        changes = [
-            change
-            for campaign, fingerprint, list_hash in candidates
-            if (
-                change := diff(
+        changes: list[Change] = []
+        for campaign, fingerprint, list_hash in candidates:
+            try:
+                change = diff(
                     states.get(campaign.campaign_id),
                     campaign,
                     observed_at,
                     fingerprint=fingerprint,
                     list_hash=list_hash,
                 )
-            )
-        ]
+            except Exception as exc:  # noqa: BLE001 - as above
+                found.rejections.append(self._bug(exc, campaign.campaign_id, campaign.raw))
+                continue
+            if change is not None:
+                changes.append(change)
         listed_again = [cid for cid, head in heads.items() if head.missed_listings]
         if not (changes or found.rejections or listed_again or drift or deferred):
             # Nothing to store: no transaction at all. The page still counts, in the
@@ -207,43 +216,39 @@ class PageStep:
             for name in self._provider.enums
         )
 
+    def _bug(self, exc: Exception, campaign_id: str | None, raw: object) -> Rejection:
+        return reader_error(self._provider.name, exc, campaign_id, raw)
+
+    def _reads_clock(self, raw: RawRecord) -> bool:
+        try:
+            return self._provider.reads_clock(raw)
+        except Exception:  # noqa: BLE001 - read it whole: normalize quarantines a broken record
+            return True
+
     def _known_unchanged(
         self, heads: Mapping[str, StoredHead], entry: Entry, observed_at: datetime
     ) -> bool:
         head = heads.get(entry.campaign_id) if entry.campaign_id else None
-        provider = self._provider
         if self._full_refresh:
             return False
         if not known_unchanged(head, entry.fingerprint, clock_dependent=False):
             return False
-        if not provider.reads_clock(entry.raw):
+        if not self._reads_clock(entry.raw):
             return True
         # Same list item, but its status is read against the clock: read it again,
         # from the stored dates (the same record has the same dates).
         assert head is not None
-        return provider.status_again(head, observed_at) is head.status
+        try:
+            return self._provider.status_again(head, observed_at) is head.status
+        except Exception:  # noqa: BLE001 - read it whole: normalize quarantines a broken record
+            return False
 
     def _normalize(
         self, records: Sequence[tuple[Entry, RawRecord]], observed_at: datetime, into: _Normalized
     ) -> None:
-        provider, limits = self._provider, self._limits
         for entry, raw in records:
-            poison = find_poison(
-                raw, max_string_chars=limits.max_string_chars, max_depth=limits.max_depth
-            )
-            if poison is not None:
-                into.rejections.append(
-                    Rejection(
-                        kind=RejectionKind.UNSTORABLE,
-                        reason=f"{poison[0]}: {poison[1]}" if poison[0] else poison[1],
-                        field=poison[0],
-                        campaign_id=entry.campaign_id,
-                        raw=raw,
-                    )
-                )
-                continue
             try:
-                campaign = provider.normalize(raw, observed_at=observed_at)
+                self._read(entry, raw, observed_at, into)
             except NormalizationError as exc:
                 into.rejections.append(
                     Rejection(
@@ -254,31 +259,50 @@ class PageStep:
                         raw=raw if isinstance(raw, Mapping) else {"record": raw},
                     )
                 )
-                continue
-            # The list item's fingerprint decides the next skip; the record's, the version.
-            merged = raw is not entry.raw or entry.fingerprint is None
-            fingerprint = campaign.fingerprint() if merged else entry.fingerprint
-            assert fingerprint is not None
-            into.campaigns.append((campaign, fingerprint, entry.fingerprint))
-            into.notes.extend(
-                drift_notes(
-                    raw,
-                    campaign.campaign_id,
-                    enums=provider.enums,
-                    documented_keys=provider.documented_keys or frozenset(raw),
+            except Exception as exc:  # noqa: BLE001 - a bug costs its record, never the page
+                into.rejections.append(self._bug(exc, entry.campaign_id, raw))
+
+    def _read(self, entry: Entry, raw: RawRecord, observed_at: datetime, into: _Normalized) -> None:
+        """Quarantine, normalize and note one record; ``into`` changes only if nothing raised."""
+        provider, limits = self._provider, self._limits
+        poison = find_poison(
+            raw, max_string_chars=limits.max_string_chars, max_depth=limits.max_depth
+        )
+        if poison is not None:
+            into.rejections.append(
+                Rejection(
+                    kind=RejectionKind.UNSTORABLE,
+                    reason=f"{poison[0]}: {poison[1]}" if poison[0] else poison[1],
+                    field=poison[0],
+                    campaign_id=entry.campaign_id,
+                    raw=raw,
                 )
             )
-            if campaign.status is Status.UNKNOWN:
-                into.unknown_statuses.append(campaign.status_raw)
-                into.rejections.append(
-                    Rejection(
-                        kind=RejectionKind.UNKNOWN_STATUS,
-                        reason=f"status {campaign.status_raw!r} is not in the {provider.name} "
-                        "status table; the campaign is stored with status 'unknown'",
-                        campaign_id=campaign.campaign_id,
-                        detail={"status_raw": campaign.status_raw},
-                    )
+            return
+        campaign = provider.normalize(raw, observed_at=observed_at)
+        # The list item's fingerprint decides the next skip; the record's, the version.
+        merged = raw is not entry.raw or entry.fingerprint is None
+        fingerprint = campaign.fingerprint() if merged else entry.fingerprint
+        assert fingerprint is not None
+        notes = drift_notes(
+            raw,
+            campaign.campaign_id,
+            enums=provider.enums,
+            documented_keys=provider.documented_keys or frozenset(raw),
+        )
+        into.campaigns.append((campaign, fingerprint, entry.fingerprint))
+        into.notes.extend(notes)
+        if campaign.status is Status.UNKNOWN:
+            into.unknown_statuses.append(campaign.status_raw)
+            into.rejections.append(
+                Rejection(
+                    kind=RejectionKind.UNKNOWN_STATUS,
+                    reason=f"status {campaign.status_raw!r} is not in the {provider.name} "
+                    "status table; the campaign is stored with status 'unknown'",
+                    campaign_id=campaign.campaign_id,
+                    detail={"status_raw": campaign.status_raw},
                 )
+            )
 
 
 def _deferral(entry: Entry, failure: str | None) -> Rejection:

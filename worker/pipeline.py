@@ -28,7 +28,7 @@ from worker.clock import SystemClock
 from worker.config import LimitSettings
 from worker.cycle_report import CycleTotals, report_cycle
 from worker.domain.campaign import TargetKey
-from worker.domain.records import redact
+from worker.domain.records import RejectionKind, redact
 from worker.domain.timestamps import to_iso8601
 from worker.drift_reports import DriftReports
 from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageError
@@ -200,8 +200,9 @@ class SyncPipeline:
             self._drift_of(lease.target, limits),
             self.lease_clock.now,
             full_refresh=full_refresh,
+            secrets=self._secrets,
         )
-        listing = Listing(provider)
+        listing = Listing(provider, self._secrets)
 
         async def page_step(observed_at: datetime, page: Sequence[RawRecord]) -> None:
             if totals.pages >= limits.max_pages:
@@ -322,6 +323,15 @@ class SyncPipeline:
         labels = (target.provider, target.account)
         for rejection in stored.rejections:
             metrics.REJECTED.labels(*labels, rejection.kind.value).inc()
+            if rejection.kind is RejectionKind.READER_ERROR:
+                metrics.READER_ERRORS.labels(*labels).inc()
+                log.warning(
+                    "%s: campaign %s quarantined: %s",
+                    target,
+                    rejection.campaign_id,
+                    redact(rejection.reason, self._secrets),
+                    extra={"event": "sync.reader_error", "target": str(target)},
+                )
         metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
         metrics.RECORDS.labels(*labels).inc(records)
         metrics.CHANGED.labels(*labels).inc(stored.written.changed)

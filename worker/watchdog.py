@@ -10,6 +10,7 @@ cancellation cannot reach.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -61,13 +62,19 @@ class Watchdog:
             await anyio.sleep(HEARTBEAT_SECONDS)
 
     async def export_backlog(self, read: Callable[[], Awaitable[Backlog]]) -> None:
-        """Refresh the backlog gauges every ``health.backlog_seconds`` until cancelled."""
+        """Refresh the backlog gauges every ``health.backlog_seconds`` until cancelled;
+        the series of a consumer that is gone (``events consumers --delete``) goes too."""
+        exported: set[str] = set()
         while True:
             try:
                 backlog = await read()
             except StorageError as exc:  # the database is down: readiness says so
                 log.debug("backlog not read: %s", exc, extra={"event": "metrics.backlog_failed"})
             else:
+                for gone in exported - backlog.by_consumer.keys():
+                    with contextlib.suppress(KeyError):  # another exporter removed it
+                        metrics.OUTBOX_BACKLOG.remove(gone)
+                exported = set(backlog.by_consumer)
                 for consumer, n in backlog.by_consumer.items():
                     metrics.OUTBOX_BACKLOG.labels(consumer).set(n)
                 for sink, disabled in backlog.sinks_disabled.items():

@@ -53,7 +53,11 @@ async def test_run_syncs_answers_probes_and_stops_on_sigterm(
 
     assert alive.status_code == 200
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": True, "scheduler": True}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": True, "scheduler": True, "claims": True},
+        "reasons": {},
+    }
     assert (
         'campaign_sync_cycles_total{account="demo",provider="vox_v3",status="succeeded"} 1.0'
         in metrics.text

@@ -15,13 +15,15 @@ from typing import Any
 import anyio
 import nats.errors
 import pytest
-from cloudevents.http import from_dict
+from cloudevents.core.formats.json import JSONFormat
 from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.acceptance.test_cli import cli, plain
 from tests.delivery.nats_server import (  # the fixtures are used by their names
     Names,
     NatsServer,
@@ -35,13 +37,21 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
 )
 from tests.delivery.outbox import ACME, GLOBEX, Writer, campaign, out_of_order, writers
 from tests.helpers import claim
-from worker.clock import ManualClock
+from worker.clock import ManualClock, SystemClock
 from worker.config import NatsSettings
 from worker.delivery.nats import NatsRelay, escape_token, subject_for, unescape_token
 from worker.domain.campaign import TargetKey
 from worker.domain.events import to_cloudevent
 from worker.errors import BrokerUnavailable
-from worker.ports import ConsumerHeld, ConsumerLease, OutboxEvent, Position, RunSummary
+from worker.ports import (
+    Clock,
+    ConsumerHeld,
+    ConsumerLease,
+    CursorMoved,
+    OutboxEvent,
+    Position,
+    RunSummary,
+)
 from worker.storage.consumers import PostgresConsumers
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore
@@ -96,7 +106,7 @@ def test_unescaping_refuses_what_escaping_never_makes() -> None:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def settings_for(url: str, names: Names, **more: Any) -> NatsSettings:
+def settings_for(url: str | dict[str, str], names: Names, **more: Any) -> NatsSettings:
     return NatsSettings(
         url=url,
         stream=names.stream,
@@ -110,7 +120,7 @@ def settings_for(url: str, names: Names, **more: Any) -> NatsSettings:
 def relay_for(
     engine: AsyncEngine,
     settings: NatsSettings,
-    clock: ManualClock,
+    clock: Clock,
     *,
     consumers: Any = None,
     owner: str = "relay-1",
@@ -198,10 +208,10 @@ async def test_every_event_arrives_on_subjects_wildcards_filter(
         assert msg.subject == subject_for(p, key.provider, key.account, stored.event.type)
         assert (msg.headers or {})["Content-Type"] == "application/cloudevents+json"
         envelope = json.loads(msg.data)
-        parsed = from_dict(envelope)  # the CloudEvents SDK accepts it
-        assert parsed["id"] == stored.event.event_id
-        assert parsed["type"] == stored.event.type
-        assert parsed["source"] == f"campaign-sync/{key.provider}/{key.account}"
+        parsed = JSONFormat().read(None, msg.data)  # the CloudEvents SDK (2.x) accepts it
+        assert parsed.get_id() == stored.event.event_id
+        assert parsed.get_type() == stored.event.type
+        assert parsed.get_source() == f"campaign-sync/{key.provider}/{key.account}"
         assert envelope == json.loads(
             json.dumps(to_cloudevent(stored.event, position=stored.row_id))
         )
@@ -259,12 +269,15 @@ class DiesBeforeAck:
     async def renew(self, lease: ConsumerLease, now: Any) -> bool:
         return await self.real.renew(lease, now)
 
-    async def ack(self, lease: ConsumerLease, position: Position, now: Any) -> None:
+    async def ack(self, lease: ConsumerLease, position: Position, now: Any) -> CursorMoved | None:
         self.acks += 1
         if self.acks == self.dies_at:
             self.dying.set()
             await anyio.sleep_forever()
-        await self.real.ack(lease, position, now)
+        return await self.real.ack(lease, position, now)
+
+    async def moved(self, lease: ConsumerLease) -> CursorMoved | None:
+        return await self.real.moved(lease)
 
     async def release(self, lease: ConsumerLease) -> None:
         return None
@@ -317,6 +330,66 @@ async def test_a_replayed_cursor_publishes_only_copies_the_stream_drops(
     assert [json.loads(m.data)["subject"] for m in got] == ["0", "1", "2", "new"]
     assert ids(got) == [e.event.event_id for e in await outbox(engine)]
     assert await stored_count(js, names) == 4
+
+
+@pytest.mark.slow
+async def test_a_replay_and_a_delete_reach_the_running_relay(
+    db_url: URL,
+    engine: AsyncEngine,
+    js: JetStreamContext,
+    nats_url: str,
+    names: Names,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = PostgresStore(engine)
+    settings = settings_for(nats_url, names)
+    # Real time: the events commands read the relay's lease against their own clock.
+    relay = relay_for(engine, settings, SystemClock())
+    dropped = anyio.Event()
+
+    class Dropped(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if getattr(record, "event", "") == "nats.duplicates" and relay.duplicates >= 3:
+                dropped.set()
+
+    caplog.set_level(logging.INFO, logger="worker.delivery.nats")
+    watcher = Dropped(logging.INFO)
+    logging.getLogger("worker.delivery.nats").addHandler(watcher)
+    try:
+        await replay_and_delete(relay, store, js, names, db_url, dropped)
+    finally:
+        logging.getLogger("worker.delivery.nats").removeHandler(watcher)
+    assert await stored_count(js, names) == 4
+
+
+async def replay_and_delete(
+    relay: NatsRelay,
+    store: PostgresStore,
+    js: JetStreamContext,
+    names: Names,
+    db_url: URL,
+    dropped: anyio.Event,
+) -> None:
+    consumer = f"nats:{names.stream}"
+    env = {"CAMPAIGN_SYNC_DATABASE_URL": plain(db_url)}
+    async with writers(store) as (acme, _), running(relay):
+        for i in range(3):
+            await acme.write(campaign(ACME, str(i)))
+        first = await take(js, f"{names.prefix}.>", names, 3)
+        since = json.loads(first[0].data)["sequence"]
+        replayed = await cli("events", "replay", "--consumer", consumer, "--from", since, env=env)
+        assert replayed.returncode == 0, replayed.stderr
+        assert "it is running (held by relay-1)" in replayed.stdout
+        with anyio.fail_after(10):  # the running relay publishes the three again, unrestarted
+            await dropped.wait()
+        await acme.write(campaign(ACME, "new"))
+        got = await take(js, f"{names.prefix}.>", names, 4)  # JetStream kept one copy of each
+        assert [json.loads(m.data)["subject"] for m in got] == ["0", "1", "2", "new"]
+        assert relay.duplicates == 3
+        refused = await cli("events", "consumers", "--delete", consumer, env=env)
+        message = json.loads(refused.stderr.strip().splitlines()[-1])["message"]
+        assert refused.returncode == 2
+        assert message.startswith(f"consumer '{consumer}' is running (held by relay-1 until ")
 
 
 async def test_an_existing_stream_is_left_alone_but_a_different_window_is_logged(
@@ -419,8 +492,10 @@ async def test_a_relay_where_nothing_listens_fails_at_once_with_a_clear_message(
 ) -> None:
     monkeypatch.setenv("CS_TEST_NATS_PASSWORD", "hunter2-secret")
     port = free_port()
+    # A URL with credentials is a secret: given by reference, as inline it is refused.
+    monkeypatch.setenv("CS_TEST_NATS_URL", f"nats://relay:hunter2-secret@127.0.0.1:{port}")
     settings = settings_for(
-        f"nats://relay:hunter2-secret@127.0.0.1:{port}",
+        {"env": "CS_TEST_NATS_URL"},
         names,
         user="relay",
         password={"env": "CS_TEST_NATS_PASSWORD"},

@@ -4,16 +4,22 @@ cursors that resume after the last acknowledgement, and one process per consumer
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import anyio
 import pytest
-from cloudevents.http import from_dict
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from cloudevents.v1.http import from_dict
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.acceptance.test_cli import plain
 from tests.delivery.outbox import ACME, GLOBEX, campaign, out_of_order, writers
 from worker import subscribe
+from worker.clock import SystemClock
+from worker.storage.consumers import PostgresConsumers
 from worker.storage.postgres import PostgresStore
 
 
@@ -45,12 +51,27 @@ async def test_events_are_cloudevents_the_sdk_accepts(db_url: URL, engine: Async
     async with subscribe(plain(db_url), consumer="sdk", poll_interval=0.2) as events:
         (event,) = await take(events, 1)
         await event.ack()
-    parsed = from_dict(dict(event))
-    assert parsed["type"] == "campaign.discovered"
-    assert parsed["source"] == "campaign-sync/vox_v3/acme"
-    assert parsed["subject"] == "1"
-    assert parsed["campaignversion"] == 1
-    assert parsed.data["campaign"]["campaign_id"] == "1"
+    # The README's way, with the CloudEvents SDK 2.x: the JSON format reads the envelope.
+    parsed = JSONFormat().read(CloudEvent, json.dumps(dict(event)))
+    assert isinstance(parsed, CloudEvent)
+    assert parsed.get_id() == event["id"]
+    assert parsed.get_type() == "campaign.discovered"
+    assert parsed.get_source() == "campaign-sync/vox_v3/acme"
+    assert parsed.get_subject() == "1"
+    assert parsed.get_time() == datetime.fromisoformat(event["time"])  # aware, as the SDK wants
+    assert parsed.get_extension("campaignversion") == 1
+    assert parsed.get_extension("sequence") == event["sequence"]
+    data = parsed.get_data()
+    assert isinstance(data, dict) and data["campaign"]["campaign_id"] == "1"
+    # As a webhook or NATS subscriber gets it: a structured message (the SDK finds the mode).
+    message = HTTPMessage(
+        headers={"content-type": "application/cloudevents+json"},
+        body=json.dumps(dict(event)).encode(),
+    )
+    assert from_http_event(message).get_attributes() == parsed.get_attributes()
+    # 2.x keeps 1.x's API under cloudevents.v1 for code written against 1.x.
+    legacy = from_dict(dict(event))
+    assert (legacy["type"], legacy["campaignversion"]) == ("campaign.discovered", 1)
     json.dumps(dict(event))  # JSON-serializable as it comes
 
 
@@ -195,3 +216,75 @@ async def test_a_subscriber_killed_mid_stream_resumes_without_a_gap(
     assert sorted(set(everything)) == [f"{i:02d}" for i in range(40)]  # no gap
     duplicates = [s for s in set(everything) if everything.count(s) > 1]
     assert set(duplicates) <= set(received) - set(acked)  # only unacknowledged ones again
+
+
+# --- a running consumer and the events commands ------------------------------------------
+
+
+async def cli_in(db_url: URL, *args: str) -> tuple[int, str, str]:
+    """``campaign-sync events …`` as an operator runs it beside the consumer; the last
+    stderr line's message (JSON log mode) when it fails."""
+    from tests.acceptance.test_cli import cli
+
+    result = await cli("events", *args, env={"CAMPAIGN_SYNC_DATABASE_URL": plain(db_url)})
+    lines = result.stderr.strip().splitlines()
+    message = json.loads(lines[-1])["message"] if result.returncode and lines else ""
+    return result.returncode, result.stdout, message
+
+
+@pytest.mark.slow
+async def test_a_replay_reaches_a_running_consumer_busy_or_idle(
+    db_url: URL, engine: AsyncEngine
+) -> None:
+    store = PostgresStore(engine)
+    async with writers(store) as (acme, _):
+        for i in range(4):
+            await acme.write(campaign(ACME, str(i)))
+    async with subscribe(plain(db_url), consumer="live", poll_interval=0.1) as events:
+        stream = aiter(events)
+        first = [await anext(stream) for _ in range(4)]
+        await first[-1].ack()  # everything; it waits for more now
+        code, out, _ = await cli_in(db_url, "replay", "--consumer", "live", "--from", "1")
+        assert code == 0, out
+        assert "it is running" in out and "it receives again from 1" in out
+        with anyio.fail_after(10):  # the running process picks the new cursor up by itself
+            again = [await anext(stream) for _ in range(2)]
+        assert [e["subject"] for e in again] == ["0", "1"]
+        # Busy: it holds "1", not acknowledged, when the cursor moves back to event 3.
+        third = first[2]["sequence"]
+        code, out, _ = await cli_in(db_url, "replay", "--consumer", "live", "--from", third)
+        assert code == 0, out
+        await again[-1].ack()  # acknowledges what the replay made stale: the cursor stays
+        with anyio.fail_after(10):
+            after = [await anext(stream) for _ in range(2)]
+        assert [e["subject"] for e in after] == ["2", "3"]  # from the replay's event on
+        await after[-1].ack()
+        async with writers(store) as (acme, _):
+            await acme.write(campaign(ACME, "new"))
+        with anyio.fail_after(10):
+            assert (await anext(stream))["subject"] == "new"  # and on, live, with no gap
+
+
+@pytest.mark.slow
+async def test_a_running_consumer_is_not_deleted_and_a_stopped_one_is(
+    db_url: URL, engine: AsyncEngine
+) -> None:
+    store = PostgresStore(engine)
+    async with writers(store) as (acme, _):
+        await acme.write(campaign(ACME, "1"))
+    async with subscribe(plain(db_url), consumer="doomed", poll_interval=0.1) as events:
+        (event,) = await take(events, 1)
+        await event.ack()
+        (info,) = await PostgresConsumers(engine).list(SystemClock().now())
+        code, _, message = await cli_in(db_url, "consumers", "--delete", "doomed")
+        assert code == 2
+        assert message.startswith(f"consumer 'doomed' is running (held by {info.owner} until ")
+        assert "stop it first" in message
+    code, out, _ = await cli_in(db_url, "consumers", "--delete", "doomed")
+    assert (code, out.strip()) == (0, "doomed: deleted")
+    assert await PostgresConsumers(engine).list(SystemClock().now()) == []
+    code, _, message = await cli_in(db_url, "consumers", "--delete", "doomed")
+    assert (code, message) == (
+        2,
+        "no consumer named 'doomed' (see: campaign-sync events consumers)",
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.config import VoxV3Target
 
@@ -93,3 +93,63 @@ def pages_of(*bodies: bytes) -> Responder:
         return Answer(body=bodies[index])
 
     return respond
+
+
+class Overwrite:
+    """ASGI wrapper: the JSON records the app serves (list items and details) get
+    ``fields`` merged into them when their ``id`` is ``campaign_id``; a real provider's
+    paths and auth, with values the test picks. ``literal`` fields are JSON text, for
+    what ``json.dumps`` never writes (an integer of 5 000 digits)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        campaign_id: str,
+        fields: dict[str, Any],
+        literal: dict[str, str] | None = None,
+        *,
+        id_field: str = "id",
+    ) -> None:
+        self.app = app
+        self.id_field = id_field
+        self.aim(campaign_id, fields, literal)
+
+    def aim(
+        self, campaign_id: str, fields: dict[str, Any], literal: dict[str, str] | None = None
+    ) -> None:
+        """From now on, overwrite ``campaign_id``'s record with ``fields`` (and ``literal``)."""
+        self.campaign_id = campaign_id
+        self.literal = literal or {}
+        self.fields = {**fields, **{k: f"@literal:{k}@" for k in self.literal}}
+
+    def _edit(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._edit(item) for item in value]
+        if isinstance(value, dict):
+            if str(value.get(self.id_field)) == self.campaign_id:
+                return {**value, **self.fields}
+            return {k: self._edit(v) for k, v in value.items()}  # a page's envelope
+        return value
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            else:
+                body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, keep)
+        text = json.dumps(self._edit(json.loads(body))) if body else ""
+        for key, literal in self.literal.items():
+            text = text.replace(f'"@literal:{key}@"', literal)
+        edited = text.encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(edited)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": edited})

@@ -7,10 +7,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -25,6 +24,7 @@ from tests.hostile.server import KEY, Answer, HostileVox
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.http_server import serve
+from worker.ports import RawRecord
 from worker.providers.vox_v3 import VoxV3Provider
 from worker.simulators.faults import Faults
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
@@ -36,9 +36,11 @@ DOCUMENTED_PEAK_RSS_MIB = 256
 
 
 class Buggy(VoxV3Provider):
-    """An adapter with a bug: what an internal error looks like, from the inside."""
+    """An adapter with a bug in its listing: what an internal error looks like, from the
+    inside. (A bug in its reading of one record costs that record only: see
+    ``test_reader_errors.py``.)"""
 
-    def normalize(self, raw: Any, *, observed_at: datetime) -> Any:
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         raise RuntimeError("a bug in the adapter")
 
 

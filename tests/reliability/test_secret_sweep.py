@@ -32,9 +32,10 @@ VOXO_TOKEN = "vxo-Token-3Rt8-Sigma"
 HOOK_KEY = b"hook-Secret-5Wd1-Omega-32bytes!!"
 HOOK_SECRET = "whsec_" + base64.b64encode(HOOK_KEY).decode()
 DB_PASSWORD = "db-Pw@:/%-4Xy"
+HOOK_TOKEN = "hook-Token-2Qp7-Theta"  # in the webhook URL's query, given by reference
 SECRETS = (
     VOX_KEY, VOXO_PASSWORD, VOXO_TOKEN, HOOK_SECRET, base64.b64encode(HOOK_KEY).decode(),
-    DB_PASSWORD, "db-Pw%40%3A%2F%25-4Xy", "Pw@:/%",
+    DB_PASSWORD, "db-Pw%40%3A%2F%25-4Xy", "Pw@:/%", HOOK_TOKEN,
 )  # fmt: skip
 TABLES = (
     "campaigns", "campaign_history", "campaign_events", "sync_runs", "sync_targets",
@@ -83,11 +84,13 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
     db_url: URL, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     delivered: list[str] = []
+    queries: list[str] = []
     got_one = anyio.Event()
 
     async def receiver(scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         delivered.append(json.dumps(headers) + (await _body(receive)).decode())
+        queries.append(scope["query_string"].decode())
         got_one.set()
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -119,7 +122,7 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
             f"  - {{{voxo}, account: login, base_url: '{login_echo}', poll_interval: 3600}}\n"
             f"  - {{{voxo}, account: token, base_url: '{token_echo}', poll_interval: 3600,"
             " http: {attempts: 1}}\n"
-            f"webhooks:\n  - {{name: hook, url: '{hook}/in', secret: {{env: HOOK}}}}\n"
+            "webhooks:\n  - {name: hook, url: {env: HOOK_URL}, secret: {env: HOOK}}\n"
         )
         env = {
             **os.environ,
@@ -128,6 +131,7 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
             "KEY": VOX_KEY,
             "VOXO_PW": VOXO_PASSWORD,
             "HOOK": HOOK_SECRET,
+            "HOOK_URL": f"{hook}/in?token={HOOK_TOKEN}",
             "CAMPAIGN_SYNC_LOG_FORMAT": "json",
         }
         command = run_command(config, health_port=port)
@@ -154,6 +158,7 @@ async def test_no_secret_reaches_logs_tables_events_metrics_or_config(
         for table in TABLES:
             stored += [r for (r,) in await conn.execute(text(f"SELECT t::text FROM {table} t"))]  # noqa: S608 - our table names
     assert any("refused" in s for s in stored)  # the echoed errors were stored, redacted
+    assert f"token={HOOK_TOKEN}" in queries  # the receiver alone gets the URL's token
     everything = {
         "logs": logged,
         "tables": "\n".join(stored),

@@ -28,6 +28,7 @@ from worker.simulators.vox_v3 import create_app
 from worker.storage import migrate
 from worker.storage.consumers import PostgresConsumers
 from worker.storage.engine import create_engine
+from worker.storage.lapsed import ABANDONED
 from worker.storage.outbox import read_after
 from worker.storage.postgres import PostgresStore
 from worker.storage.reporting import (
@@ -385,9 +386,11 @@ async def test_target_status_counts_campaigns_lease_and_backlog(
         as_of=status.as_of,
         last_success_at=at(12),
         age_seconds=status.age_seconds,
-        last_status="succeeded",
-        last_error=None,
-        last_error_at=None,
+        # The database reads the lease taken at 12:30 for 30 s long after it expired: its
+        # run, still recorded running, is the last one, abandoned.
+        last_status="abandoned",
+        last_error=ABANDONED,
+        last_error_at=at(12.5) + timedelta(seconds=30),
         campaigns={"paused": 1, "running": 1},
         vanished=1,
         lease_owner="replica-b",
@@ -398,14 +401,17 @@ async def test_target_status_counts_campaigns_lease_and_backlog(
     )
     assert status.age_seconds == pytest.approx((status.as_of - at(12)).total_seconds())
 
-    now = at(12.5) + timedelta(seconds=10)
+    now = at(12.5) + timedelta(seconds=40)
     n = len(stored)
     assert render_status_table([status], now).splitlines() == [
-        "TARGET       LAST SUCCESS          AGE      LAST RUN   LAST ERROR  CAMPAIGNS"
+        "TARGET       LAST SUCCESS          AGE      LAST RUN   LAST ERROR"
+        + " " * 60
+        + "CAMPAIGNS"
         + " " * 24
         + "LEASE                BACKLOG",
-        "vox_v3/acme  2026-03-02T12:00:00Z  30m 10s  succeeded  -           paused 1, running 1,"
-        f" vanished 1  replica-b (for 20s)  billing {n - 2}, hooks {n - 2} queued, hooks 1 dead",
+        "vox_v3/acme  2026-03-02T12:00:00Z  30m 40s  abandoned  10s ago: abandoned: the worker "
+        "running it stopped renewing its lease  paused 1, running 1, vanished 1  replica-b "
+        f"(expired)  billing {n - 2}, hooks {n - 2} queued, hooks 1 dead",
     ]
     (document,) = json.loads(status_json([status]))
     assert document["last_success_at"] == "2026-03-02T12:00:00+00:00"
@@ -417,7 +423,7 @@ async def test_target_status_counts_campaigns_lease_and_backlog(
         {"hooks": n - 2},
         {"hooks": 1},
     )
-    assert (document["last_error"], document["vanished"]) == (None, 1)
+    assert (document["last_error"], document["vanished"]) == (ABANDONED, 1)
 
 
 def test_renderings_of_a_target_that_never_succeeded() -> None:

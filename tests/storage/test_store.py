@@ -167,6 +167,27 @@ async def test_rejections_are_deduplicated_and_counted(engine: AsyncEngine) -> N
     await store.finish(lease, T, RunSummary(status="succeeded"))
 
 
+async def test_a_secret_straddling_a_cut_is_blanked_before_the_cut(engine: AsyncEngine) -> None:
+    """Long strings and reasons are cut for ``sync_errors``; a secret across the cut point
+    must lose all of itself, not keep its head."""
+    secret = "sk-live-0123456789"
+    store = PostgresStore(engine, secrets=frozenset({secret}))
+    lease = await claim(store, TARGET, T)
+    bad = Rejection(
+        kind=RejectionKind.PAGE,
+        reason="p" * 1995 + secret + " and more",
+        raw={"id": "9", "note": "n" * 195 + secret + "m" * 50},
+    )
+    async with store.page(lease, T) as writer:
+        await writer.write([], [bad], records=1)
+    (stored,) = await errors(engine)
+    for text in (stored["reason"], stored["raw"]["note"]):
+        assert secret[:5] not in text
+    assert stored["raw"]["note"].startswith("n" * 195 + "[REDA")
+    assert stored["reason"].startswith("p" * 1995 + "[REDA")
+    await store.finish(lease, T, RunSummary(status="succeeded"))
+
+
 async def test_failed_run_is_recorded_with_its_error(engine: AsyncEngine) -> None:
     store = PostgresStore(engine)
     lease = await claim(store, TARGET, T)

@@ -217,6 +217,48 @@ def test_dashboard_has_the_panels_operators_look_for() -> None:
         assert wanted in titles
 
 
+def fallback_problem(expr: str) -> str | None:
+    """Why ``expr`` may show "No data" before its series exist; None when it cannot.
+
+    A counter the worker has not moved yet has no series, and a stat panel over it
+    shows "No data" instead of 0; ``… or vector(0)`` fills the gap. When the left
+    side keeps labels (``sum by (x)``), the fallback needs ``or on() vector(0)``,
+    or it adds a stray 0 beside the real series.
+    """
+    tree = promql_parser.parse(_GRAFANA_INTERVALS.sub("5m", expr))
+    if not (
+        isinstance(tree, promql_parser.BinaryExpr)
+        and str(tree.op) == "or"
+        and isinstance(tree.rhs, promql_parser.Call)
+        and tree.rhs.func.name == "vector"
+    ):
+        return "no `or vector(0)` fallback"
+    grouped = getattr(tree.lhs, "modifier", None)
+    if grouped is not None and grouped.labels and str(tree.modifier or "") != "on ()":
+        return "a grouped left side needs `or on() vector(0)`"
+    return None
+
+
+def test_the_fallback_check_catches_what_it_is_for() -> None:
+    assert fallback_problem("sum(increase(campaign_sync_rejected_total[1h]))")
+    assert fallback_problem("sum by (instance) (campaign_sync_leases_held) or vector(0)")
+    assert fallback_problem("sum(campaign_sync_rejected_total) or vector(0)") is None
+    assert fallback_problem("sum by (x) (campaign_sync_leases_held) or on() vector(0)") is None
+
+
+@pytest.mark.parametrize(
+    ("where", "expr"),
+    [
+        (panel["title"], target["expr"])
+        for panel in dashboard_panels()
+        if panel["type"] == "stat"
+        for target in panel["targets"]
+    ],
+)
+def test_every_stat_panel_shows_0_before_its_series_exist(where: str, expr: str) -> None:
+    assert fallback_problem(expr) is None, where
+
+
 def manifests() -> Iterator[dict[str, Any]]:
     for path in sorted(KUBERNETES.rglob("*.yaml")):
         yield from (doc for doc in yaml.safe_load_all(path.read_text()) if doc)

@@ -25,7 +25,9 @@ from pydantic_settings import (
 )
 
 from worker.config.delivery import HealthSettings, NatsSettings, WebhookSettings
+from worker.config.secret_urls import url_secrets
 from worker.config.show import show_settings
+from worker.config.sources import KeysOnly, validation_message
 from worker.config.targets import (
     HttpSettings,
     LimitSettings,
@@ -62,7 +64,15 @@ CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
 _NOT_SETTINGS = (CONFIG_ENV, f"{ENV_PREFIX}TEST_", f"{ENV_PREFIX}BENCH_")
 # The settings a command that only touches the database needs (``migrate``, ``status``).
 DATABASE_KEYS = frozenset(
-    {"database_url", "embedded_database", "data_dir", "log_level", "log_format"}
+    {
+        "database_url",
+        "embedded_database",
+        "data_dir",
+        "database_pool_size",
+        "database_max_overflow",
+        "log_level",
+        "log_format",
+    }
 )
 _LISTS = frozenset({"targets", "webhooks"})
 
@@ -76,15 +86,32 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = Field(
         None,
-        description="PostgreSQL URL; unset: `run`, `relay` and `migrate` refuse to start "
-        "unless `embedded_database` is true, the other commands use the embedded server",
+        description="PostgreSQL URL; unset: `demo` and `sync-once` use the embedded server, "
+        "every other command that uses the database refuses to start unless "
+        "`embedded_database` is true (or it is given --embedded)",
     )
     embedded_database: bool = Field(
         False,
-        description="let `run`, `relay` and `migrate` use the embedded PostgreSQL when no "
-        "database_url is set (a laptop, not a pod: its data lives on local disk)",
+        description="let every command use the embedded PostgreSQL when no database_url is "
+        "set, as --embedded does (a laptop, not a pod: its data lives on local disk)",
     )
     data_dir: Path | None = Field(None, description="embedded server data dir; default per user")
+    database_pool_size: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="connections each campaign-sync process keeps open to PostgreSQL",
+    )
+    database_max_overflow: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description=(
+            "connections a process may open beyond database_pool_size while busy (closed "
+            "again when returned); a process holds at most database_pool_size + "
+            "database_max_overflow, so max_connections must leave that room per replica"
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     lease_ttl: float = Field(
@@ -160,6 +187,7 @@ class Settings(BaseSettings):
             found.add(sink.secret.get_secret_value())
         if self.nats is not None and self.nats.password is not None:
             found.add(self.nats.password.get_secret_value())
+        found |= url_secrets(*self.targets, *self.webhooks, *filter(None, [self.nats]))
         return frozenset(found)
 
 
@@ -186,16 +214,27 @@ def load_settings(
         data = {k: v for k, v in data.items() if k in DATABASE_KEYS}
     data.update(overrides)
     try:
-        return Settings(**data)
+        return (_DatabaseSettings if database_only else Settings)(**data)
     except SettingsError as exc:
         raise ConfigError(_env_error(exc)) from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
-        source = f" in {path}" if path else ""
-        raise ConfigError(f"invalid configuration{source}: {problems}") from None
+        raise ConfigError(validation_message(exc, path, ENV_PREFIX)) from None
+
+
+class _DatabaseSettings(Settings):
+    """Settings of a command that only touches the database: the environment's other keys
+    (``CAMPAIGN_SYNC_TARGETS`` and the secrets it references) are left out, as the file's are."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return KeysOnly(env_settings, DATABASE_KEYS), init_settings
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -6,9 +6,16 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+)
 
-from worker.config.urls import check_http_url
+from worker.config.secret_urls import printable_url, url_setting
 from worker.domain.timestamps import load_zone
 from worker.errors import TimestampError
 
@@ -39,12 +46,18 @@ def _resolve_secret(value: Any) -> Any:
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
 
 
-def _nats_url(value: str) -> str:
-    return check_http_url(value, ("nats", "tls"))
+def _http_url(value: Any) -> str:
+    return url_setting(value, ("http", "https"), _resolve_secret)
 
 
-HttpUrl = Annotated[str, AfterValidator(check_http_url)]
-NatsUrl = Annotated[str, AfterValidator(_nats_url)]
+def _nats_url(value: Any) -> str:
+    return url_setting(value, ("nats", "tls"), _resolve_secret)
+
+
+# Inline: public, refused with a credential in it. By reference: a SecretUrl, dumped as its origin.
+_SHOWN = PlainSerializer(printable_url, when_used="json")
+HttpUrl = Annotated[str, PlainValidator(_http_url), _SHOWN]
+NatsUrl = Annotated[str, PlainValidator(_nats_url), _SHOWN]
 
 
 def zone_name(value: str) -> str:

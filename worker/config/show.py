@@ -18,7 +18,8 @@ HIDDEN = "***"
 
 def show_settings(settings: Settings) -> str:
     """YAML of every key, defaults included; secrets print as ``***``, the database
-    URL without its password or parameters."""
+    URL without its password or parameters, a URL given by reference as its origin
+    (``https://host:port/***``)."""
     data: dict[str, Any] = settings.model_dump(mode="json")
     if settings.database_url is not None:
         data["database_url"] = parse_database_url(

@@ -12,6 +12,12 @@ its last acknowledgement, so it receives again at most what it had not
 acknowledged. ``ack()`` is cumulative: it acknowledges that event and every one
 delivered before it. One process at a time holds a consumer name; another
 process opening the same name waits (as a standby) until the lease is free.
+
+A replay (``campaign-sync events replay``) reaches a running subscription: it
+looks for one every ``standby_poll`` seconds, and an ``ack()`` finds one at
+once (the store refuses to write over it). Either way the subscription reads
+again from the replayed cursor; the rest of a batch read before the replay is
+not delivered, and acknowledging an event read before it stores nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,7 +34,15 @@ import anyio
 
 from worker.domain.events import to_cloudevent
 from worker.errors import ConsumerLost, StorageError
-from worker.ports import Clock, ConsumerLease, ConsumerStore, Feed, OutboxEvent, Position
+from worker.ports import (
+    Clock,
+    ConsumerLease,
+    ConsumerStore,
+    CursorMoved,
+    Feed,
+    OutboxEvent,
+    Position,
+)
 
 __all__ = ["SubscribedEvent", "Subscription"]
 
@@ -81,7 +97,8 @@ class Subscription:
         open_feed: opens the gap-free feed after a position (filters bound in).
         owner: this process's name in the consumer's lease.
         lease_ttl: seconds the lease lasts unless renewed (renewed every third).
-        standby_poll: seconds between tries while another process holds the name.
+        standby_poll: seconds between tries while another process holds the name, and
+            between looks for a replay while this one does.
     """
 
     def __init__(
@@ -120,6 +137,7 @@ class Subscription:
             stack.callback(group.cancel_scope.cancel)
             stack.push_async_callback(self._release)
             self._feed = await stack.enter_async_context(self._open_feed(lease.cursor))
+            group.start_soon(self._watch)  # a replay since the claim rewinds this feed
             self._stack = stack.pop_all()
         return self
 
@@ -172,6 +190,38 @@ class Subscription:
                     extra={"event": "subscribe.renew_failed", "consumer": self.name},
                 )
 
+    async def _watch(self) -> None:
+        """Notice a replay while no ack does (the consumer is idle, or slow)."""
+        assert self._lease is not None
+        while True:
+            await anyio.sleep(self._standby_poll)
+            try:
+                moved = await self._consumers.moved(self._lease)
+            except StorageError as exc:  # the feed and the renewal report a lost database
+                log.debug(
+                    "consumer %r: replay check failed: %s",
+                    self.name,
+                    exc,
+                    extra={"event": "subscribe.replay_check_failed", "consumer": self.name},
+                )
+                continue
+            if moved is not None:
+                self._rewind(moved)
+
+    def _rewind(self, moved: CursorMoved) -> None:
+        assert self._lease is not None
+        assert self._feed is not None
+        if moved.epoch <= self._lease.epoch:  # seen already (by an ack, or the watch)
+            return
+        self._lease = replace(self._lease, epoch=moved.epoch, cursor=moved.cursor)
+        self._feed.rewind(moved.cursor)
+        log.info(
+            "consumer %r was replayed: receiving again after %s",
+            self.name,
+            moved.cursor,
+            extra={"event": "subscribe.replayed", "consumer": self.name},
+        )
+
     async def _release(self) -> None:
         if self._lease is not None and not self._lost:
             try:
@@ -185,16 +235,24 @@ class Subscription:
                     extra={"event": "subscribe.release_failed"},
                 )
 
-    async def _ack(self, position: Position) -> None:
+    async def _ack(self, epoch: int, position: Position) -> None:
         assert self._lease is not None
-        await self._consumers.ack(self._lease, position, self._clock.now())
+        if epoch != self._lease.epoch:  # read before a replay, which supersedes it
+            return
+        moved = await self._consumers.ack(self._lease, position, self._clock.now())
+        if moved is not None:
+            self._rewind(moved)
 
     def __aiter__(self) -> AsyncIterator[SubscribedEvent]:
         return self._events()
 
     async def _events(self) -> AsyncIterator[SubscribedEvent]:
+        assert self._lease is not None
         async for batch in self.batches():
+            epoch = self._lease.epoch
             for event in batch:
+                if self._lease.epoch != epoch:  # replayed: the feed reads again from there
+                    break
                 yield event
 
     async def batches(self, *, follow: bool = True) -> AsyncIterator[list[SubscribedEvent]]:
@@ -206,4 +264,6 @@ class Subscription:
         async for batch in self._feed.batches(follow=follow):
             if self._lost:
                 raise ConsumerLost(f"consumer {self.name!r} was taken over by another process")
-            yield [SubscribedEvent(stored, self._ack) for stored in batch]
+            assert self._lease is not None
+            ack = partial(self._ack, self._lease.epoch)
+            yield [SubscribedEvent(stored, ack) for stored in batch]

@@ -16,7 +16,11 @@ Two loops per sink:
 
 A 2xx is a delivery. Anything else is a failure, retried after 0 s, 5 s, 5 min,
 30 min, 2 h, 5 h, 10 h and 10 h (each ±10 %, never sooner than a ``Retry-After``);
-after the last one the delivery is a dead letter. Redirects are not followed
+after the last one the delivery is a dead letter. A success shows that the
+receiver answers again: the sink's deliveries that failed before it are tried
+at once (each campaign still in order) rather than at their next slot; such an
+early try that fails keeps the slot and uses none of the retries. A failure
+with a Retry-After is never brought forward. Redirects are not followed
 (a 3xx is a failure), and each attempt has a total deadline. A 410 disables
 the sink at once, as does failing without a success for ``disable_after``
 (default 5 days); a disabled sink's deliveries are dead letters until
@@ -255,18 +259,32 @@ class WebhookSink:
         error: str,
         retry_after: float | None,
     ) -> None:
-        retry_at = next_attempt(delivery.attempts + 1, now, retry_after, self._rng)
+        if delivery.early and delivery.due_at is not None:
+            # Brought forward by another delivery's success: its own slot stands.
+            retry_at: datetime | None = delivery.due_at
+            if retry_after is not None:
+                retry_at = max(delivery.due_at, now + timedelta(seconds=retry_after))
+            attempt = f"an early try; attempt {delivery.attempts + 1} stays due"
+        else:
+            retry_at = next_attempt(delivery.attempts + 1, now, retry_after, self._rng)
+            attempt = f"attempt {delivery.attempts + 1}"
         error = safe_text(redact(error, {self._secret}), 500)
         state = await self._store.failed(
-            self.name, delivery, now=now, status=status, error=error, retry_at=retry_at
+            self.name,
+            delivery,
+            now=now,
+            status=status,
+            error=error,
+            retry_at=retry_at,
+            asked_to_wait=bool(retry_after),
         )
         metrics.WEBHOOK_DELIVERIES.labels(self.name, "failed" if retry_at else "dead").inc()
         log.warning(
-            "webhook %s: event %s %s (attempt %d)%s",
+            "webhook %s: event %s %s (%s)%s",
             self.name,
             delivery.event_id,
             error,
-            delivery.attempts + 1,
+            attempt,
             "; it is a dead letter now" if retry_at is None else "",
             extra={"event": "webhook.failed", "sink": self.name},
         )

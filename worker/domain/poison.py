@@ -9,8 +9,12 @@ they reach PostgreSQL, so a record holding one is quarantined instead:
 * a string longer than ``max_string_chars``;
 * nesting deeper than ``max_depth``.
 
-Integers of any size are kept: ``jsonb`` stores them exactly, and the columns
-that cannot (64-bit counters) degrade to null with a note instead.
+* an integer longer than Python reads in decimal (4 300 digits by default,
+  ``sys.get_int_max_str_digits``): the JSON reader hands it over as an
+  :class:`OversizedInteger`, never as a number.
+
+Integers up to that length are kept exactly: ``jsonb`` stores them exactly, and
+the columns that cannot (64-bit counters) degrade to null with a note instead.
 
 :func:`safe_payload` turns any such record into something storable for
 ``sync_errors``: NULs and surrogates escaped (``\\u0000``, ``\\ud800``),
@@ -24,13 +28,43 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_STORED_PAYLOAD", "PREVIEW_CHARS", "find_poison", "safe_payload", "safe_text"]
+from worker.domain.scrub import blank
+
+__all__ = [
+    "MAX_STORED_PAYLOAD",
+    "PREVIEW_CHARS",
+    "OversizedInteger",
+    "find_poison",
+    "safe_payload",
+    "safe_text",
+]
 
 PREVIEW_CHARS = 200  # of a long string kept in a quarantined payload
 MAX_STORED_PAYLOAD = 65_536  # characters of JSON kept of one quarantined payload
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedInteger:
+    """An integer literal too long to read as a number, kept as its length and digest.
+
+    Reading one costs time quadratic in its length (the reason Python limits it),
+    and no column or counter could use it; the record holding one is quarantined.
+    """
+
+    digits: int
+    sha256: str
+
+    @classmethod
+    def of(cls, literal: str) -> OversizedInteger:
+        """The stand-in for the JSON integer literal ``literal`` (sign included)."""
+        return cls(len(literal.lstrip("-")), hashlib.sha256(literal.encode()).hexdigest()[:16])
+
+    def __str__(self) -> str:
+        return f"<integer of {self.digits} digits, sha256 {self.sha256}>"
 
 
 def _problem(text: str, max_chars: int) -> str | None:
@@ -59,6 +93,8 @@ def find_poison(raw: Any, *, max_string_chars: int, max_depth: int) -> tuple[str
         elif isinstance(value, float):
             if not math.isfinite(value):
                 return safe_text(path), f"number {value!r} is not finite"
+        elif isinstance(value, OversizedInteger):
+            return safe_text(path), f"integer of {value.digits} digits is too long to read"
         elif isinstance(value, Mapping):
             for key, item in value.items():
                 name = str(key)
@@ -81,9 +117,19 @@ def safe_text(text: str, limit: int = PREVIEW_CHARS) -> str:
     return f"{escaped[:limit]}…[{len(text)} chars, sha256 {digest}]"
 
 
-def safe_payload(raw: Any, *, max_depth: int = 32, max_chars: int = MAX_STORED_PAYLOAD) -> Any:
-    """A copy of ``raw`` that PostgreSQL stores as ``jsonb`` whatever ``raw`` held."""
-    copied = _copy(raw, max_depth)
+def safe_payload(
+    raw: Any,
+    *,
+    max_depth: int = 32,
+    max_chars: int = MAX_STORED_PAYLOAD,
+    secrets: Collection[str] = (),
+) -> Any:
+    """A copy of ``raw`` that PostgreSQL stores as ``jsonb`` whatever ``raw`` held.
+
+    ``secrets`` are blanked from every string and key before anything is cut, so a
+    secret that straddles a cut keeps no part of itself.
+    """
+    copied = _copy(raw, max_depth, secrets)
     text = json.dumps(copied, ensure_ascii=False, sort_keys=True)
     if len(text) <= max_chars:
         return copied
@@ -95,7 +141,7 @@ def safe_payload(raw: Any, *, max_depth: int = 32, max_chars: int = MAX_STORED_P
     }
 
 
-def _copy(raw: Any, max_depth: int) -> Any:
+def _copy(raw: Any, max_depth: int, secrets: Collection[str]) -> Any:
     root: list[Any] = [None]
     stack: list[tuple[Any, list[Any] | dict[str, Any], int | str, int]] = [(raw, root, 0, 0)]
     while stack:
@@ -103,14 +149,16 @@ def _copy(raw: Any, max_depth: int) -> Any:
         if depth > max_depth:
             parent[slot] = f"<nested deeper than {max_depth} levels>"  # type: ignore[index]
         elif isinstance(value, str):
-            parent[slot] = safe_text(value)  # type: ignore[index]
+            parent[slot] = safe_text(blank(value, secrets))  # type: ignore[index]
         elif isinstance(value, float) and not math.isfinite(value):
             parent[slot] = repr(value)  # type: ignore[index]
+        elif isinstance(value, OversizedInteger):
+            parent[slot] = str(value)  # type: ignore[index]
         elif isinstance(value, Mapping):
             node: dict[str, Any] = {}
             parent[slot] = node  # type: ignore[index]
             for key, item in value.items():
-                name = safe_text(str(key))
+                name = safe_text(blank(str(key), secrets))
                 node[name] = None
                 stack.append((item, node, name, depth + 1))
         elif isinstance(value, list):

@@ -16,10 +16,20 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from worker.domain.poison import safe_text
+from worker.domain.scrub import REDACTED, blank
 from worker.domain.timestamps import parse_iso8601, parse_unix_ms
 from worker.errors import NormalizationError
 
-__all__ = ["INT64_MAX", "MISSING", "Record", "Rejection", "RejectionKind", "redact"]
+__all__ = [
+    "INT64_MAX",
+    "MISSING",
+    "REDACTED",
+    "Record",
+    "Rejection",
+    "RejectionKind",
+    "reader_error",
+    "redact",
+]
 
 INT64_MAX = 2**63 - 1
 
@@ -174,6 +184,7 @@ class RejectionKind(enum.StrEnum):
     """Why something was set aside in ``sync_errors``."""
 
     NORMALIZATION = "normalization"  # the record was quarantined, not stored
+    READER_ERROR = "reader_error"  # its reading rules raised something else: a bug; quarantined
     UNSTORABLE = "unstorable"  # it holds a value PostgreSQL cannot store; quarantined
     UNKNOWN_STATUS = "unknown_status"  # stored with status unknown; noted once per value
     DETAIL = "detail"  # its detail failed after retries; its stored state is kept this cycle
@@ -183,7 +194,11 @@ class RejectionKind(enum.StrEnum):
     @property
     def quarantines(self) -> bool:
         """Whether the record was set aside (counted as ``rejected``), not merely noted."""
-        return self in (RejectionKind.NORMALIZATION, RejectionKind.UNSTORABLE)
+        return self in (
+            RejectionKind.NORMALIZATION,
+            RejectionKind.UNSTORABLE,
+            RejectionKind.READER_ERROR,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,10 +220,23 @@ class Rejection:
     detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
+def reader_error(provider: str, exc: Exception, campaign_id: str | None, raw: Any) -> Rejection:
+    """The quarantine of a record whose reading rules raised ``exc``, not a
+    :class:`~worker.errors.NormalizationError`: a bug in the worker, to be reported,
+    that costs this record and never its page."""
+    return Rejection(
+        kind=RejectionKind.READER_ERROR,
+        reason=f"{type(exc).__name__} while reading the record: {exc}; this is a bug in "
+        f"campaign-sync's {provider} reading rules, please report it",
+        campaign_id=campaign_id,
+        raw=raw,
+        detail={"exception": type(exc).__name__},
+    )
+
+
 _SECRET_KEY = re.compile(
     r"(secret|token|password|passwd|api[_-]?key|authorization|signature)", re.I
 )
-REDACTED = "[REDACTED]"
 
 
 def redact(value: Any, secrets: Collection[str] = frozenset()) -> Any:
@@ -228,7 +256,5 @@ def redact(value: Any, secrets: Collection[str] = frozenset()) -> Any:
     if isinstance(value, list):
         return [redact(v, secrets) for v in value]
     if isinstance(value, str):
-        for secret in secrets:
-            if secret and secret in value:
-                value = value.replace(secret, REDACTED)
+        value = blank(value, secrets)
     return value

@@ -62,6 +62,7 @@ _ISO_RE = re.compile(
 )
 _LOCAL_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LONGEST_ZONE_NAME = 64  # the longest IANA name is 32 characters (America/Argentina/ComodRivadavia)
 _HHMM_RE = re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})$")
 
 
@@ -165,9 +166,12 @@ def load_zone(name: Any, field: str) -> ZoneInfo:
     """
     if not isinstance(name, str) or not name:
         raise TimestampError(field, name, "expected an IANA zone name")
+    if len(name) > _LONGEST_ZONE_NAME:
+        raise TimestampError(field, name, "unknown IANA zone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name the zone database's file lookup refuses (too long, a directory).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise TimestampError(field, name, "unknown IANA zone") from None
 
 
@@ -215,7 +219,7 @@ def parse_local_datetime(value: Any, zone: ZoneInfo, field: str) -> LocalTime:
         naive = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")  # zone applied next
     except ValueError as exc:
         raise TimestampError(field, value, f"not a valid date-time ({exc})") from None
-    return resolve_local(naive, zone)
+    return _resolve_in_range(naive, zone, field, value)
 
 
 def parse_date(value: Any, field: str) -> date:
@@ -258,7 +262,16 @@ def parse_date_and_time(
     day = parse_date(date_value, date_field)
     minute = parse_hhmm(time_value, time_field)
     naive = datetime.combine(day, time(minute // 60, minute % 60))
-    return resolve_local(naive, zone)
+    return _resolve_in_range(naive, zone, date_field, f"{date_value} {time_value}")
+
+
+def _resolve_in_range(naive: datetime, zone: ZoneInfo, field: str, value: Any) -> LocalTime:
+    """:func:`resolve_local`, refusing a wall-clock time whose instant falls outside the
+    years 1..9999 that ``datetime`` holds (``0001-01-01 00:00`` in Seoul is in year 0)."""
+    try:
+        return resolve_local(naive, zone)
+    except OverflowError:
+        raise TimestampError(field, value, "out of range") from None
 
 
 def parse_minute_of_day(value: Any, field: str, *, allow_end_of_day: bool = False) -> int:

@@ -14,6 +14,7 @@ __all__ = [
     "ConsumerInfo",
     "ConsumerLease",
     "ConsumerStore",
+    "CursorMoved",
     "DeadLetter",
     "DueDelivery",
     "Feed",
@@ -60,12 +61,25 @@ class OutboxEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsumerLease:
-    """One process's right to receive a named consumer's events, from ``cursor`` on."""
+    """One process's right to receive a named consumer's events, from ``cursor`` on.
+
+    ``epoch`` is the consumer's replay count as this process last read it.
+    """
 
     name: str
     owner: str
     token: int
     ttl: float
+    cursor: Position
+    epoch: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CursorMoved:
+    """The cursor was moved (``events replay``) since the holder last read it: it reads
+    again from ``cursor``, and remembers ``epoch``."""
+
+    epoch: int
     cursor: Position
 
 
@@ -102,13 +116,19 @@ class SinkState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DueDelivery:
-    """A webhook delivery claimed for one attempt."""
+    """A webhook delivery claimed for one attempt.
+
+    ``early``: its retry slot (``due_at``) has not come; a later success of the sink
+    brought it forward. Such an attempt that fails keeps its slot and its count.
+    """
 
     id: int
     event_id: str
     body: str
     attempts: int  # made before this one
     campaign_id: str
+    due_at: datetime | None = None
+    early: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +152,10 @@ class Feed(Protocol):
         """Non-empty batches in order; with ``follow``, wait for more forever."""
         ...
 
+    def rewind(self, position: Position) -> None:
+        """Read on after ``position`` from the next batch on (a read under way is dropped)."""
+        ...
+
 
 class ConsumerStore(Protocol):
     """Durable consumer cursors, each held by one process at a time."""
@@ -153,8 +177,16 @@ class ConsumerStore(Protocol):
         """Extend the lease; False when another process holds it now."""
         ...
 
-    async def ack(self, lease: ConsumerLease, position: Position, now: datetime) -> None:
-        """Move the cursor forward to ``position``; raises ConsumerLost when not held."""
+    async def ack(
+        self, lease: ConsumerLease, position: Position, now: datetime
+    ) -> CursorMoved | None:
+        """Move the cursor forward to ``position``, unless a replay moved it since
+        ``lease.epoch`` (then nothing is stored, and the new place is returned).
+        Raises ConsumerLost when not held."""
+        ...
+
+    async def moved(self, lease: ConsumerLease) -> CursorMoved | None:
+        """Where a replay put the cursor since ``lease.epoch``, or None. Raises StorageError."""
         ...
 
     async def release(self, lease: ConsumerLease) -> None:
@@ -200,8 +232,10 @@ class WebhookStore(Protocol):
         status: int | None,
         error: str,
         retry_at: datetime | None,
+        asked_to_wait: bool = False,
     ) -> SinkState:
-        """Record a failure: retried at ``retry_at``, or dead when ``None``."""
+        """Record a failure: retried at ``retry_at``, or dead when ``None``; a success of
+        the sink brings the retry forward unless the receiver ``asked_to_wait``."""
         ...
 
     async def disable(self, sink: str, *, now: datetime, reason: str) -> int:

@@ -185,7 +185,12 @@ class ProviderHttp:
                 finally:
                     await response.aclose()
                 decode_response(
-                    where, response, target=str(self.target), now=self._clock.now(), body=body
+                    where,
+                    response,
+                    target=str(self.target),
+                    now=self._clock.now(),
+                    body=body,
+                    secrets=self._secrets,
                 )
                 raise ProviderRejected(  # a 1xx or 3xx that httpx did not follow
                     f"{where} returned {response.status_code}", target=str(self.target)
@@ -210,7 +215,12 @@ class ProviderHttp:
                         seen.append(response.status_code)
                         body = await self._read(where, response)
                 return decode_response(
-                    where, response, target=str(self.target), now=self._clock.now(), body=body
+                    where,
+                    response,
+                    target=str(self.target),
+                    now=self._clock.now(),
+                    body=body,
+                    secrets=self._secrets,
                 )
 
     @contextlib.contextmanager

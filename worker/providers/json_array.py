@@ -23,7 +23,7 @@ import anyio
 
 from worker.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from worker.providers.base import ProviderHttp
-from worker.providers.responses import JsonTooDeep
+from worker.providers.responses import JsonTooDeep, read_integer
 
 __all__ = ["ArrayReader", "ElementTooLarge", "MalformedArray", "NotAnArray", "array_pages"]
 
@@ -66,7 +66,7 @@ class ArrayReader:
     def __init__(self, *, max_element_chars: int) -> None:
         self._limit = max_element_chars
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        self._scan = json.JSONDecoder().raw_decode
+        self._scan = json.JSONDecoder(parse_int=read_integer).raw_decode
         self._parts: list[str] = []
         self._size = 0
         self._dropped = 0  # characters parsed and let go, for positions in messages

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Collection
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,7 +19,8 @@ from typing import Any
 import httpx
 import orjson
 
-from worker.domain.poison import safe_text
+from worker.domain.poison import OversizedInteger, safe_text
+from worker.domain.records import redact
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from worker.retry_after import parse_retry_after
 
@@ -28,18 +31,30 @@ __all__ = [
     "error_detail",
     "parse_json",
     "parse_retry_after",
+    "read_integer",
 ]
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 _DETAIL_LIMIT = 200
 
 
-# 20 digits or more may be an integer past 64 bits, which orjson reads as a float.
-_LONG_NUMBER = re.compile(rb"\d{20,}")
+# 19 digits or more may be an integer past 64 bits (below -2**63, above 2**64 - 1),
+# which orjson reads as a float.
+_LONG_NUMBER = re.compile(rb"\d{19,}")
 
 
 class JsonTooDeep(ValueError):
     """A JSON document nested deeper than the parsers go (about 1000 levels)."""
+
+
+def read_integer(literal: str) -> int | OversizedInteger:
+    """A JSON integer literal as an exact ``int``, or, when it is longer than Python
+    reads in decimal (``sys.get_int_max_str_digits``, 4 300 by default), as an
+    :class:`OversizedInteger` that quarantines its record instead of failing the page."""
+    limit = sys.get_int_max_str_digits()
+    if limit and len(literal) > limit and len(literal.lstrip("-")) > limit:
+        return OversizedInteger.of(literal)
+    return int(literal)
 
 
 def parse_json(body: bytes) -> Any:
@@ -61,7 +76,7 @@ def parse_json(body: bytes) -> Any:
             if "depth" in str(exc) or "recursion" in str(exc):
                 raise JsonTooDeep(str(exc)) from None
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=read_integer)
     except RecursionError:
         raise JsonTooDeep("nested deeper than Python's recursion limit") from None
 
@@ -74,6 +89,7 @@ def decode_response(
     now: datetime,
     refused: str = "credentials refused; check this target's key",
     body: bytes | None = None,
+    secrets: Collection[str] = (),
 ) -> Any:
     """Classify a response by status and decode its JSON body.
 
@@ -82,6 +98,8 @@ def decode_response(
         now: the fallback for HTTP-date ``Retry-After`` when the response has no ``Date``.
         refused: what a 401/403 means for this request, for its message.
         body: the body, when it was read separately (streamed, size-capped).
+        secrets: blanked from the error summary before it is cut (an echoed key
+            straddling the cut would otherwise keep its head).
 
     Raises:
         ProviderAuthError: 401 or 403.
@@ -94,7 +112,7 @@ def decode_response(
     status = response.status_code
     if status in (401, 403):
         raise ProviderAuthError(
-            f"{where} returned {status}: {refused} ({error_detail(content)})",
+            f"{where} returned {status}: {refused} ({error_detail(content, secrets)})",
             target=target,
             status_code=status,
         )
@@ -104,14 +122,14 @@ def decode_response(
         )
         asked = "" if retry_after is None else f"; Retry-After {retry_after:g} s"
         raise ProviderUnavailable(
-            f"{where} returned {status} ({error_detail(content)}{asked})",
+            f"{where} returned {status} ({error_detail(content, secrets)}{asked})",
             target=target,
             status_code=status,
             retry_after=retry_after,
         )
     if status >= 400:
         raise ProviderRejected(
-            f"{where} returned {status} ({error_detail(content)})",
+            f"{where} returned {status} ({error_detail(content, secrets)})",
             target=target,
             status_code=status,
         )
@@ -142,7 +160,7 @@ def _response_date(response: httpx.Response) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-def error_detail(content: bytes) -> str:
+def error_detail(content: bytes, secrets: Collection[str] = ()) -> str:
     """A short summary of a provider's error body: codes, messages and locations only.
 
     Never the body itself: servers echo request input in errors (FastAPI's
@@ -167,7 +185,7 @@ def error_detail(content: bytes) -> str:
         )
     else:  # FeathersJS (VOXO): {"name", "message", ...}
         text = _joined(body.get("name"), body.get("message"))
-    return safe_text(text, _DETAIL_LIMIT) or "no error detail"
+    return safe_text(redact(text, secrets), _DETAIL_LIMIT) or "no error detail"
 
 
 def _joined(first: Any, second: Any) -> str:

@@ -104,6 +104,7 @@ class VoxoTokenAuth(httpx.Auth):
             target=self._target,
             now=self._clock.now(),
             refused="VOXO refused this target's email and password",
+            secrets=self._secrets,
         )
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

@@ -5,6 +5,14 @@ process that restarts resumes after it, so it receives again at most what it
 had not acknowledged. A lease (owner, token, expiry) lets one process at a time
 receive a consumer's events; an acknowledgement from a process whose lease was
 taken over is refused, so two processes never both move one cursor.
+
+``events replay`` moves the cursor of a consumer that may be running: it bumps
+the consumer's ``epoch`` in the same statement. An acknowledgement is a
+compare-and-set on the epoch its holder read, so the holder never writes over a
+replay from memory: it is told where the cursor went (:class:`CursorMoved`) and
+reads again from there; :meth:`PostgresConsumers.moved` lets an idle holder
+notice too. A consumer is deleted only while nobody holds it: deleting a
+running one would have it recreated at the outbox's start by its own next claim.
 """
 
 from __future__ import annotations
@@ -12,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Text, cast, func, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from worker.errors import ConsumerLost
-from worker.ports import ConsumerHeld, ConsumerInfo, ConsumerLease, Position
+from worker.ports import ConsumerHeld, ConsumerInfo, ConsumerLease, CursorMoved, Position
 from worker.storage.engine import storage_errors
 from worker.storage.tables import XID8, campaign_events, event_consumers
 
@@ -80,6 +88,7 @@ class PostgresConsumers:
             token=token,
             ttl=ttl,
             cursor=Position(xid=int(row.cursor_xid), id=int(row.cursor_id)),
+            epoch=int(row.epoch),
         )
 
     def _held(self, lease: ConsumerLease) -> list[ColumnElement[bool]]:
@@ -100,8 +109,11 @@ class PostgresConsumers:
                 )
         return bool(done.rowcount)
 
-    async def ack(self, lease: ConsumerLease, position: Position, now: datetime) -> None:
-        """Move the cursor forward to ``position`` (never back).
+    async def ack(
+        self, lease: ConsumerLease, position: Position, now: datetime
+    ) -> CursorMoved | None:
+        """Move the cursor forward to ``position`` (never back), unless a replay moved it
+        since ``lease.epoch``: then nothing is stored, and the new place is returned.
 
         Raises:
             ConsumerLost: another process holds the consumer now; nothing moved.
@@ -110,7 +122,11 @@ class PostgresConsumers:
             async with self.engine.begin() as conn:
                 held = (
                     await conn.execute(
-                        select(event_consumers.c.cursor_xid, event_consumers.c.cursor_id)
+                        select(
+                            event_consumers.c.cursor_xid,
+                            event_consumers.c.cursor_id,
+                            event_consumers.c.epoch,
+                        )
                         .where(*self._held(lease))
                         .with_for_update()
                     )
@@ -120,13 +136,37 @@ class PostgresConsumers:
                         f"consumer {lease.name!r} was taken over by another process; "
                         "this one stops receiving"
                     )
-                if Position(xid=int(held.cursor_xid), id=int(held.cursor_id)) >= position:
-                    return
+                stored = Position(xid=int(held.cursor_xid), id=int(held.cursor_id))
+                if int(held.epoch) != lease.epoch:
+                    return CursorMoved(epoch=int(held.epoch), cursor=stored)
+                if stored >= position:
+                    return None
                 await conn.execute(
                     update(event_consumers)
                     .where(event_consumers.c.name == lease.name)
                     .values(cursor_xid=_xid(position.xid), cursor_id=position.id, acked_at=now)
                 )
+        return None
+
+    async def moved(self, lease: ConsumerLease) -> CursorMoved | None:
+        """Where a replay put the cursor since ``lease.epoch``, or None (also when the
+        consumer is gone: renewing the lease tells that)."""
+        with storage_errors(f"reading consumer {lease.name!r}"):
+            async with self.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        select(
+                            event_consumers.c.cursor_xid,
+                            event_consumers.c.cursor_id,
+                            event_consumers.c.epoch,
+                        ).where(event_consumers.c.name == lease.name)
+                    )
+                ).first()
+        if row is None or int(row.epoch) == lease.epoch:
+            return None
+        return CursorMoved(
+            epoch=int(row.epoch), cursor=Position(xid=int(row.cursor_xid), id=int(row.cursor_id))
+        )
 
     async def release(self, lease: ConsumerLease) -> None:
         """Give the lease up (a standby process may take it at once)."""
@@ -139,15 +179,42 @@ class PostgresConsumers:
                 )
 
     async def move(self, name: str, position: Position) -> bool:
-        """Set a consumer's cursor (``events replay``); False when there is no such consumer."""
+        """Set a consumer's cursor (``events replay``); False when there is no such consumer.
+
+        Its holder, if it runs, reads again from ``position``: the epoch changes with it.
+        """
         with storage_errors(f"moving consumer {name!r}"):
             async with self.engine.begin() as conn:
                 done = await conn.execute(
                     update(event_consumers)
                     .where(event_consumers.c.name == name)
-                    .values(cursor_xid=_xid(position.xid), cursor_id=position.id)
+                    .values(
+                        cursor_xid=_xid(position.xid),
+                        cursor_id=position.id,
+                        epoch=event_consumers.c.epoch + 1,
+                    )
                 )
         return bool(done.rowcount)
+
+    async def delete(self, name: str, now: datetime) -> bool | ConsumerHeld:
+        """Forget a consumer and its cursor, unless a process holds it (then who does);
+        False when there is no such consumer."""
+        with storage_errors(f"deleting consumer {name!r}"):
+            async with self.engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        select(event_consumers.c.owner, event_consumers.c.lease_expires_at)
+                        .where(event_consumers.c.name == name)
+                        .with_for_update()
+                    )
+                ).first()
+                if row is None:
+                    return False
+                expires = row.lease_expires_at
+                if row.owner is not None and expires is not None and expires > now:
+                    return ConsumerHeld(owner=row.owner, expires_at=expires)
+                await conn.execute(delete(event_consumers).where(event_consumers.c.name == name))
+        return True
 
     async def list(self, now: datetime) -> list[ConsumerInfo]:
         """Every consumer with its cursor and lag (events after it, and the oldest one's age)."""

@@ -65,14 +65,22 @@ def display_url(url: str | URL) -> str:
     return shown.render_as_string(hide_password=True)
 
 
-def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
-    """An asyncpg engine with a small pool that checks connections before use."""
+def create_engine(
+    url: str | URL, *, pool_size: int = 5, max_overflow: int | None = None
+) -> AsyncEngine:
+    """An asyncpg engine with a small pool that checks connections before use.
+
+    It keeps up to ``pool_size`` connections open and opens up to ``max_overflow``
+    more (default: ``pool_size``) while busy, closing those when they come back:
+    at most ``pool_size + max_overflow`` per engine, which is what a server's
+    ``max_connections`` must leave room for, per process.
+    """
     parsed = url if isinstance(url, URL) else async_url(url)
     return create_async_engine(
         parsed.set(query={}),
         connect_args=_connect_args(parsed.query),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         json_serializer=json_text,
         json_deserializer=json_value,

@@ -56,6 +56,7 @@ class EventFeed:
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._wake = anyio.Event()
+        self._rewinds = 0  # a read that straddles a rewind is dropped
 
     async def __aenter__(self) -> Self:
         await self._connect()
@@ -93,19 +94,30 @@ class EventFeed:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
+    def rewind(self, position: Position) -> None:
+        """Read on after ``position`` (a replay): the next batch starts there, and a read
+        under way now is dropped rather than moving the cursor past it."""
+        self.cursor = position
+        self._rewinds += 1
+        self._wake.set()
+
     async def fetch(self) -> list[OutboxEvent]:
         """The next settled events after the cursor (up to ``batch_size`` scanned), advancing it."""
         if self._conn is None:
             await self._connect()
         assert self._conn is not None
+        rewinds = self._rewinds
         with storage_errors("reading events"):
-            found, self.cursor = await read_after(
+            found, cursor = await read_after(
                 self._conn,
                 self.cursor,
                 limit=self.batch_size,
                 types=self.types,
                 providers=self.providers,
             )
+        if rewinds != self._rewinds:  # rewound while reading: from the new place instead
+            return []
+        self.cursor = cursor
         return found
 
     async def batches(self, *, follow: bool = True) -> AsyncIterator[list[OutboxEvent]]:

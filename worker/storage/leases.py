@@ -12,6 +12,11 @@ The same statement keeps the target's newest observation: the fetch time of the
 newest page written. A page fetched before it is stale (the provider's state it
 shows was already superseded by what a later page showed) and is not applied.
 
+A run whose worker died stays ``running`` until a worker closes it as
+``abandoned``: the next one to claim its target, or to start
+(``worker.storage.lapsed``), whichever comes first. Meanwhile the
+reporting views read it as abandoned once its lease has expired (migration 0008).
+
 Schedule: a cycle that claims a target at ``now`` sets ``next_due_at`` to the
 end of the interval slot ``now`` falls in (slots are whole multiples of the
 interval since the Unix epoch), so each (target, interval) is synced once,
@@ -34,13 +39,13 @@ from worker.domain.records import Rejection, RejectionKind, redact
 from worker.errors import LeaseLost
 from worker.ports import Claim, Clock, Lease, LeaseHeld, NotDue, RunSummary
 from worker.storage.engine import storage_errors
+from worker.storage.lapsed import abandon_runs
 from worker.storage.rejections import upsert_rejections
 from worker.storage.tables import sync_runs, sync_targets
 
 __all__ = ["PostgresLeases", "fence", "slot_end"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ABANDONED = "abandoned: the worker running it stopped renewing its lease"
 
 
 def slot_end(now: datetime, interval: float) -> datetime:
@@ -139,7 +144,7 @@ class PostgresLeases:
                     return LeaseHeld(owner=row.lease_owner, expires_at=expires)
                 took_over = None if own else row.lease_owner
                 if row.lease_owner is not None:  # its holder stopped renewing: take it back
-                    await self._abandon_runs(conn, target, now)
+                    await abandon_runs(conn, target, now)
                     await conn.execute(
                         update(sync_targets)
                         .where(_this_target(target))
@@ -154,7 +159,7 @@ class PostgresLeases:
                 token = row.lease_token + 1
                 # Read after the row lock: a run never starts before the one it follows ended.
                 started_at = clock.now()
-                await self._abandon_runs(conn, target, now)
+                await abandon_runs(conn, target, now)
                 await conn.execute(
                     update(sync_targets)
                     .where(_this_target(target))
@@ -189,18 +194,6 @@ class PostgresLeases:
             ttl=ttl,
             took_over_from=took_over,
             last_full_refresh_at=row.last_full_refresh_at,
-        )
-
-    @staticmethod
-    async def _abandon_runs(conn: AsyncConnection, target: TargetKey, now: datetime) -> None:
-        await conn.execute(
-            update(sync_runs)
-            .where(
-                sync_runs.c.provider == target.provider,
-                sync_runs.c.account == target.account,
-                sync_runs.c.status == "running",
-            )
-            .values(status="abandoned", finished_at=now, error=ABANDONED)
         )
 
     async def renew(self, lease: Lease, now: datetime) -> bool:

@@ -32,8 +32,9 @@ async def upsert_rejections(
     rows: dict[str, dict[str, Any]] = {}
     for rej in rejections:
         # Whatever the provider sent, what is stored here is storable and bounded.
-        raw = redact(safe_payload(rej.raw), secrets)
-        reason = redact(safe_text(rej.reason, REASON_CHARS), secrets)
+        # Secrets are blanked before anything is cut: a cut must never keep a secret's head.
+        raw = redact(safe_payload(rej.raw, secrets=secrets), secrets)
+        reason = safe_text(redact(rej.reason, secrets), REASON_CHARS)
         row = {
             "fingerprint": _fingerprint(target, rej, raw, reason),
             "provider": target.provider,
@@ -43,7 +44,7 @@ async def upsert_rejections(
             "field": safe_text(rej.field),
             "reason": reason,
             "raw": raw,
-            "detail": redact(safe_payload(dict(rej.detail)), secrets),
+            "detail": redact(safe_payload(dict(rej.detail), secrets=secrets), secrets),
             "first_seen_at": seen_at,
             "last_seen_at": seen_at,
             "occurrences": 1,

@@ -1,14 +1,14 @@
 """Reporting: the read-only role, and each target's status for ``campaign-sync status``.
 
 The views themselves are made by migration 0007 (``current_campaigns``,
-``campaign_status_intervals``, ``system_pauses_daily``, ``target_freshness``);
-the README documents their columns.
+``campaign_status_intervals``, ``system_pauses_daily``, ``target_freshness``)
+and 0008 (``sync_run_outcomes``; ``target_freshness`` reads a run whose lease
+lapsed as abandoned); the README documents their columns.
 
 :func:`grant_reader` makes a role that can read every table and view of the
-schema and write none. It is ``NOLOGIN``: an operator grants it to a login
-role (``GRANT campaign_sync_reader TO grafana``), so no password is ever made
-here. :func:`target_status` reads what ``status`` shows; :func:`render_status_table`
-and :func:`status_json` are pure.
+schema and write none (:mod:`worker.storage.roles` makes it, and the
+subscriber's role). :func:`target_status` reads what ``status`` shows;
+:func:`render_status_table` and :func:`status_json` are pure.
 
 Backlog, per target: ``consumer_lag`` counts the target's events after each
 durable consumer's cursor (those its type and provider filters pass), which
@@ -22,18 +22,15 @@ pending deliveries.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from worker.errors import ConfigError, StorageError
 from worker.storage.engine import storage_errors
-from worker.storage.tables import metadata
 
 __all__ = [
     "READER_ROLE",
@@ -53,98 +50,16 @@ VIEWS = (
     "campaign_status_intervals",
     "system_pauses_daily",
     "target_freshness",
+    "sync_run_outcomes",
 )
-# Lowercase only: the role then reads the same quoted or not (GRANT x TO grafana).
-_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_RESERVED = frozenset({"public", "none", "current_role", "current_user", "session_user"})
 _ERROR_CHARS = 60  # of a last error, in the text table (JSON keeps it whole)
 
 
-def _role(role: str) -> str:
-    if not _ROLE_NAME.fullmatch(role) or role.startswith("pg_") or role in _RESERVED:
-        raise ConfigError(
-            f"role name {role[:80]!r} is not allowed: use lowercase letters, digits and _ "
-            "(at most 63, not starting with a digit or pg_)"
-        )
-    return role
-
-
 async def grant_reader(engine: AsyncEngine, role: str = READER_ROLE) -> None:
-    """Create ``role`` if missing (NOLOGIN) and let it read, never write, the schema.
+    """Create or update the read-only role: :func:`worker.storage.roles.grant_reader`."""
+    from worker.storage.roles import grant_reader as grant  # roles reads VIEWS from here
 
-    Grants CONNECT on the database, USAGE on the schema and only SELECT on every
-    table and view of campaign-sync (after revoking anything else the role held
-    on them), plus SELECT on tables and views that the connected user creates in
-    the schema later (default privileges: later migrations run as that user).
-    Idempotent; safe when another session creates the same role at once.
-
-    Raises:
-        ConfigError: ``role`` is not a plain lowercase identifier (or is reserved).
-        StorageError: the schema is not migrated, or the user may not create roles
-            or grant on these objects.
-    """
-    quote = engine.dialect.identifier_preparer.quote  # only where needed (a keyword, say)
-    name = quote(_role(role))
-    with storage_errors(f"granting read access to role {role}"):
-        async with engine.begin() as conn:
-            schema, database = (
-                await conn.execute(text("SELECT current_schema(), current_database()"))
-            ).one()
-            await _require_views(conn, [f"{quote(schema)}.{quote(view)}" for view in VIEWS])
-            await _refuse_writers(conn, role)
-            # Roles are cluster-wide: another session may create this one concurrently.
-            await conn.execute(
-                text(
-                    "DO $$ BEGIN "
-                    f"IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{role}') "
-                    f"THEN CREATE ROLE {name} NOLOGIN; END IF; "
-                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-                )
-            )
-            objects = ", ".join(
-                f"{quote(schema)}.{quote(obj)}"
-                for obj in (*(t.name for t in metadata.sorted_tables), "alembic_version", *VIEWS)
-            )
-            for statement in (
-                f"GRANT CONNECT ON DATABASE {quote(database)} TO {name}",
-                f"GRANT USAGE ON SCHEMA {quote(schema)} TO {name}",
-                f"REVOKE ALL ON TABLE {objects} FROM {name}",
-                f"GRANT SELECT ON TABLE {objects} TO {name}",
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {quote(schema)} GRANT SELECT ON TABLES "
-                f"TO {name}",
-            ):
-                await conn.execute(text(statement))
-
-
-_MISSING = text("SELECT v FROM unnest(CAST(:names AS text[])) AS v WHERE to_regclass(v) IS NULL")
-
-
-async def _require_views(conn: AsyncConnection, names: list[str]) -> None:
-    """Raise StorageError unless every view (schema-qualified, quoted) exists."""
-    missing = (await conn.execute(_MISSING, {"names": names})).scalars().all()
-    if missing:
-        raise StorageError(
-            f"the reporting views are missing ({', '.join(missing)}): run campaign-sync migrate"
-        )
-
-
-async def _refuse_writers(conn: AsyncConnection, role: str) -> None:
-    """A superuser, or the tables' owner (or a member of it), would stay able to write."""
-    writer = (
-        await conn.execute(
-            text(
-                "SELECT r.rolsuper OR pg_has_role(r.oid, c.relowner, 'USAGE') "
-                "FROM pg_catalog.pg_roles r CROSS JOIN pg_catalog.pg_class c "
-                "WHERE r.rolname = :role AND c.oid = to_regclass('campaigns')"
-            ),
-            {"role": role},
-        )
-    ).scalar()
-    if writer:
-        raise ConfigError(
-            f"role {role} can write campaign-sync's tables (a superuser, or their owner "
-            "or a member of it): name a separate reader role"
-        )
+    await grant(engine, role)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +68,10 @@ class TargetStatus:
 
     ``age_seconds`` is the age of ``last_success_at`` at ``as_of`` (the database's
     clock when it was read); ``last_error`` is the newest failed or abandoned
-    run's. ``campaigns`` counts campaigns that are not vanished by status;
+    run's. ``last_status`` is the last finished run's, or ``abandoned`` while the
+    newest run is still recorded ``running`` but its lease has expired (its worker
+    died; the next worker to claim the target or to start closes it so).
+    ``campaigns`` counts campaigns that are not vanished by status;
     ``lease_owner`` is whoever last took the lease and has not released it
     (expired when ``lease_expires_at`` has passed). Backlog: see the module docstring.
     """
@@ -266,7 +184,7 @@ class Backlog:
 async def outbox_backlog(engine: AsyncEngine) -> Backlog:
     """The backlog figures for ``/metrics``: the lag and pending queries of
     :func:`target_status` alone (no campaign counts: this runs every few seconds).
-    Raises StorageError."""
+    Every consumer and sink is there, 0 when it has caught up. Raises StorageError."""
     backlog: defaultdict[str, int] = defaultdict(int)
     with storage_errors("reading the outbox backlog"):
         async with engine.connect() as conn:
@@ -275,12 +193,14 @@ async def outbox_backlog(engine: AsyncEngine) -> Backlog:
             for _, _, sink, queued, _ in await conn.execute(_DELIVERIES):
                 backlog[f"webhook:{sink}"] += int(queued or 0)
             sinks = (await conn.execute(_SINKS)).all()
-    for name, _ in sinks:
-        backlog.setdefault(f"webhook:{name}", 0)
+            consumers = (await conn.execute(_CONSUMERS)).scalars().all()
+    for name in (*consumers, *(f"webhook:{name}" for name, _ in sinks)):
+        backlog.setdefault(name, 0)  # _LAG joins events: a caught-up consumer has no row
     return Backlog(dict(backlog), {name: disabled for name, disabled in sinks})
 
 
 _SINKS = text("SELECT name, disabled_at IS NOT NULL FROM webhook_sinks ORDER BY name")
+_CONSUMERS = text("SELECT name FROM event_consumers")
 
 
 def _span(seconds: float) -> str:

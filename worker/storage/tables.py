@@ -177,6 +177,8 @@ event_consumers = Table(
     _tz("lease_expires_at"),
     _tz("created_at", nullable=False),
     _tz("acked_at"),
+    # Bumped by every replay: a running consumer that read another epoch reads again.
+    Column("epoch", BigInteger, nullable=False, server_default=text("0")),
 )
 
 webhook_sinks = Table(
@@ -216,6 +218,8 @@ webhook_deliveries = Table(
     _tz("created_at", nullable=False),
     _tz("delivered_at"),
     _tz("dead_at"),
+    # The last failure, if a later success of the sink may bring the next attempt forward.
+    _tz("early_after"),
     UniqueConstraint("sink", "event_id"),
     # Pending deliveries in outbox order: a claim reads them from the front.
     Index("ix_webhook_deliveries_due", "sink", "status", "event_xid", "event_row"),

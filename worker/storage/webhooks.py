@@ -3,7 +3,12 @@
 A delivery is *due* when it is pending, its next attempt time has come, no
 sender holds its claim, and it is the oldest pending delivery of its campaign
 for that sink (so each campaign's events arrive in order, while a slow campaign
-holds back only itself). Claims are taken with ``FOR UPDATE SKIP LOCKED`` and
+holds back only itself). Its time has also come *early* when its last attempt
+failed before the sink's last success (``early_after < last_success_at``): a
+receiver that answers again is healthy, so what failed during its outage need
+not wait for its retry slot. An early attempt that fails keeps its slot and
+its attempt count; a failure that came with a Retry-After is never brought
+forward. Claims are taken with ``FOR UPDATE SKIP LOCKED`` and
 last ``hold`` seconds, so replicas never send one attempt at once, and a sender
 that dies mid-attempt loses its claim to the next one.
 """
@@ -19,6 +24,7 @@ from sqlalchemy import and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from worker.config.secret_urls import printable_url
 from worker.domain.events import to_cloudevent
 from worker.ports import DeadLetter, DueDelivery, OutboxEvent, SinkState
 from worker.storage.engine import storage_errors
@@ -36,7 +42,12 @@ class PostgresWebhooks:
         self.engine = engine
 
     async def register(self, sink: str, url: str, now: datetime) -> SinkState:
-        """Create the sink's row (or update its URL) and return its state."""
+        """Create the sink's row (or update its URL) and return its state.
+
+        The row holds the URL as it may be printed (the reader role reads this
+        table): a URL given by reference keeps only its origin.
+        """
+        url = printable_url(url)
         with storage_errors(f"registering webhook sink {sink!r}"):
             async with self.engine.begin() as conn:
                 stmt = pg_insert(webhook_sinks).values(name=sink, url=url, created_at=now)
@@ -95,7 +106,8 @@ class PostgresWebhooks:
     async def claim_due(
         self, sink: str, *, now: datetime, limit: int, hold: float
     ) -> list[DueDelivery]:
-        """Claim up to ``limit`` due deliveries (one per campaign) for ``hold`` seconds."""
+        """Claim up to ``limit`` due deliveries (one per campaign) for ``hold`` seconds,
+        those brought forward by a later success of the sink included (``early``)."""
         earlier = d.alias("earlier")
         blocked = exists().where(
             earlier.c.sink == d.c.sink,
@@ -105,12 +117,26 @@ class PostgresWebhooks:
             earlier.c.status == "pending",
             tuple_(earlier.c.event_xid, earlier.c.event_row) < tuple_(d.c.event_xid, d.c.event_row),
         )
+        last_success = (
+            select(webhook_sinks.c.last_success_at)
+            .where(webhook_sinks.c.name == sink)
+            .scalar_subquery()
+        )
+        early = and_(d.c.next_attempt_at > now, d.c.early_after < last_success)
         query = (
-            select(d.c.id, d.c.event_id, d.c.body, d.c.attempts, d.c.campaign_id)
+            select(
+                d.c.id,
+                d.c.event_id,
+                d.c.body,
+                d.c.attempts,
+                d.c.campaign_id,
+                d.c.next_attempt_at,
+                early.label("early"),
+            )
             .where(
                 d.c.sink == sink,
                 d.c.status == "pending",
-                d.c.next_attempt_at <= now,
+                or_(d.c.next_attempt_at <= now, early),
                 or_(d.c.locked_until.is_(None), d.c.locked_until <= now),
                 ~blocked,
             )
@@ -134,6 +160,8 @@ class PostgresWebhooks:
                 body=r.body,
                 attempts=r.attempts,
                 campaign_id=r.campaign_id,
+                due_at=r.next_attempt_at,
+                early=bool(r.early),
             )
             for r in rows
         ]
@@ -171,13 +199,20 @@ class PostgresWebhooks:
         status: int | None,
         error: str,
         retry_at: datetime | None,
+        asked_to_wait: bool = False,
     ) -> SinkState:
-        """Record a failed attempt: due again at ``retry_at``, or dead when it is ``None``."""
+        """Record a failed attempt: due again at ``retry_at``, or dead when it is ``None``.
+
+        A later success of the sink brings the retry forward, unless the receiver
+        ``asked_to_wait`` (Retry-After). An early attempt (``delivery.early``) is not
+        counted: it used none of the delivery's retries.
+        """
         values: dict[str, Any] = {
-            "attempts": d.c.attempts + 1,
+            "attempts": d.c.attempts + (0 if delivery.early else 1),
             "last_status": status,
             "last_error": error,
             "locked_until": None,
+            "early_after": None if asked_to_wait else now,
         }
         if retry_at is None:
             values.update(status="dead", dead_at=now)
@@ -260,6 +295,7 @@ class PostgresWebhooks:
                         next_attempt_at=d.c.created_at,
                         dead_at=None,
                         locked_until=None,
+                        early_after=None,
                     )
                 )
                 return int(result.rowcount)

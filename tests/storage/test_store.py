@@ -80,6 +80,23 @@ async def test_versions_history_and_current_row(engine: AsyncEngine) -> None:
     await store.finish(run, T, RunSummary(status="succeeded"))
 
 
+async def test_the_first_and_last_instants_datetime_holds_round_trip(engine: AsyncEngine) -> None:
+    """asyncpg writes ``datetime.min``/``max`` (as aware UTC) as ``-infinity``/``infinity`` and
+    reads those back naive: a provider time at 0001-01-01T00:00:00Z once made every later
+    cycle of its target fail to load its campaign. Stored, it reads back as written."""
+    store = PostgresStore(engine)
+    run = await claim(store, TARGET, T)
+    first = datetime.min.replace(tzinfo=UTC)
+    last = datetime.max.replace(tzinfo=UTC)
+    edges = replace(campaign(), scheduled_start_at=first, finished_at=last)
+    assert await apply(store, run, edges) == 1
+    stored = (await store.load(TARGET, ["1"]))["1"]
+    assert (stored.campaign.scheduled_start_at, stored.campaign.finished_at) == (first, last)
+    assert stored.head.scheduled_start_at == first
+    assert await apply(store, run, edges, at=T + timedelta(minutes=1)) == 0  # unchanged
+    await store.finish(run, T, RunSummary(status="succeeded"))
+
+
 async def test_writing_the_same_change_twice_inserts_nothing_twice(engine: AsyncEngine) -> None:
     store = PostgresStore(engine)
     lease = await claim(store, TARGET, T)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import UTC, datetime
 from typing import Any
 
 from worker.domain.campaign import TIME_FIELDS, Campaign, Counters, PausedBy, Status
@@ -10,7 +11,7 @@ from worker.domain.diff import Change, StoredHead
 from worker.domain.windows import CallWindow
 from worker.storage.engine import json_value
 
-__all__ = ["HEAD_COLUMNS", "campaign_from_row", "campaign_row", "head_from_row"]
+__all__ = ["HEAD_COLUMNS", "campaign_from_row", "campaign_row", "head_from_row", "instant"]
 
 _COUNTER_COLUMNS = tuple(f.name for f in fields(Counters))  # columns share the field names
 
@@ -65,12 +66,12 @@ def head_from_row(row: Any) -> StoredHead:
         status=Status(m["status"]),
         status_derived=m["status_derived"],
         observed_at=m["last_changed_at"],
-        provider_updated_at=m["provider_updated_at"],
+        provider_updated_at=instant(m["provider_updated_at"]),
         vanished_at=m["vanished_at"],
         missed_listings=m["missed_listings"],
         list_hash=m["list_hash"],
-        scheduled_start_at=m["scheduled_start_at"],
-        scheduled_end_at=m["scheduled_end_at"],
+        scheduled_start_at=instant(m["scheduled_start_at"]),
+        scheduled_end_at=instant(m["scheduled_end_at"]),
     )
 
 
@@ -91,12 +92,21 @@ def campaign_from_row(row: Any) -> Campaign:
         status_derived=m["status_derived"],
         paused_by=None if m["paused_by"] is None else PausedBy(m["paused_by"]),
         counters=Counters(**{name: m[name] for name in _COUNTER_COLUMNS}),
-        **{name: m[name] for name in TIME_FIELDS},
+        **{name: instant(m[name]) for name in TIME_FIELDS},
         call_window=None if window is None else CallWindow.from_json(window),
         time_flags=tuple(flags),
         degraded=tuple(degraded),
         raw=raw,
     )
+
+
+def instant(value: datetime | None) -> datetime | None:
+    """A ``timestamptz`` as written. asyncpg writes ``datetime.min`` and ``max`` (aware, UTC:
+    a provider may send 0001-01-01T00:00:00Z) as ``-infinity`` and ``infinity``, and reads
+    those back as naive ``datetime.min`` and ``max``; they are UTC, as everything stored is."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _decoded(value: Any) -> Any:

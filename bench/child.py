@@ -58,8 +58,8 @@ def _id_of(spec: Spec, record: dict[str, Any]) -> str:
 
 
 async def campaign_sync(spec: Spec) -> dict[str, Any]:
-    from worker.app import open_runtime
     from worker.config import load_settings
+    from worker.runtime.app import open_runtime
 
     settings = load_settings(Path(spec["config"]))
     async with open_runtime(settings) as runtime:

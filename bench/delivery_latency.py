@@ -41,14 +41,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from worker import subscribe
-from worker.app import open_runtime
 from worker.clock import ManualClock, SystemClock
 from worker.config import NatsSettings, Settings, VoxV3Target, WebhookSettings
 from worker.delivery.nats import NatsRelay
 from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.diff import diff
-from worker.http_server import serve
 from worker.ports import RunSummary
+from worker.runtime.app import open_runtime
+from worker.runtime.http_server import serve
 from worker.simulators.vox_engine import VoxCampaign, VoxEngine
 from worker.simulators.vox_v3 import create_app
 from worker.storage import migrate

@@ -28,7 +28,7 @@ from pathlib import Path
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres
 from worker.storage.engine import create_engine

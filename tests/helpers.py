@@ -15,11 +15,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from worker.app import Runtime, open_runtime
 from worker.clock import ManualClock
 from worker.config import Settings, Target
 from worker.domain.campaign import TargetKey
 from worker.ports import Clock, Lease
+from worker.runtime.app import Runtime, open_runtime
 from worker.storage.postgres import PostgresStore
 from worker.storage.tables import campaign_events, campaign_history, sync_errors
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 
 from worker import __version__
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 from worker.storage import migrate
 

@@ -12,11 +12,11 @@ from prometheus_client import REGISTRY
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.errors import StorageError
-from worker.pipeline import CyclePolicy, SyncPipeline
 from worker.providers.vox_v3 import VoxV3Provider
 from worker.simulators.faults import Faults
 from worker.storage.engine import create_engine
 from worker.storage.postgres import PostgresStore
+from worker.sync.pipeline import CyclePolicy, SyncPipeline
 
 
 def closed_port() -> int:

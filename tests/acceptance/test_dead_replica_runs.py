@@ -25,7 +25,7 @@ from tests.acceptance.test_cli import cli, plain
 from tests.daemon import Daemon, daemon, run_command
 from tests.helpers import Gate, row
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators import vox_v2, vox_v3
 from worker.storage.lapsed import ABANDONED
 

@@ -20,8 +20,8 @@ from tests.acceptance.test_cli import cli, config, plain, simulator
 from tests.helpers import Gate, claim, commits_with_events, row
 from worker.clock import ManualClock
 from worker.domain.campaign import TargetKey
-from worker.http_server import serve
 from worker.ports import RunSummary
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 from worker.storage.postgres import PostgresStore
 

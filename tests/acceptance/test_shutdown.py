@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.daemon import daemon, plain, run_command
 from tests.helpers import row
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 
 pytestmark = pytest.mark.slow
 

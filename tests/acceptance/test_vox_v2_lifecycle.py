@@ -28,10 +28,10 @@ from tests.helpers import (
     secret,
 )
 from tests.kits.vox_v2 import SEOUL_DAY
-from worker.app import Runtime
 from worker.clock import ManualClock
 from worker.config import VoxV2Target
 from worker.domain.timestamps import to_iso8601
+from worker.runtime.app import Runtime
 from worker.simulators import vox_v3
 from worker.simulators.vox_engine import VoxEngine
 from worker.simulators.vox_v2 import DEMO_API_KEY, create_app, demo_app

@@ -21,9 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.conftest import T0
 from tests.helpers import assert_quiet_cycle, count, errors, event_types, events, row, runtime_for
 from tests.kits.voxo import EMAIL, PASSWORD, TARGET, TENANT, campaign
-from worker.app import Runtime
 from worker.clock import ManualClock
 from worker.domain.timestamps import to_iso8601
+from worker.runtime.app import Runtime
 from worker.simulators.faults import Faults
 from worker.simulators.voxo import create_app
 from worker.simulators.voxo_engine import VoxoEngine

@@ -23,9 +23,9 @@ from worker.clock import ManualClock
 from worker.config import HttpSettings
 from worker.domain.campaign import Status
 from worker.errors import NormalizationError, ProviderAuthError, ProviderUnavailable
-from worker.http_server import serve
 from worker.ports import Provider
 from worker.providers import PROVIDERS
+from worker.runtime.http_server import serve
 from worker.simulators.faults import Faults
 
 KITS = all_kits()

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.delivery.outbox import ACME, campaign, writers
 from worker.clock import ManualClock
 from worker.config import HealthSettings
-from worker.health import health_app
 from worker.ports import ConsumerLease, Position
+from worker.runtime.health import health_app
+from worker.runtime.watchdog import Watchdog
 from worker.storage.consumers import PostgresConsumers
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore
 from worker.storage.reporting import outbox_backlog
-from worker.watchdog import Watchdog
 
 Backlogs = Mapping[str, float]
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.acceptance.test_cli import plain
 from tests.delivery.outbox import ACME, campaign, writers
-from worker.cli_output import PIPE_CLOSED
+from worker.cli.output import PIPE_CLOSED
 from worker.storage.postgres import PostgresStore
 
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ from tests.delivery.nats_server import (  # the fixtures are used by their names
 )
 from tests.delivery.test_nats_relay import take
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 
 pytestmark = pytest.mark.slow

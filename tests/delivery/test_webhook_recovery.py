@@ -21,7 +21,7 @@ from worker.clock import ManualClock
 from worker.config import WebhookSettings
 from worker.delivery.webhook import WebhookSink
 from worker.domain.campaign import TargetKey
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.storage.consumers import PostgresConsumers
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore

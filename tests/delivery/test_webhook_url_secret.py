@@ -15,12 +15,12 @@ from starlette.types import Receive, Scope, Send
 from tests.delivery.receiver import SECRET, Receiver
 from tests.delivery.test_webhooks import drain, write_events
 from tests.helpers import row
-from worker.app import open_runtime
 from worker.clock import ManualClock
 from worker.config import load_settings, show_settings
-from worker.http_server import serve
-from worker.logs import configure_logging
-from worker.redaction import SecretValues
+from worker.observability.logs import configure_logging
+from worker.observability.redaction import SecretValues
+from worker.runtime.app import open_runtime
+from worker.runtime.http_server import serve
 
 TOKEN = "hook-Token-6Vb3-Upsilon"
 

@@ -18,11 +18,11 @@ from tests.acceptance.test_cli import cli, plain
 from tests.delivery.outbox import ACME, GLOBEX, T, campaign, out_of_order, writers
 from tests.delivery.receiver import SECRET, Receiver
 from tests.helpers import row
-from worker.app import open_runtime
 from worker.clock import ManualClock
 from worker.config import Settings, WebhookSettings
 from worker.delivery.webhook import RETRY_SCHEDULE, WebhookSink
 from worker.ports import Position
+from worker.runtime.app import open_runtime
 from worker.storage.consumers import PostgresConsumers
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore

@@ -23,9 +23,9 @@ from tests.helpers import row, runtime_for
 from tests.hostile.server import KEY, Answer, HostileVox
 from tests.kits import all_kits
 from worker.clock import ManualClock
-from worker.http_server import serve
 from worker.ports import RawRecord
 from worker.providers.vox_v3 import VoxV3Provider
+from worker.runtime.http_server import serve
 from worker.simulators.faults import Faults
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 

@@ -14,7 +14,7 @@ import pytest
 from tests.daemon import daemon, free_port, run_command
 from tests.reliability.invariants import check_invariants
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres

@@ -31,7 +31,7 @@ from tests.reliability.invariants import as_received, check_invariants, first_ar
 from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres

@@ -27,7 +27,7 @@ from tests.helpers import stored_event_ids
 from tests.kits.vox_v3 import KEY, KIT
 from tests.reliability.invariants import check_invariants, first_arrivals
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.faults import Faults
 from worker.storage.integrity import integrity_violations
 

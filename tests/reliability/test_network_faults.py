@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.helpers import assert_quiet_cycle
 from tests.reliability.fault_proxy import Fault, fault_proxy
 from tests.reliability.invariants import check_invariants
-from worker.app import open_runtime
 from worker.clock import ManualClock
 from worker.config import HttpSettings, Settings, VoxV3Target
-from worker.http_server import serve
+from worker.runtime.app import open_runtime
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 
 pytestmark = pytest.mark.storage

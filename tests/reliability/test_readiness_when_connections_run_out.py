@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.daemon import Daemon, daemon, free_port, plain, run_command
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.storage]

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.daemon import Daemon, daemon, plain, run_command
 from tests.reliability.invariants import check_invariants
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.storage]

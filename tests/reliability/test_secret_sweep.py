@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from tests.acceptance.test_cli import cli
 from tests.daemon import daemon, run_command
 from worker.clock import ManualClock
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.storage]

@@ -45,12 +45,12 @@ from tests.helpers import backends, stored_event_ids
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
 from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
-from worker.app import open_runtime
+from worker.cli.demo import SECONDS_PER_DAY, demo_simulators, demo_start
 from worker.clock import AcceleratedClock
 from worker.config import NatsSettings, Settings, WebhookSettings
-from worker.demo import SECONDS_PER_DAY, demo_simulators, demo_start
-from worker.http_server import serve
-from worker.scheduler import SyncScheduler
+from worker.runtime.app import open_runtime
+from worker.runtime.http_server import serve
+from worker.runtime.scheduler import SyncScheduler
 from worker.storage.webhooks import PostgresWebhooks
 
 pytestmark = [pytest.mark.soak, pytest.mark.slow, pytest.mark.timeout(600)]

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.delivery.receiver import SECRET, Receiver
 from tests.reliability.fault_proxy import Fault, fault_proxy
 from tests.reliability.invariants import check_invariants, first_arrivals
-from worker.app import Runtime, open_runtime
 from worker.clock import ManualClock
 from worker.config import Settings, VoxV3Target, WebhookSettings
 from worker.delivery.webhook import RETRY_SCHEDULE, WebhookSink
-from worker.http_server import serve
+from worker.runtime.app import Runtime, open_runtime
+from worker.runtime.http_server import serve
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 from worker.storage.webhooks import PostgresWebhooks
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers import postgres_processes
-from worker.app import open_database
 from worker.config import Settings
 from worker.errors import EmbeddedDatabaseError
+from worker.runtime.database import open_database
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres, bundled_major_version
 

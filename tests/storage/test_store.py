@@ -17,11 +17,11 @@ from worker.domain.campaign import Campaign, Counters, Status, TargetKey
 from worker.domain.diff import diff
 from worker.domain.records import Rejection, RejectionKind
 from worker.errors import LeaseLost
-from worker.leasing import under_lease
 from worker.ports import Lease, RunSummary
 from worker.storage.feed import EventFeed
 from worker.storage.postgres import PostgresStore
 from worker.storage.tables import campaign_events, campaign_history, sync_runs
+from worker.sync.leasing import under_lease
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TARGET = TargetKey(provider="vox_v3", account="acme")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from worker.cli_output import CliOutput
+from worker.cli.output import CliOutput
 
 SECRET = "vox-key-crash-9Qx"
 

@@ -82,7 +82,7 @@ def test_the_event_catalogue_lists_every_kind() -> None:
 
 
 def test_the_documented_exit_codes_are_the_clis() -> None:
-    from worker import cli
+    from worker.cli import commands as cli
 
     for code in ("1 a sync target failed", "2 invalid configuration", "4 a target is being"):
         assert code in " ".join((cli.__doc__ or "").split())

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from worker.config import HttpSettings
 from worker.domain.campaign import TargetKey
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
-from worker.logs import JsonFormatter, SecretFilter
+from worker.observability.logs import JsonFormatter, SecretFilter
 from worker.providers.base import ProviderHttp, StaticHeaderAuth, backoff_for
 from worker.providers.responses import parse_retry_after
 

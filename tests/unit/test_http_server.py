@@ -7,7 +7,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from worker.http_server import serve
+from worker.runtime.http_server import serve
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,7 +3,7 @@
 There is no ``promtool`` on PyPI, so the rules are checked here: their shape as
 Prometheus loads it, every expression parsed by a real PromQL parser
 (``promql-parser``), and every series they read one the worker exports, with
-its labels and label values. A metric renamed in ``worker/metrics.py`` must be
+its labels and label values. A metric renamed in ``worker/observability/metrics.py`` must be
 renamed in ``METRICS`` below and then in the alerts and the dashboard.
 """
 

@@ -14,8 +14,8 @@ from worker.clock import ManualClock
 from worker.config import VoxV3Target
 from worker.domain.campaign import record_fingerprint
 from worker.domain.records import RejectionKind
-from worker.listing import Listing
 from worker.providers.vox_v3 import VoxV3Provider
+from worker.sync.listing import Listing
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 SEED = json.loads(

@@ -12,7 +12,7 @@ from anyio import wait_all_tasks_blocked
 from tests.conftest import T0
 from worker.clock import ManualClock
 from worker.errors import ProviderUnavailable
-from worker.prefetch import consume_prefetched
+from worker.sync.prefetch import consume_prefetched
 
 
 async def test_pages_are_fetched_ahead_while_one_is_written_and_no_further() -> None:

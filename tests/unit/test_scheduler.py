@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from worker.ports import RunSummary
-from worker.scheduler import SyncScheduler, tick_seconds
+from worker.runtime.scheduler import SyncScheduler, tick_seconds
 
 
 async def test_each_target_runs_immediately_then_on_its_interval() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from worker.config import load_settings, show_settings
 from worker.errors import ConfigError
-from worker.logs import JsonFormatter, SecretFilter
+from worker.observability.logs import JsonFormatter, SecretFilter
 
 TOKEN = "Tk-8Jd2-Omicron"
 PASSWORD = "Pw-3Fs6-Lambda"

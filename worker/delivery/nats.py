@@ -46,19 +46,19 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from worker import metrics
 from worker.config import NatsSettings
 from worker.delivery.subjects import escape_token, subject_for, unescape_token
 from worker.delivery.subscribe import FeedFactory, SubscribedEvent, Subscription
 from worker.domain.campaign import CampaignKey
 from worker.domain.records import redact
 from worker.errors import BrokerUnavailable, ConsumerLost, StorageError
+from worker.observability import loggers, metrics
 from worker.ports import Clock, ConsumerStore
 
 __all__ = ["CONTENT_TYPE", "NatsRelay", "escape_token", "subject_for", "unescape_token"]
 
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.NATS)
 
 CONTENT_TYPE = "application/cloudevents+json"
 _STREAM_NAME_IN_USE = 10058  # JetStream's code when another relay created the stream first

@@ -34,6 +34,7 @@ import anyio
 
 from worker.domain.events import to_cloudevent
 from worker.errors import ConsumerLost, StorageError
+from worker.observability import loggers
 from worker.ports import (
     Clock,
     ConsumerLease,
@@ -46,7 +47,7 @@ from worker.ports import (
 
 __all__ = ["SubscribedEvent", "Subscription"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.SUBSCRIBE)
 
 FeedFactory = Callable[[Position], AbstractAsyncContextManager[Feed]]
 

@@ -39,19 +39,19 @@ from datetime import datetime, timedelta
 import anyio
 import httpx
 
-from worker import metrics
 from worker.clock import SystemClock
 from worker.config import WebhookSettings
 from worker.delivery.subscribe import FeedFactory, Subscription
 from worker.domain.poison import safe_text
 from worker.domain.records import redact
 from worker.errors import ConsumerLost, StorageError, WorkerError
+from worker.observability import loggers, metrics
 from worker.ports import Clock, ConsumerStore, DueDelivery, WebhookStore
 from worker.retry_after import parse_retry_after
 
 __all__ = ["RETRY_SCHEDULE", "WebhookSink", "next_attempt", "sign", "signing_key"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.WEBHOOK)
 
 # Seconds before attempt 1, 2, …: the schedule of the established senders (Svix).
 RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18_000.0, 36_000.0, 36_000.0)

@@ -27,7 +27,6 @@ import httpx
 import stamina
 from aiolimiter import AsyncLimiter
 
-from worker import metrics
 from worker.clock import SystemClock
 from worker.config import HttpSettings, TargetBase
 from worker.domain.campaign import Status, TargetKey
@@ -38,9 +37,10 @@ from worker.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from worker.observability import metrics
+from worker.observability.redaction import SecretValues
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.responses import decode_response
-from worker.redaction import SecretValues
 
 __all__ = ["HttpProvider", "ProviderHttp", "StaticHeaderAuth", "backoff_for"]
 

@@ -15,12 +15,13 @@ import anyio
 
 from worker.domain.campaign import TargetKey
 from worker.errors import ProviderAuthError, ProviderError, ProviderRejected
+from worker.observability import loggers
 from worker.ports import Detail, RawRecord
 from worker.providers.base import ProviderHttp
 
 __all__ = ["cursor_pages", "envelope_items", "fetch_details", "offset_pages"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.PAGING)
 
 
 def envelope_items(target: TargetKey, where: str, body: Any, items_key: str) -> list[RawRecord]:

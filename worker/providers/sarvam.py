@@ -43,14 +43,15 @@ from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import Record
 from worker.domain.windows import read_clock_window
 from worker.errors import ProviderRejected
+from worker.observability import loggers
+from worker.observability.redaction import SecretValues
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp, StaticHeaderAuth
 from worker.providers.paging import fetch_details, offset_pages
-from worker.redaction import SecretValues
 
 __all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.SARVAM)
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"  # documented default of allowed_schedule.timezone
 

@@ -11,11 +11,11 @@ import httpx
 from worker.config import VoxV3Target
 from worker.domain.campaign import Campaign, Status, TargetKey
 from worker.domain.records import Record
+from worker.observability.redaction import SecretValues
 from worker.ports import Clock, RawRecord
 from worker.providers.base import HttpProvider, StaticHeaderAuth
 from worker.providers.paging import cursor_pages
 from worker.providers.vox import VOX_ENUMS, VOX_STATUS, VOX_V3_KEYS, read_vox_campaign
-from worker.redaction import SecretValues
 
 __all__ = ["VoxV3Provider"]
 

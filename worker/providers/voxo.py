@@ -63,12 +63,12 @@ from worker.domain.timestamps import (
     parse_local_datetime,
 )
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
+from worker.observability.redaction import SecretValues
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import HttpProvider, ProviderHttp
 from worker.providers.json_array import array_pages
 from worker.providers.paging import fetch_details
 from worker.providers.voxo_auth import VoxoTokenAuth
-from worker.redaction import SecretValues
 
 __all__ = ["LIST_PATH", "VOXO_STATUS", "VoxoProvider"]
 

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from worker.domain.campaign import TargetKey
 from worker.errors import ProviderRejected
+from worker.observability.redaction import SecretValues
 from worker.ports import Clock
 from worker.providers.responses import decode_response
-from worker.redaction import SecretValues
 
 __all__ = ["LOGIN_PATH", "VoxoTokenAuth"]
 

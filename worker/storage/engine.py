@@ -7,10 +7,11 @@ import json
 import re
 import ssl
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -18,7 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from worker.config.urls import parse_database_url
 from worker.errors import ConfigError, StorageError
 
-__all__ = ["async_url", "create_engine", "display_url", "json_text", "json_value", "storage_errors"]
+__all__ = [
+    "Database",
+    "async_url",
+    "create_engine",
+    "display_url",
+    "fresh_database",
+    "json_text",
+    "json_value",
+    "psql_display_url",
+    "storage_errors",
+]
+
+#: What the runtime holds a database by; only storage knows it is an SQLAlchemy engine.
+Database: TypeAlias = AsyncEngine
 
 _DRIVER = "postgresql+asyncpg"
 # libpq parameters carried in URL.query until the engine turns them into connect arguments.
@@ -149,3 +163,21 @@ def storage_errors(action: str) -> Iterator[None]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
+
+
+async def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create the database ``name`` on the server; its URL (the demo starts empty)."""
+    admin = create_engine(server_url)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return async_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def psql_display_url(url: str) -> str:
+    """``url`` as psql takes it, password hidden."""
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=True)

@@ -20,6 +20,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worker.errors import StorageError
+from worker.observability import loggers
 from worker.ports import OutboxEvent, Position
 from worker.storage.engine import storage_errors
 from worker.storage.outbox import read_after
@@ -27,7 +28,7 @@ from worker.storage.tables import NOTIFY_CHANNEL
 
 __all__ = ["EventFeed"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.FEED)
 
 
 class EventFeed:

@@ -16,20 +16,22 @@ from contextlib import AsyncExitStack
 from functools import partial
 
 import anyio
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from worker.app import Runtime, open_relay, open_runtime, require_schema
 from worker.config import Settings
 from worker.errors import ConfigError, EmbeddedDatabaseError, StorageError, WorkerError
-from worker.health import WriteHealth, health_app
-from worker.http_server import serve
-from worker.scheduler import SyncScheduler
+from worker.observability import loggers
+from worker.runtime.app import Runtime, open_relay, open_runtime
+from worker.runtime.database import require_schema
+from worker.runtime.health import WriteHealth, health_app
+from worker.runtime.http_server import serve
+from worker.runtime.scheduler import SyncScheduler
+from worker.runtime.watchdog import Watchdog
+from worker.storage.engine import Database
 from worker.storage.reporting import outbox_backlog
-from worker.watchdog import Watchdog
 
 __all__ = ["run_daemon", "run_relay"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.DAEMON)
 
 
 async def run_daemon(settings: Settings, *, health_host: str, health_port: int) -> None:
@@ -93,7 +95,7 @@ class _Probes:
 
     def __init__(self) -> None:
         self.watchdog: Watchdog | None = None
-        self.engine: AsyncEngine | None = None
+        self.engine: Database | None = None
         self.scheduler: SyncScheduler | None = None
         self.writes: WriteHealth | None = None
 
@@ -101,7 +103,7 @@ class _Probes:
         return [] if self.watchdog is None else self.watchdog.problems()
 
     async def readiness(self) -> dict[str, str | None]:
-        """Per check, None when it passes, else why not (see ``worker.health``)."""
+        """Per check, None when it passes, else why not (see ``worker.runtime.health``)."""
         scheduler = self.scheduler
         running = scheduler is not None and scheduler.started.is_set() and scheduler.running
         return {
@@ -207,7 +209,7 @@ async def _first_of(opening: Awaitable[Runtime], stopping: Awaitable[None]) -> R
     return result[0] if result else None
 
 
-async def _schema_problem(engine: AsyncEngine) -> str | None:
+async def _schema_problem(engine: Database) -> str | None:
     """None when the database answers within 2 s with the schema this worker needs."""
     try:
         with anyio.fail_after(2):

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from worker import metrics
 from worker.domain.records import Rejection
+from worker.observability import loggers, metrics
 from worker.ports import Lease, RunSummary
 
 __all__ = ["CycleTotals", "report_cycle"]
 
 # A complete listing: partial only means some details were deferred to the next cycle.
 COMPLETE = frozenset({"succeeded", "partial"})
-log = logging.getLogger("worker.pipeline")  # the cycle's own log, as before the split
+log = logging.getLogger(loggers.PIPELINE)
 
 
 def report_cycle(lease: Lease, summary: RunSummary, seconds: float) -> None:

@@ -61,14 +61,14 @@ def add_events_commands(commands: Any) -> None:
 
 async def run_events_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run the ``events`` subcommand in ``args``."""
-    from worker.app import open_admin
+    from worker.cli.admin import open_admin
 
     async with open_admin(settings) as admin:
         return await _HANDLERS[args.events_command](admin, args)
 
 
 async def _tail(admin: Any, args: argparse.Namespace) -> int:
-    from worker.demo import describe
+    from worker.cli.demo import describe
     from worker.domain.events import to_cloudevent
     from worker.ports import Position
 

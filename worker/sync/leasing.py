@@ -14,11 +14,12 @@ from collections.abc import Awaitable
 import anyio
 
 from worker.errors import StorageError
+from worker.observability import loggers
 from worker.ports import Clock, Lease, LeaseStore
 
 __all__ = ["under_lease"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.LEASING)
 
 
 async def under_lease(store: LeaseStore, lease: Lease, clock: Clock, work: Awaitable[None]) -> bool:

@@ -21,7 +21,8 @@ import traceback
 from collections.abc import Collection
 
 from worker.domain.records import redact
-from worker.logs import JsonFormatter
+from worker.observability import loggers
+from worker.observability.logs import JsonFormatter
 
 __all__ = ["PIPE_CLOSED", "CliOutput", "reader_gone"]
 
@@ -85,7 +86,7 @@ class CliOutput:
             # The log's own formatter: the same keys as every other line.
             record = logging.makeLogRecord(
                 {
-                    "name": "worker.cli",
+                    "name": loggers.CLI,
                     "levelno": logging.ERROR,
                     "levelname": "ERROR",
                     "msg": message,

@@ -18,13 +18,13 @@ from typing import Any, NoReturn
 
 import anyio
 
-from worker import __version__
-from worker.cli_events import add_events_commands, run_events_command
-from worker.cli_output import CliOutput, reader_gone
+from worker.cli.events import add_events_commands, run_events_command
+from worker.cli.output import CliOutput, reader_gone
 from worker.config import Settings, load_settings, show_settings
 from worker.errors import ConfigError, StorageError, WorkerError
-from worker.logs import configure_logging
-from worker.redaction import SecretValues
+from worker.observability.logs import configure_logging
+from worker.observability.redaction import SecretValues
+from worker.version import __version__
 
 __all__ = ["main"]
 
@@ -209,7 +209,7 @@ def _require_database(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.app import open_database
+    from worker.runtime.database import open_database
     from worker.storage import migrate
 
     _require_database(settings, args)
@@ -252,7 +252,7 @@ def _print_example(output: CliOutput) -> int:
 
 
 async def _sync_once(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.app import open_runtime
+    from worker.runtime.app import open_runtime
 
     _require_targets(settings)
     async with open_runtime(settings, secrets=args.secrets) as runtime:
@@ -281,7 +281,7 @@ async def _sync_once(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.daemon import run_daemon
+    from worker.runtime.daemon import run_daemon
 
     _require_targets(settings)
     _require_database(settings, args)
@@ -290,7 +290,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _relay(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.daemon import run_relay
+    from worker.runtime.daemon import run_relay
 
     _require_database(settings, args)
     await run_relay(settings)
@@ -298,7 +298,7 @@ async def _relay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.demo import DemoOptions, run_demo
+    from worker.cli.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         day_seconds=args.day_seconds,
@@ -314,7 +314,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.demo import serve_simulator
+    from worker.cli.demo import serve_simulator
 
     await serve_simulator(
         args.provider, port=args.port, day_seconds=args.day_seconds, seed=args.seed
@@ -323,7 +323,7 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.app import open_database, require_schema
+    from worker.runtime.database import open_database, require_schema
     from worker.storage.reporting import render_status_table, status_json, target_status
 
     _require_database(settings, args)
@@ -346,7 +346,7 @@ _GRANTED = {
 
 
 async def _grant(settings: Settings, args: argparse.Namespace) -> int:
-    from worker.app import open_database, require_schema
+    from worker.runtime.database import open_database, require_schema
     from worker.storage.roles import grant_reader, grant_subscriber
 
     _require_database(settings, args)

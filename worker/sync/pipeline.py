@@ -1,7 +1,7 @@
 """One sync cycle of one target: claim its lease, list, diff and store page by page,
 vanish what a complete listing missed, record the run.
 
-Each page (see ``worker.page_step``) is one transaction fenced by the lease
+Each page (see ``worker.sync.page``) is one transaction fenced by the lease
 (see ``worker.storage.leases``), or several for a page longer than
 ``limits.write_chunk``. Before a record is normalized, its list item's
 fingerprint is compared with the stored one: unchanged records cost one
@@ -23,24 +23,24 @@ from datetime import datetime
 
 import anyio
 
-from worker import metrics
 from worker.clock import SystemClock
 from worker.config import LimitSettings
-from worker.cycle_report import CycleTotals, report_cycle
 from worker.domain.campaign import TargetKey
 from worker.domain.records import RejectionKind, redact
 from worker.domain.timestamps import to_iso8601
-from worker.drift_reports import DriftReports
 from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageError
-from worker.leasing import under_lease
-from worker.listing import Listing
-from worker.page_step import PageStep, StoredPage
+from worker.observability import loggers, metrics
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
-from worker.prefetch import consume_prefetched
+from worker.sync.cycle_report import CycleTotals, report_cycle
+from worker.sync.drift_reports import DriftReports
+from worker.sync.leasing import under_lease
+from worker.sync.listing import Listing
+from worker.sync.page import PageStep, StoredPage
+from worker.sync.prefetch import consume_prefetched
 
 __all__ = ["CyclePolicy", "SyncPipeline"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.PIPELINE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

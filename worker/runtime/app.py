@@ -9,100 +9,39 @@ and, for tests, in-process transports to the simulators.
 from __future__ import annotations
 
 import logging
-import os
-import secrets as token_source
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from worker import __version__
 from worker.clock import SystemClock
 from worker.config import Settings, Target
 from worker.delivery.nats import NatsRelay
-from worker.delivery.subscribe import Subscription
 from worker.delivery.webhook import WebhookSink
-from worker.errors import ConfigError, StorageError
-from worker.health import WriteHealth
-from worker.pipeline import CyclePolicy, SyncPipeline
+from worker.errors import StorageError
+from worker.observability import loggers
+from worker.observability.redaction import SecretValues
 from worker.ports import Clock, Position, Provider, RunSummary
 from worker.providers import PROVIDERS
-from worker.redaction import SecretValues
-from worker.storage import migrate
+from worker.runtime.database import open_database, require_schema, worker_name
+from worker.runtime.health import WriteHealth
 from worker.storage.consumers import PostgresConsumers
-from worker.storage.embedded import EmbeddedPostgres, default_data_dir
-from worker.storage.engine import create_engine, display_url
+from worker.storage.engine import Database
 from worker.storage.feed import EventFeed
 from worker.storage.lapsed import abandon_expired
-from worker.storage.outbox import position_after_event, position_before_time
 from worker.storage.postgres import PostgresStore
 from worker.storage.webhooks import PostgresWebhooks
+from worker.sync.pipeline import CyclePolicy, SyncPipeline
+from worker.version import __version__
 
-__all__ = [
-    "Admin",
-    "Runtime",
-    "nats_relay",
-    "open_admin",
-    "open_database",
-    "open_relay",
-    "open_runtime",
-    "subscribe",
-    "worker_name",
-]
+__all__ = ["Runtime", "nats_relay", "open_relay", "open_runtime"]
 
-log = logging.getLogger(__name__)
-
-
-@asynccontextmanager
-async def open_database(
-    settings: Settings, *, migrate_embedded: bool = True
-) -> AsyncIterator[AsyncEngine]:
-    """An engine on the configured server, or on the embedded one when none is set.
-
-    The embedded database is migrated on start (it belongs to this process);
-    a configured server is migrated only by ``campaign-sync migrate``.
-    """
-    async with AsyncExitStack() as stack:
-        if settings.database_url is not None:
-            url = settings.database_url.get_secret_value()
-            log.info("using PostgreSQL at %s", display_url(url), extra={"event": "db.configured"})
-        else:
-            data_dir: Path = settings.data_dir or default_data_dir()
-            embedded = await stack.enter_async_context(EmbeddedPostgres(data_dir))
-            url = embedded.url
-        engine = create_engine(
-            url,
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_max_overflow,
-        )
-        stack.push_async_callback(engine.dispose)
-        if settings.database_url is None and migrate_embedded:
-            await migrate.upgrade(engine)
-        yield engine
-
-
-async def require_schema(engine: AsyncEngine) -> None:
-    """Fail fast, with the fix, when the database is not at the newest migration."""
-    current, head = await migrate.current_revision(engine), migrate.head_revision()
-    if current != head:
-        raise StorageError(
-            f"database schema is at revision {current or 'none'}, this worker needs {head}; "
-            "run `campaign-sync migrate` first"
-        )
-
-
-def worker_name() -> str:
-    """This process's name as a lease owner: host (the pod's name), pid and a random tag."""
-    return f"{socket.gethostname()}/{os.getpid()}/{token_source.token_hex(3)}"
+log = logging.getLogger(loggers.APP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +49,7 @@ class Runtime:
     """The wired worker: storage, pipeline and one provider adapter per target."""
 
     settings: Settings
-    engine: AsyncEngine
+    engine: Database
     store: PostgresStore
     pipeline: SyncPipeline
     providers: Mapping[str, Provider]
@@ -180,7 +119,7 @@ class Runtime:
         return results
 
 
-def nats_relay(settings: Settings, engine: AsyncEngine, owner: str) -> NatsRelay:
+def nats_relay(settings: Settings, engine: Database, owner: str) -> NatsRelay:
     """The NATS relay of ``settings.nats`` on ``engine``."""
     assert settings.nats is not None
     nats = settings.nats
@@ -195,7 +134,7 @@ def nats_relay(settings: Settings, engine: AsyncEngine, owner: str) -> NatsRelay
 
 
 def _feed_after(
-    engine: AsyncEngine,
+    engine: Database,
     types: Sequence[str] | None,
     providers: Sequence[str] | None,
     after: Position,
@@ -218,7 +157,7 @@ async def open_runtime(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    engine: AsyncEngine | None = None,
+    engine: Database | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     lease_clock: Clock | None = None,
     owner: str | None = None,
@@ -302,7 +241,7 @@ async def open_runtime(
         )
 
 
-async def _close_lapsed_runs(engine: AsyncEngine, lease_clock: Clock) -> None:
+async def _close_lapsed_runs(engine: Database, lease_clock: Clock) -> None:
     """Close the runs of workers that died with no replica left to take their targets
     over; a target this worker does not sync would otherwise keep them ``running``."""
     for target in await abandon_expired(engine, lease_clock.now()):
@@ -311,114 +250,6 @@ async def _close_lapsed_runs(engine: AsyncEngine, lease_clock: Clock) -> None:
             target,
             extra={"event": "lease.runs_abandoned", "target": str(target)},
         )
-
-
-@asynccontextmanager
-async def subscribe(
-    dsn: str,
-    *,
-    consumer: str,
-    types: Sequence[str] | None = None,
-    providers: Sequence[str] | None = None,
-    poll_interval: float = 1.0,
-    lease_ttl: float = 30.0,
-    clock: Clock | None = None,
-) -> AsyncIterator[Subscription]:
-    """Subscribe to the change events as the durable consumer ``consumer``.
-
-    Args:
-        dsn: the worker's PostgreSQL URL (``postgresql://…``).
-        types: CloudEvents types to receive (e.g. ``["campaign.paused"]``); all by default.
-        providers: providers to receive from (e.g. ``["vox_v3"]``); all by default.
-        poll_interval: seconds between reads when no NOTIFY arrives (the fallback).
-        lease_ttl: seconds another process waits after this one dies before taking over.
-
-    Raises:
-        ConfigError: the URL is not a PostgreSQL URL.
-        StorageError: the database cannot be used (or its schema is not current).
-    """
-    engine = create_engine(dsn)
-    try:
-        await require_schema(engine)
-
-        def open_feed(after: Position) -> EventFeed:
-            return EventFeed(
-                engine,
-                after=after,
-                poll_interval=poll_interval,
-                types=types,
-                providers=providers,
-            )
-
-        async with Subscription(
-            PostgresConsumers(engine),
-            open_feed,
-            name=consumer,
-            owner=worker_name(),
-            clock=clock or SystemClock(),
-            types=types,
-            providers=providers,
-            lease_ttl=lease_ttl,
-            standby_poll=poll_interval,
-        ) as subscription:
-            yield subscription
-    finally:
-        # Shielded: a caller that stops the subscription with a cancel scope still has its
-        # connections closed, rather than each interrupted close logged as an error.
-        with anyio.CancelScope(shield=True):
-            await engine.dispose()
-
-
-@dataclass(frozen=True, slots=True)
-class Admin:
-    """What the ``events`` commands need: the outbox, consumers and webhook state."""
-
-    engine: AsyncEngine
-    consumers: PostgresConsumers
-    webhooks: PostgresWebhooks
-
-    def feed(
-        self,
-        after: Position,
-        *,
-        types: Sequence[str] | None = None,
-        providers: Sequence[str] | None = None,
-        poll_interval: float = 1.0,
-    ) -> EventFeed:
-        """The gap-free feed after ``after``."""
-        return EventFeed(
-            self.engine, after=after, types=types, providers=providers, poll_interval=poll_interval
-        )
-
-    async def position(self, since: str) -> Position:
-        """Where ``--since``/``--from`` starts: before an event id, or before a time.
-
-        Raises:
-            ConfigError: neither an event id that exists nor an ISO-8601 time.
-        """
-        async with self.engine.connect() as conn:
-            if since.isdigit():
-                found = await position_after_event(conn, int(since))
-                if found is None:
-                    raise ConfigError(f"no event with id {since} (see campaign_events.id)")
-                return Position(xid=found.xid, id=found.id - 1)
-            try:
-                when = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                raise ConfigError(
-                    f"--since/--from {since!r} is neither an event id nor an ISO-8601 time"
-                ) from None
-            if when.utcoffset() is None:
-                raise ConfigError(f"--since/--from {since!r} needs a UTC offset (e.g. Z)")
-            return await position_before_time(conn, when)
-
-
-@asynccontextmanager
-async def open_admin(settings: Settings) -> AsyncIterator[Admin]:
-    """The database parts of the ``events`` commands (the schema must be current)."""
-    async with open_database(settings) as engine:
-        await require_schema(engine)
-        yield Admin(engine, PostgresConsumers(engine), PostgresWebhooks(engine))
 
 
 @asynccontextmanager

@@ -23,12 +23,12 @@ from typing import Self
 import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from worker import metrics
+from worker.observability import loggers, metrics
 from worker.ports import RunSummary
 
 __all__ = ["SyncScheduler", "tick_seconds"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.SCHEDULER)
 
 Cycle = Callable[[str], Awaitable[RunSummary]]
 

@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import anyio
 
-from worker import metrics
 from worker.config import HealthSettings
 from worker.errors import StorageError
+from worker.observability import loggers, metrics
 from worker.storage.reporting import Backlog
 
 __all__ = ["Watchdog"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(loggers.WATCHDOG)
 
 HEARTBEAT_SECONDS = 1.0
 

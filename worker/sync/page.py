@@ -30,10 +30,10 @@ from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind, reader_error
 from worker.domain.scrub import scrub
 from worker.domain.timestamps import to_iso8601
-from worker.drift_reports import DriftReports
 from worker.errors import NormalizationError
-from worker.listing import Entry
 from worker.ports import Lease, Provider, RawRecord, Store, Written
+from worker.sync.drift_reports import DriftReports
+from worker.sync.listing import Entry
 
 __all__ = ["PageStep", "StoredPage"]
 

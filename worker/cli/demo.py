@@ -25,13 +25,10 @@ from typing import Any, TextIO
 
 import anyio
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.engine import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from worker.app import Runtime, open_runtime
 from worker.clock import AcceleratedClock
 from worker.config import (
     SarvamTarget,
@@ -45,13 +42,14 @@ from worker.config import (
 from worker.delivery.webhook import sign, signing_key
 from worker.domain.events import ChangeEvent, EventKind
 from worker.errors import ConfigError
-from worker.http_server import serve
 from worker.ports import Clock
-from worker.scheduler import SyncScheduler
+from worker.runtime.app import Runtime, open_runtime
+from worker.runtime.http_server import serve
+from worker.runtime.scheduler import SyncScheduler
 from worker.simulators import sarvam, vox_v2, vox_v3, voxo
 from worker.storage import migrate
 from worker.storage.embedded import EmbeddedPostgres, default_data_dir, psql_path
-from worker.storage.engine import async_url, create_engine
+from worker.storage.engine import create_engine, fresh_database, psql_display_url
 from worker.storage.feed import EventFeed
 
 __all__ = [
@@ -199,19 +197,6 @@ def _progress(after: dict[str, Any]) -> str:
     return f"last run {after.get('last_run_at')}"
 
 
-async def _fresh_database(server_url: str) -> URL:
-    """Each demo starts from an empty database on the embedded server."""
-    admin = create_engine(server_url)
-    try:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{DEMO_DATABASE}"'))
-    finally:
-        await admin.dispose()
-    return async_url(server_url).set(database=DEMO_DATABASE)
-
-
 async def _print_events(runtime: Runtime, out: TextIO, *, show_progress: bool) -> None:
     async with EventFeed(runtime.engine, poll_interval=0.5) as feed:
         async for batch in feed.batches():
@@ -226,7 +211,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
     data_dir = options.data_dir or default_data_dir().with_name("demo-pgdata")
     async with AsyncExitStack() as stack:
         embedded = await stack.enter_async_context(EmbeddedPostgres(data_dir))
-        url = await _fresh_database(embedded.url)
+        url = await fresh_database(embedded.url, DEMO_DATABASE)
         engine = create_engine(url)
         stack.push_async_callback(engine.dispose)
         await migrate.upgrade(engine)
@@ -275,9 +260,9 @@ async def _stop_on_signal(scope: anyio.CancelScope, out: TextIO) -> None:
 
 
 def _banner(
-    out: TextIO, options: DemoOptions, data_dir: Path, url: URL, targets: list[Target]
+    out: TextIO, options: DemoOptions, data_dir: Path, url: str, targets: list[Target]
 ) -> None:
-    psql_url = url.set(drivername="postgresql").render_as_string(hide_password=True)
+    psql_url = psql_display_url(url)
     lines = [
         "campaign-sync demo",
         f"  simulated day = {options.day_seconds:g} real seconds ({options.speed:g}x); sync every "

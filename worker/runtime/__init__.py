@@ -1,0 +1,1 @@
+"""How the worker runs: the composition root, the daemon, scheduler, watchdog and HTTP server."""

@@ -1,14 +1,14 @@
-"""The contracts of a sync cycle: providers, clocks, leases, and the campaign stores."""
+"""The contracts of the stores a sync cycle uses: leases, runs and campaigns; and the clock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Protocol
 
-from worker.domain.campaign import Campaign, Status, TargetKey
+from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change, StoredHead, StoredState
 from worker.domain.events import ChangeEvent
 from worker.domain.records import Rejection
@@ -19,22 +19,16 @@ __all__ = [
     "CampaignStore",
     "Claim",
     "Clock",
-    "Detail",
     "Lease",
     "LeaseHeld",
     "LeaseStore",
     "NotDue",
     "PageHeads",
     "PageWriter",
-    "Provider",
-    "RawRecord",
     "RunSummary",
     "Store",
     "Written",
 ]
-
-
-RawRecord = Mapping[str, Any]
 
 
 class Clock(Protocol):
@@ -42,66 +36,6 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current instant, aware, in UTC."""
-        ...
-
-
-class Provider(Protocol):
-    """A source of campaigns from one upstream API version, for one account."""
-
-    name: ClassVar[str]
-    id_field: ClassVar[str]  # raw key of the campaign id, read before normalizing
-    # What the provider's documentation lists (PROVIDERS.md): enum fields and their
-    # values, and the top-level keys of a record; anything else is schema drift.
-    enums: ClassVar[Mapping[str, frozenset[str]]]
-    documented_keys: ClassVar[frozenset[str] | None]
-
-    def reads_clock(self, raw: RawRecord) -> bool:
-        """True when normalize reads this record's status against ``observed_at``
-        (VOXO's ``READY``): its status is read again every cycle, even unchanged."""
-        ...
-
-    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
-        """The status at ``observed_at`` of a stored campaign whose record is unchanged
-        and ``reads_clock``, from its stored head alone (no normalizing)."""
-        ...
-
-    @property
-    def lists_less(self) -> bool:
-        """True when the list shows less than the detail (``details`` reads more)."""
-        ...
-
-    @property
-    def target(self) -> TargetKey:
-        """The provider account this adapter reads."""
-        ...
-
-    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        """Yield raw records page by page, holding one page in memory at a time.
-
-        Raises:
-            ProviderUnavailable: after retries, for transient failures.
-            ProviderRejected: for permanent ones (ProviderAuthError for 401/403).
-        """
-        ...
-
-    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
-        """The full record of each listed item, for providers whose list shows less.
-
-        Called only for items that are new or whose list item changed. Returns one
-        Detail per item, in order; never raises for one campaign's failure (that
-        Detail carries it). Providers without a detail endpoint return the items.
-        """
-        ...
-
-    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
-        """Turn one raw record into a Campaign. Pure.
-
-        ``observed_at`` is the poll time; providers whose status depends on the
-        clock (VOXO's READY) derive it from this, never from a clock read.
-
-        Raises:
-            NormalizationError: naming the field and value at fault.
-        """
         ...
 
 
@@ -114,23 +48,6 @@ RUN_STATUSES = (
     "superseded",
     "abandoned",
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Detail:
-    """What a detail request gave for one listed campaign.
-
-    Attributes:
-        record: the record to normalize (the list item merged with its detail), or
-            ``None`` when the detail failed.
-        failure: why the detail failed after retries; the campaign's stored state is
-            kept for this cycle.
-        missing: the provider answered 404 for a campaign its list still shows.
-    """
-
-    record: RawRecord | None
-    failure: str | None = None
-    missing: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,105 @@
+"""The contracts of a provider: its HTTP source and its pure reading rules (its dialect).
+
+docs/providers.md holds the facts each dialect encodes. The sync core reads pages and details
+through a :class:`Source` and decides what a record means through a :class:`Dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from worker.domain.campaign import Campaign, Status, TargetKey
+from worker.domain.diff import StoredHead
+
+__all__ = ["Detail", "Dialect", "Provider", "RawRecord", "Source"]
+
+
+RawRecord = Mapping[str, Any]
+
+
+class Dialect(Protocol):
+    """One provider API's reading rules: pure, no I/O and no clock reads."""
+
+    name: ClassVar[str]
+    id_field: ClassVar[str]  # raw key of the campaign id, read before normalizing
+    # What the provider's documentation lists (PROVIDERS.md): enum fields and their
+    # values, and the top-level keys of a record; anything else is schema drift.
+    enums: ClassVar[Mapping[str, frozenset[str]]]
+    documented_keys: ClassVar[frozenset[str] | None]
+
+    def reads_clock(self, raw: RawRecord) -> bool:
+        """True when normalize reads this record's status against ``observed_at``
+        (VOXO's ``READY``): its status is read again every cycle, even unchanged."""
+        ...
+
+    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
+        """The status at ``observed_at`` of a stored campaign whose record is unchanged
+        and ``reads_clock``, from its stored head alone (no normalizing)."""
+        ...
+
+    @property
+    def lists_less(self) -> bool:
+        """True when the list shows less than the detail (``details`` reads more)."""
+        ...
+
+    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+        """Turn one raw record into a Campaign. Pure.
+
+        ``observed_at`` is the poll time; providers whose status depends on the
+        clock (VOXO's READY) derive it from this, never from a clock read.
+
+        Raises:
+            NormalizationError: naming the field and value at fault.
+        """
+        ...
+
+
+class Source(Protocol):
+    """One provider account's HTTP: pages of raw records and their details."""
+
+    @property
+    def target(self) -> TargetKey:
+        """The provider account this adapter reads."""
+        ...
+
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        """Yield raw records page by page, holding one page in memory at a time.
+
+        Raises:
+            ProviderUnavailable: after retries, for transient failures.
+            ProviderRejected: for permanent ones (ProviderAuthError for 401/403).
+        """
+        ...
+
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        """The full record of each listed item, for providers whose list shows less.
+
+        Called only for items that are new or whose list item changed. Returns one
+        Detail per item, in order; never raises for one campaign's failure (that
+        Detail carries it). Providers without a detail endpoint return the items.
+        """
+        ...
+
+
+class Provider(Source, Dialect, Protocol):
+    """A provider as the sync core uses it: its source and its dialect."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Detail:
+    """What a detail request gave for one listed campaign.
+
+    Attributes:
+        record: the record to normalize (the list item merged with its detail), or
+            ``None`` when the detail failed.
+        failure: why the detail failed after retries; the campaign's stored state is
+            kept for this cycle.
+        missing: the provider answered 404 for a campaign its list still shows.
+    """
+
+    record: RawRecord | None
+    failure: str | None = None
+    missing: bool = False

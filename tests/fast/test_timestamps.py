@@ -1,4 +1,4 @@
-"""Timestamp normalization: a table of every format the seeds and PROVIDERS.md show,
+"""Timestamp normalization: a table of every format docs/providers.md 5.3 and the seeds show,
 error messages, the DST rule, and properties over generated inputs."""
 
 from __future__ import annotations

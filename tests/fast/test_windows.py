@@ -19,7 +19,7 @@ from worker.domain.windows import (
 from worker.errors import NormalizationError
 
 WEEKDAYS = (Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY)
-# The vox v2 create sample (seed 001): 09:00-12:00 Mon-Fri, 13:00-20:00 Mon-Wed, Seoul.
+# The vox v2 create sample (seed 001; docs/providers.md 1.4): 09:00-12:00 Mon-Fri, 13:00-20:00 Mon-Wed, Seoul.
 SAMPLE = {
     "auto_resume": True,
     "timezone": "Asia/Seoul",

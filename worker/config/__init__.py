@@ -3,7 +3,7 @@
 Validated once at start-up (:func:`load_settings`) and passed explicitly.
 Secrets are only ever given by reference, ``{env: NAME}`` or ``{file: PATH}``,
 resolved here into ``SecretStr`` so they never print. Options for facts the
-providers leave undocumented (PROVIDERS.md section 5) are explicit, with the
+providers leave undocumented (docs/providers.md 5.4) are explicit, with the
 default documented beside each.
 """
 

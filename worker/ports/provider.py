@@ -25,7 +25,7 @@ class Dialect(Protocol):
 
     name: ClassVar[str]
     id_field: ClassVar[str]  # raw key of the campaign id, read before normalizing
-    # What the provider's documentation lists (PROVIDERS.md): enum fields and their
+    # What the provider's documentation lists (docs/providers.md 5.5): enum fields and their
     # values, and the top-level keys of a record; anything else is schema drift.
     enums: ClassVar[Mapping[str, frozenset[str]]]
     documented_keys: ClassVar[frozenset[str] | None]

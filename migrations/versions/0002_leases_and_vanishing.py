@@ -6,7 +6,7 @@
 * ``campaigns.missed_listings`` counts complete listings in a row without the
   campaign; ``campaign_history.vanished_at`` marks the version that records a vanish.
 * ``content_hash`` becomes the fingerprint of the provider's record alone
-  (``worker.domain.campaign.record_fingerprint``): every stored value is
+  (frozen below as ``_fingerprint``): every stored value is
   recomputed from the stored raw payload, so the first cycle after this upgrade
   writes nothing for campaigns whose provider data did not change. A downgrade
   keeps the new values (the old code would see each campaign change once).
@@ -18,13 +18,15 @@ Create Date: 2026-12-01 21:40:00
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-
-from worker.domain.campaign import record_fingerprint
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -32,6 +34,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BATCH = 2000
+
+
+def _fingerprint(raw: Any) -> str:
+    """The record fingerprint as this revision defined it, frozen here so that later changes
+    to the worker never change what this migration writes: SHA-256 of the record as
+    sorted-key compact JSON (orjson's; the standard library's for what orjson refuses, such
+    as integers past 64 bits). Stored records are at most 32 levels deep, so no depth
+    fallback is needed.
+    """
+    try:
+        body = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        body = text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(body).hexdigest()
 
 
 def upgrade() -> None:
@@ -103,7 +120,7 @@ def _refingerprint(name: str, key: tuple[str, ...]) -> None:
             [
                 {
                     **{f"k_{column}": row[i] for i, column in enumerate(key)},
-                    "fingerprint": record_fingerprint(row.raw),
+                    "fingerprint": _fingerprint(row.raw),
                 }
                 for row in rows
             ],

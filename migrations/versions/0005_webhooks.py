@@ -18,12 +18,19 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from worker.storage.tables import XID8
-
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+class XID8(sa.types.UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id, as this revision creates it (frozen here)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "XID8"
 
 
 def _tz(name: str, *, nullable: bool = True) -> sa.Column[object]:

@@ -16,12 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import claim, runtime_for
+from worker.cli.status import render_status_table, status_json
 from worker.clock import ManualClock
 from worker.domain.campaign import TargetKey
 from worker.ports import RunSummary
 from worker.storage.lapsed import ABANDONED
 from worker.storage.postgres import PostgresStore
-from worker.storage.reporting import render_status_table, status_json, target_status
+from worker.storage.reporting import target_status
 
 DEAD = TargetKey(provider="vox_v3", account="dead")
 LIVE = TargetKey(provider="vox_v3", account="live")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import T0
 from tests.helpers import VOX_KEY, FailAfter, claim, runtime_for, secret
+from worker.cli.status import render_status_table, status_json
 from worker.clock import ManualClock
 from worker.config import VoxV3Target
 from worker.domain.campaign import TargetKey
@@ -31,14 +32,8 @@ from worker.storage.engine import create_engine
 from worker.storage.lapsed import ABANDONED
 from worker.storage.outbox import read_after
 from worker.storage.postgres import PostgresStore
-from worker.storage.reporting import (
-    VIEWS,
-    TargetStatus,
-    grant_reader,
-    render_status_table,
-    status_json,
-    target_status,
-)
+from worker.storage.reporting import VIEWS, TargetStatus, target_status
+from worker.storage.roles import grant_reader
 from worker.storage.tables import metadata
 from worker.storage.webhooks import PostgresWebhooks
 

@@ -323,8 +323,9 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.cli.status import render_status_table, status_json
     from worker.runtime.database import open_database, require_schema
-    from worker.storage.reporting import render_status_table, status_json, target_status
+    from worker.storage.reporting import target_status
 
     _require_database(settings, args)
     async with open_database(settings) as engine:

@@ -1,14 +1,13 @@
-"""Reporting: the read-only role, and each target's status for ``campaign-sync status``.
+"""Reporting: each target's status for ``campaign-sync status``, and the outbox backlog.
 
 The views themselves are made by migration 0007 (``current_campaigns``,
 ``campaign_status_intervals``, ``system_pauses_daily``, ``target_freshness``)
 and 0008 (``sync_run_outcomes``; ``target_freshness`` reads a run whose lease
 lapsed as abandoned); the README documents their columns.
 
-:func:`grant_reader` makes a role that can read every table and view of the
-schema and write none (:mod:`worker.storage.roles` makes it, and the
-subscriber's role). :func:`target_status` reads what ``status`` shows;
-:func:`render_status_table` and :func:`status_json` are pure.
+:mod:`worker.storage.roles` makes the read-only role (every table and view of
+the schema, nothing written) and the subscriber's. :func:`target_status` reads
+what ``status`` shows; :mod:`worker.cli.status` renders it.
 
 Backlog, per target: ``consumer_lag`` counts the target's events after each
 durable consumer's cursor (those its type and provider filters pass), which
@@ -21,11 +20,10 @@ pending deliveries.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,10 +35,7 @@ __all__ = [
     "VIEWS",
     "Backlog",
     "TargetStatus",
-    "grant_reader",
     "outbox_backlog",
-    "render_status_table",
-    "status_json",
     "target_status",
 ]
 
@@ -52,14 +47,6 @@ VIEWS = (
     "target_freshness",
     "sync_run_outcomes",
 )
-_ERROR_CHARS = 60  # of a last error, in the text table (JSON keeps it whole)
-
-
-async def grant_reader(engine: AsyncEngine, role: str = READER_ROLE) -> None:
-    """Create or update the read-only role: :func:`worker.storage.roles.grant_reader`."""
-    from worker.storage.roles import grant_reader as grant  # roles reads VIEWS from here
-
-    await grant(engine, role)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,84 +188,3 @@ async def outbox_backlog(engine: AsyncEngine) -> Backlog:
 
 _SINKS = text("SELECT name, disabled_at IS NOT NULL FROM webhook_sinks ORDER BY name")
 _CONSUMERS = text("SELECT name FROM event_consumers")
-
-
-def _span(seconds: float) -> str:
-    """A short human duration: ``45s``, ``12m 5s``, ``3h 20m``, ``2d 4h``."""
-    s = max(0, round(seconds))
-    for unit, size, small, small_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60)):
-        if s >= size:
-            return f"{s // size}{unit} {s % size // small_size}{small}"
-    return f"{s // 60}m {s % 60}s" if s >= 60 else f"{s}s"
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _joined(counts: Mapping[str, int], suffix: str = "") -> list[str]:
-    return [f"{name} {n}{suffix}" for name, n in counts.items()]
-
-
-def _cells(row: TargetStatus, now: datetime) -> list[str]:
-    success = "never" if row.last_success_at is None else _utc(row.last_success_at)
-    age = "-" if row.last_success_at is None else _span((now - row.last_success_at).total_seconds())
-    error = "-"
-    if row.last_error is not None:
-        message = " ".join(row.last_error.split())
-        if len(message) > _ERROR_CHARS:
-            message = message[: _ERROR_CHARS - 1] + "…"
-        when = row.last_error_at
-        error = message if when is None else f"{_span((now - when).total_seconds())} ago: {message}"
-    campaigns = _joined(row.campaigns) + ([f"vanished {row.vanished}"] if row.vanished else [])
-    lease = "-"
-    if row.lease_owner is not None:
-        expires = row.lease_expires_at
-        if expires is None or expires <= now:
-            lease = f"{row.lease_owner} (expired)"
-        else:
-            lease = f"{row.lease_owner} (for {_span((expires - now).total_seconds())})"
-    backlog = (
-        _joined(row.consumer_lag)
-        + _joined(row.webhook_pending, " queued")
-        + _joined(row.webhook_dead, " dead")
-    )
-    return [
-        row.target,
-        success,
-        age,
-        row.last_status or "-",
-        error,
-        ", ".join(campaigns) or "-",
-        lease,
-        ", ".join(backlog) or "-",
-    ]
-
-
-_HEADERS = [
-    "TARGET", "LAST SUCCESS", "AGE", "LAST RUN", "LAST ERROR", "CAMPAIGNS", "LEASE", "BACKLOG",
-]  # fmt: skip
-
-
-def render_status_table(rows: Sequence[TargetStatus], now: datetime) -> str:
-    """An aligned text table, one line per target; ages are relative to ``now``. Pure."""
-    if not rows:
-        return "no target has been synced yet"
-    table = [_HEADERS, *(_cells(row, now) for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in table
-    )
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    return dict(value) if isinstance(value, Mapping) else value
-
-
-def status_json(rows: Sequence[TargetStatus]) -> str:
-    """A JSON array, one object per target; times ISO 8601 in UTC with ``+00:00``. Pure."""
-    plain = [{f.name: _plain(getattr(row, f.name)) for f in fields(row)} for row in rows]
-    return json.dumps(plain, indent=2, ensure_ascii=False)

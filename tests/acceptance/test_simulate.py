@@ -53,7 +53,7 @@ async def test_a_worker_configured_from_what_simulate_prints_syncs_it(
 
 def test_the_readme_lists_each_simulators_demo_credentials() -> None:
     from tests.fast.test_docs import README
-    from worker.cli.demo import demo_simulators
+    from worker.cli.simulate import demo_simulators
 
     for sim in demo_simulators():
         target = sim.target("http://sim.test")

@@ -45,7 +45,7 @@ from tests.helpers import backends, stored_event_ids
 from tests.reliability.invariants import as_received, check_invariants, first_arrivals
 from tests.reliability.subscribers import consume, read_stream
 from worker import subscribe
-from worker.cli.demo import SECONDS_PER_DAY, demo_simulators, demo_start
+from worker.cli.simulate import SECONDS_PER_DAY, demo_simulators, demo_start
 from worker.clock import AcceleratedClock
 from worker.config import NatsSettings, Settings, WebhookSettings
 from worker.runtime.app import open_runtime

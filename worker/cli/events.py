@@ -68,7 +68,7 @@ async def run_events_command(settings: Settings, args: argparse.Namespace) -> in
 
 
 async def _tail(admin: Any, args: argparse.Namespace) -> int:
-    from worker.cli.demo import describe
+    from worker.cli.describe import describe
     from worker.domain.events import to_cloudevent
     from worker.ports import Position
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -108,10 +107,13 @@ async def test_status_codes_map_onto_the_error_tree(
 
 
 async def test_connection_failures_are_transient_and_name_no_url() -> None:
-    with socket.socket() as sock:  # a loopback port nobody listens on: a real refusal
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    # In process, a transport that fails as a refused connection does, URL and all in its
+    # message; tests/acceptance/test_provider_http_refused.py gets a real refusal on loopback.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"[Errno 111] Connection refused: {request.url}", request=request)
+
+    transport = httpx.MockTransport(refuse)
+    async with httpx.AsyncClient(transport=transport, base_url="http://provider.test") as client:
         http = ProviderHttp(
             client, target=TargetKey(provider="sarvam", account="ws"), settings=HttpSettings()
         )

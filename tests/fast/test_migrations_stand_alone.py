@@ -45,7 +45,7 @@ def _load(name: str) -> ModuleType:
 RECORDS: list[Any] = [
     {"id": "1", "status": "paused", "b": [1, 2.5, None, True], "a": {"z": "é", "y": "😀"}},
     {"id": 7, "total_calls": 10**30, "nested": {"n": -(10**19)}},  # past 64 bits
-    {"id": "x", "text": "line\nbreak \u0000 \\ \"quoted\""},
+    {"id": "x", "text": 'line\nbreak \u0000 \\ "quoted"'},
     [],
     {},
 ]

@@ -36,7 +36,7 @@ from worker.config import (
     Target,
     WebhookSettings,
 )
-from worker.delivery.webhook import sign, signing_key
+from worker.delivery.signing import sign, signing_key
 from worker.domain.events import EventKind
 from worker.ports import Clock
 from worker.runtime.app import Runtime, open_runtime

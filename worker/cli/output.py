@@ -20,9 +20,9 @@ import sys
 import traceback
 from collections.abc import Collection
 
-from worker.domain.records import redact
 from worker.observability import loggers
 from worker.observability.logs import JsonFormatter
+from worker.observability.redaction import redact
 
 __all__ = ["PIPE_CLOSED", "CliOutput", "reader_gone"]
 

@@ -35,8 +35,7 @@ import contextlib
 import json
 import logging
 import math
-import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import anyio
@@ -47,10 +46,10 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from worker.config import NatsSettings
+from worker.delivery.nats_errors import broker_errors, describe
 from worker.delivery.subjects import escape_token, subject_for, unescape_token
 from worker.delivery.subscribe import FeedFactory, SubscribedEvent, Subscription
 from worker.domain.campaign import CampaignKey
-from worker.domain.records import redact
 from worker.errors import BrokerUnavailable, ConsumerLost, StorageError
 from worker.observability import loggers, metrics
 from worker.ports import Clock, ConsumerStore
@@ -184,14 +183,14 @@ class NatsRelay:
                 raise BrokerUnavailable(
                     f"NATS at {self.server} refused the credentials (nats.user, nats.password)"
                 ) from None
-            why = self._last_error or self._describe(exc)
+            why = self._last_error or describe(exc, self._secrets)
             raise BrokerUnavailable(f"cannot connect to NATS at {self.server}: {why}") from exc
         self._log(logging.INFO, "nats.connected", f"connected to NATS at {self.server}")
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         s = self.settings
         subjects = f"{s.subject_prefix}.>"
-        with self._broker_errors(f"setting up stream {s.stream}"):
+        with broker_errors(self.settings, self._secrets, f"setting up stream {s.stream}"):
             try:
                 info = await js.stream_info(s.stream)
             except nats.js.errors.NotFoundError:
@@ -279,7 +278,9 @@ class NatsRelay:
         change = event.stored.event
         key = change.key
         subject = subject_for(self.settings.subject_prefix, key.provider, key.account, change.type)
-        with self._broker_errors(f"publishing event {change.event_id} to {subject}"):
+        with broker_errors(
+            self.settings, self._secrets, f"publishing event {change.event_id} to {subject}"
+        ):
             return await js.publish(
                 subject,
                 json.dumps(dict(event), separators=(",", ":")).encode(),
@@ -288,47 +289,16 @@ class NatsRelay:
                 headers={"Nats-Msg-Id": change.event_id, "Content-Type": CONTENT_TYPE},
             )
 
-    @contextlib.contextmanager
-    def _broker_errors(self, action: str) -> Iterator[None]:
-        """Translate nats-py errors into BrokerUnavailable at the boundary."""
-        try:
-            yield
-        except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as exc:
-            raise BrokerUnavailable(
-                f"{action} failed: no JetStream stream answered (is JetStream enabled, and "
-                f"does stream {self.settings.stream} take {self.settings.subject_prefix}.>?)"
-            ) from exc
-        except nats.js.errors.APIError as exc:
-            raise BrokerUnavailable(
-                f"{action} failed: JetStream refused it: "
-                f"{self._redact(exc.description or '')} (code {exc.err_code})"
-            ) from exc
-        except TimeoutError as exc:  # nats-py's TimeoutError is one too
-            raise BrokerUnavailable(
-                f"{action} failed: no answer within {self.settings.publish_timeout:g} s"
-            ) from exc
-        except (nats.errors.Error, OSError) as exc:
-            raise BrokerUnavailable(f"{action} failed: {self._describe(exc)}") from exc
-
     async def _on_error(self, exc: Exception) -> None:
         # Replaces nats-py's default, which logs a traceback per failed attempt; the
         # error is kept for the message of the BrokerUnavailable that follows.
-        self._last_error = self._describe(exc)
+        self._last_error = describe(exc, self._secrets)
         # The server's -ERR; nats-py raises it as a plain Error during the handshake.
         self._refused |= "authorization" in self._last_error.lower()
         self._log(logging.DEBUG, "nats.client_error", f"NATS client: {self._last_error}")
 
     def _cause(self) -> str:
         return f" ({self._last_error})" if self._last_error else ""
-
-    def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, OSError) and exc.errno:
-            return os.strerror(exc.errno).lower()
-        text = str(exc).removeprefix("nats: ").strip() or type(exc).__name__
-        return self._redact(text.splitlines()[0])
-
-    def _redact(self, text: str) -> str:
-        return str(redact(text, self._secrets))
 
     def _log(self, level: int, event: str, message: str) -> None:
         log.log(level, "%s", message, extra={"event": event, "stream": self.settings.stream})

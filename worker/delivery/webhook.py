@@ -29,9 +29,6 @@ the sink at once, as does failing without a success for ``disable_after``
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import random
 from datetime import datetime, timedelta
@@ -41,45 +38,20 @@ import httpx
 
 from worker.clock import SystemClock
 from worker.config import WebhookSettings
+from worker.delivery.signing import RETRY_SCHEDULE, next_attempt, sign, signing_key
 from worker.delivery.subscribe import FeedFactory, Subscription
 from worker.domain.poison import safe_text
-from worker.domain.records import redact
 from worker.errors import ConsumerLost, StorageError, WorkerError
 from worker.observability import loggers, metrics
+from worker.observability.redaction import redact
 from worker.ports import Clock, ConsumerStore, DueDelivery, WebhookStore
 from worker.retry_after import parse_retry_after
 
-__all__ = ["RETRY_SCHEDULE", "WebhookSink", "next_attempt", "sign", "signing_key"]
+__all__ = ["RETRY_SCHEDULE", "WebhookSink"]
 
 log = logging.getLogger(loggers.WEBHOOK)
 
-# Seconds before attempt 1, 2, …: the schedule of the established senders (Svix).
-RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18_000.0, 36_000.0, 36_000.0)
-JITTER = 0.1
 CLAIM_ROUNDS = 8  # deliveries claimed per round: this many times the concurrency
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret (base64, optionally after ``whsec_``)."""
-    return base64.b64decode(secret.removeprefix("whsec_"))
-
-
-def sign(key: bytes, message_id: str, timestamp: int, body: str) -> str:
-    """The ``webhook-signature`` header value for one attempt."""
-    signed = f"{message_id}.{timestamp}.{body}".encode()
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-def next_attempt(
-    attempts: int, now: datetime, retry_after: float | None, rng: random.Random
-) -> datetime | None:
-    """When the next attempt is due after ``attempts`` failures, or ``None``: dead letter."""
-    if attempts >= len(RETRY_SCHEDULE):
-        return None
-    delay = RETRY_SCHEDULE[attempts] * rng.uniform(1 - JITTER, 1 + JITTER)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return now + timedelta(seconds=delay)
 
 
 class WebhookSink:

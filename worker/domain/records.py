@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from worker.domain.poison import safe_text
-from worker.domain.scrub import REDACTED, blank
+from worker.domain.scrub import REDACTED
 from worker.domain.timestamps import parse_iso8601, parse_unix_ms
 from worker.errors import NormalizationError
 
@@ -28,7 +27,6 @@ __all__ = [
     "Rejection",
     "RejectionKind",
     "reader_error",
-    "redact",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -232,29 +230,3 @@ def reader_error(provider: str, exc: Exception, campaign_id: str | None, raw: An
         raw=raw,
         detail={"exception": type(exc).__name__},
     )
-
-
-_SECRET_KEY = re.compile(
-    r"(secret|token|password|passwd|api[_-]?key|authorization|signature)", re.I
-)
-
-
-def redact(value: Any, secrets: Collection[str] = frozenset()) -> Any:
-    """Copy ``value`` with secret-looking keys and known secret strings blanked out.
-
-    Keys whose name looks like a credential lose their value; any string that
-    contains one of ``secrets`` has it replaced. Used before raw payloads reach
-    ``sync_errors`` and before messages reach logs.
-    """
-    if isinstance(value, Mapping):
-        return {
-            k: REDACTED
-            if isinstance(k, str) and _SECRET_KEY.search(k) and v
-            else redact(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v, secrets) for v in value]
-    if isinstance(value, str):
-        value = blank(value, secrets)
-    return value

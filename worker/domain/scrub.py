@@ -14,12 +14,13 @@ so no nesting depth can exhaust the stack.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
 
-__all__ = ["REDACTED", "blank", "scrub"]
+__all__ = ["REDACTED", "blank", "redact", "scrub"]
 
 REDACTED = "[REDACTED]"
 
@@ -88,3 +89,30 @@ def _blanked_copy(raw: Any, secrets: Collection[str]) -> Any:
         else:
             parent[slot] = value
     return root[0]
+
+
+_SECRET_KEY = re.compile(
+    r"(secret|token|password|passwd|api[_-]?key|authorization|signature)", re.I
+)
+
+
+def redact(value: Any, secrets: Collection[str] = frozenset()) -> Any:
+    """Copy ``value`` with secret-looking keys and known secret strings blanked out.
+
+    Keys whose name looks like a credential lose their value; any string that
+    contains one of ``secrets`` has it replaced. Used before raw payloads reach
+    ``sync_errors`` and before messages reach logs (``worker.observability.redaction``
+    offers it to the adapters).
+    """
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and _SECRET_KEY.search(k) and v
+            else redact(v, secrets)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        value = blank(value, secrets)
+    return value

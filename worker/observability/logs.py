@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.config.secret_urls import redact_url_credentials
-from worker.domain.records import redact
+from worker.observability.redaction import redact
 
 __all__ = ["JsonFormatter", "SecretFilter", "configure_logging"]
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterable, Iterator
 
-__all__ = ["SecretValues"]
+from worker.domain.scrub import redact
+
+__all__ = ["SecretValues", "redact"]
 
 # Shorter values are not blanked: "ab" would mangle every message containing it.
 MIN_SECRET_CHARS = 4

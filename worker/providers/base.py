@@ -31,33 +31,17 @@ from worker.clock import SystemClock
 from worker.config import HttpSettings, TargetBase
 from worker.domain.campaign import Status, TargetKey
 from worker.domain.diff import StoredHead
-from worker.domain.records import redact
 from worker.errors import (
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
 )
 from worker.observability import metrics
-from worker.observability.redaction import SecretValues
+from worker.observability.redaction import SecretValues, redact
 from worker.ports import Clock, Detail, RawRecord
 from worker.providers.responses import decode_response
 
-__all__ = ["HttpProvider", "ProviderHttp", "StaticHeaderAuth", "backoff_for"]
-
-
-class StaticHeaderAuth(httpx.Auth):
-    """Sends one fixed credential header (``Authorization: Bearer …``, ``X-API-Key: …``)."""
-
-    def __init__(self, header: str, value: str) -> None:
-        self._header = header
-        self._value = value
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers[self._header] = self._value
-        yield request
-
-    def __repr__(self) -> str:
-        return f"StaticHeaderAuth({self._header!r}, '***')"
+__all__ = ["ProviderHttp", "backoff_for"]
 
 
 def backoff_for(
@@ -285,77 +269,3 @@ class ProviderHttp:
             ) from exc
         except httpx.HTTPError as exc:
             raise ProviderRejected(f"{where} failed: {type(exc).__name__}", target=target) from exc
-
-
-S = TypeVar("S", bound=TargetBase)
-
-
-class HttpProvider(Generic[S]):
-    """What every HTTP adapter shares: its settings, its HTTP session and its target.
-
-    A subclass names itself (``name``), says how it authenticates (:meth:`auth`)
-    and implements ``pages`` and ``normalize`` of ``worker.ports.Provider``.
-    """
-
-    name: ClassVar[str]
-    enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType({})
-    documented_keys: ClassVar[frozenset[str] | None] = None
-
-    def __init__(self, http: ProviderHttp, settings: S) -> None:
-        self.http = http
-        self.settings = settings
-
-    def reads_clock(self, raw: RawRecord) -> bool:
-        """No status read against the clock, unless a provider says otherwise."""
-        return False
-
-    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
-        """A status that does not read the clock stays what was stored."""
-        return head.status
-
-    @property
-    def lists_less(self) -> bool:
-        """True when ``details`` reads more than the list shows; the list is the record
-        unless a provider says otherwise."""
-        return False
-
-    @classmethod
-    def auth(
-        cls, settings: S, target: TargetKey, clock: Clock, secrets: SecretValues
-    ) -> httpx.Auth:
-        """The credentials flow for this provider; the only secret-touching hook.
-
-        Credentials obtained at runtime (tokens) go into ``secrets``.
-        """
-        raise NotImplementedError
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: S,
-        client: httpx.AsyncClient,
-        clock: Clock,
-        *,
-        secrets: SecretValues | None = None,
-    ) -> Self:
-        """Wire the adapter to its HTTP session (composition root)."""
-        secrets = secrets if secrets is not None else SecretValues()
-        target = TargetKey(provider=cls.name, account=settings.account)
-        http = ProviderHttp(
-            client,
-            target=target,
-            settings=settings.http,
-            auth=cls.auth(settings, target, clock, secrets),
-            clock=clock,
-            secrets=secrets,
-        )
-        return cls(http, settings)
-
-    @property
-    def target(self) -> TargetKey:
-        """The provider account this adapter reads."""
-        return self.http.target
-
-    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
-        """No detail endpoint: each list item is the whole record."""
-        return [Detail(record=item) for item in items]

@@ -20,8 +20,8 @@ import httpx
 import orjson
 
 from worker.domain.poison import OversizedInteger, safe_text
-from worker.domain.records import redact
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from worker.observability.redaction import redact
 from worker.retry_after import parse_retry_after
 
 __all__ = [

@@ -25,17 +25,18 @@ whichever replica ticks first.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worker.domain.campaign import TargetKey
-from worker.domain.records import Rejection, RejectionKind, redact
+from worker.domain.leases import slot_end
+from worker.domain.records import Rejection, RejectionKind
+from worker.domain.scrub import redact
 from worker.errors import LeaseLost
 from worker.ports import Claim, Clock, Lease, LeaseHeld, NotDue, RunSummary
 from worker.storage.engine import storage_errors
@@ -44,15 +45,6 @@ from worker.storage.rejections import upsert_rejections
 from worker.storage.tables import sync_runs, sync_targets
 
 __all__ = ["PostgresLeases", "fence", "slot_end"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def slot_end(now: datetime, interval: float) -> datetime:
-    """The end of the interval slot ``now`` falls in."""
-    slots = math.floor((now - _EPOCH).total_seconds() / interval) + 1
-    return _EPOCH + timedelta(seconds=slots * interval)
-
 
 def _this_target(target: TargetKey) -> ColumnElement[bool]:
     return and_(

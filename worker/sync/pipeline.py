@@ -26,10 +26,11 @@ import anyio
 from worker.clock import SystemClock
 from worker.config import LimitSettings
 from worker.domain.campaign import TargetKey
-from worker.domain.records import RejectionKind, redact
+from worker.domain.records import RejectionKind
 from worker.domain.timestamps import to_iso8601
 from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageError
 from worker.observability import loggers, metrics
+from worker.observability.redaction import redact
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
 from worker.sync.cycle_report import CycleTotals, report_cycle
 from worker.sync.drift_reports import DriftReports

@@ -1,3 +1,4 @@
+# longer than 300 lines: the whole schema in one place, as the migrations are checked against it
 """Table metadata: the single source the migrations are checked against.
 
 ``campaigns`` holds the current version of each campaign; ``campaign_history``

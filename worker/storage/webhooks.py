@@ -1,3 +1,4 @@
+# longer than 300 lines: one adapter of the WebhookStore port, its queries side by side
 """Webhook delivery state: one row per (sink, event), claimed briefly by one sender.
 
 A delivery is *due* when it is pending, its next attempt time has come, no

@@ -21,12 +21,11 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worker.domain.campaign import TargetKey
+from worker.domain.leases import ABANDONED
 from worker.storage.engine import storage_errors
 from worker.storage.tables import sync_runs, sync_targets
 
 __all__ = ["ABANDONED", "abandon_expired", "abandon_runs"]
-
-ABANDONED = "abandoned: the worker running it stopped renewing its lease"
 
 
 async def abandon_runs(

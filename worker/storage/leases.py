@@ -46,6 +46,7 @@ from worker.storage.tables import sync_runs, sync_targets
 
 __all__ = ["PostgresLeases", "fence", "slot_end"]
 
+
 def _this_target(target: TargetKey) -> ColumnElement[bool]:
     return and_(
         sync_targets.c.provider == target.provider, sync_targets.c.account == target.account

@@ -51,7 +51,7 @@ async def test_events_are_cloudevents_the_sdk_accepts(db_url: URL, engine: Async
     async with subscribe(plain(db_url), consumer="sdk", poll_interval=0.2) as events:
         (event,) = await take(events, 1)
         await event.ack()
-    # The README's way, with the CloudEvents SDK 2.x: the JSON format reads the envelope.
+    # docs/events.md's way, with the CloudEvents SDK 2.x: the JSON format reads the envelope.
     parsed = JSONFormat().read(CloudEvent, json.dumps(dict(event)))
     assert isinstance(parsed, CloudEvent)
     assert parsed.get_id() == event["id"]

@@ -3,7 +3,7 @@
 The views themselves are made by migration 0007 (``current_campaigns``,
 ``campaign_status_intervals``, ``system_pauses_daily``, ``target_freshness``)
 and 0008 (``sync_run_outcomes``; ``target_freshness`` reads a run whose lease
-lapsed as abandoned); the README documents their columns.
+lapsed as abandoned); docs/reporting.md documents their columns.
 
 :mod:`worker.storage.roles` makes the read-only role (every table and view of
 the schema, nothing written) and the subscriber's. :func:`target_status` reads

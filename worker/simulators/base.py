@@ -25,9 +25,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from worker.clock import ManualClock
-from worker.domain.timestamps import to_iso8601
-from worker.ports import Clock
+from worker.simulators.clock import Clock
 from worker.simulators.faults import Faults, FaultsMiddleware
+from worker.simulators.wire.times import write_iso8601
 
 __all__ = [
     "ErrorStyle",
@@ -232,7 +232,7 @@ def _admin_routes(faults: Faults, clock: Clock) -> list[BaseRoute]:
         return JSONResponse(faults.to_json())
 
     async def get_clock(request: Request) -> Response:
-        return JSONResponse({"now": to_iso8601(clock.now())})
+        return JSONResponse({"now": write_iso8601(clock.now())})
 
     async def advance_clock(request: Request) -> Response:
         if not isinstance(clock, ManualClock):
@@ -240,7 +240,7 @@ def _admin_routes(faults: Faults, clock: Clock) -> list[BaseRoute]:
         body = await read_json(request)
         seconds = body.get("advance_seconds", 0) if isinstance(body, dict) else 0
         clock.advance(timedelta(seconds=float(seconds)))
-        return JSONResponse({"now": to_iso8601(clock.now())})
+        return JSONResponse({"now": write_iso8601(clock.now())})
 
     return [
         Route("/_sim/faults", get_faults, methods=["GET"]),

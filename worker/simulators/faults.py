@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from worker.ports import Clock
+from worker.simulators.clock import Clock
 
 __all__ = ["Faults", "FaultsMiddleware"]
 

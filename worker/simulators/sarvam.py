@@ -3,8 +3,8 @@
 Serves ``/v1/orgs/{org_id}/workspaces/{workspace_id}/campaigns`` both under
 ``/api/scheduling`` (the production prefix) and bare, so any ``base_url``
 works: list, create, detail, PATCH and ``PUT …/{campaign_id}/status``
-(PROVIDERS.md 3.2-3.6; validation and payloads are in ``sarvam_requests``, the
-state machine in ``sarvam_engine``). Choices where Sarvam is silent:
+(docs/providers.md 4.2-4.5, its choices in 4.7; validation and payloads are in
+``sarvam_requests``, the state machine in ``sarvam_engine``). Choices where Sarvam is silent:
 
 * A bad or missing key answers 403 with the general Sarvam envelope
   ``{"error": {"message", "code": "invalid_api_key_error"}}``; another org or
@@ -29,9 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
-from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, unprocessable
+from worker.simulators.clock import Clock
 from worker.simulators.faults import Faults
 from worker.simulators.sarvam_engine import (
     DEFAULT_TIMEZONE,
@@ -54,6 +53,7 @@ from worker.simulators.sarvam_requests import (
     render_detail,
     render_metadata,
 )
+from worker.simulators.wire.hours import EVERY_DAY, Hours, Span
 
 __all__ = [
     "BASE_PATH",
@@ -237,11 +237,11 @@ def demo_fleet(engine: SarvamEngine) -> list[SarvamCampaign]:
     hour = timedelta(hours=1)
     local = (base + hour).astimezone(ZoneInfo(DEFAULT_TIMEZONE))
     opens = local.hour * 60 + local.minute  # the collections window opens an hour from now
-    later = CallWindow(
+    later = Hours(
         timezone=DEFAULT_TIMEZONE,
-        ranges=(WindowRange(days=EVERY_DAY, start_min=opens, end_min=(opens + 480) % 1440),),
+        ranges=(Span(days=EVERY_DAY, start_min=opens, end_min=(opens + 480) % 1440),),
     )
-    specs: list[tuple[str, timedelta, timedelta, timedelta, CallWindow, int, int]] = [
+    specs: list[tuple[str, timedelta, timedelta, timedelta, Hours, int, int]] = [
         # name, created, start, end (from base), window, contacts, contacts per hour
         ("Q1 Payment Reminders", -240 * hour, -216 * hour, -48 * hour, all_day(), 10**6, 60),
         ("Renewal Reminders", -48 * hour, -24 * hour, 168 * hour, all_day(), 7800, 300),

@@ -4,13 +4,13 @@ Deterministic from a seed and driven by an injectable clock: state is advanced
 lazily to ``clock.now()`` on every request, and every transition is stamped
 with the exact instant it happened.
 
-Documented lifecycle (PROVIDERS.md 3.5): created ``scheduled``; starts at
-``start_timestamp``; ``pause`` from scheduled/active; ``resume`` from paused
-lands in ``scheduled`` ("activates automatically if within the campaign
-window"); ``cancel`` from scheduled/active/paused; ``ended`` when
-``end_timestamp`` passes or (UI guide) when every contact has been dialed;
-``ended`` and ``cancelled`` are terminal. Choices where the docs are silent,
-each an option of :class:`SarvamOptions` where that was cheap:
+Documented lifecycle (docs/providers.md 4.5; the choices below are summed up
+in 4.7): created ``scheduled``; starts at ``start_timestamp``; ``pause`` from
+scheduled/active; ``resume`` from paused lands in ``scheduled`` ("activates
+automatically if within the campaign window"); ``cancel`` from
+scheduled/active/paused; ``ended`` when ``end_timestamp`` passes or (UI guide)
+when every contact has been dialed; ``ended`` and ``cancelled`` are terminal.
+Choices where the docs are silent, each an option of :class:`SarvamOptions` where that was cheap:
 
 * ``scheduled`` → ``active`` at ``start_timestamp`` when ``allowed_schedule``
   is open then, else at the instant the window next opens.
@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, is_open, next_boundary
-from worker.ports import Clock
 from worker.simulators.base import Fleet, seeded_hash
+from worker.simulators.clock import Clock
+from worker.simulators.wire.hours import EVERY_DAY, Hours, Span, WeeklyHours, is_open, next_change
 
 __all__ = [
     "ACTIONS",
@@ -101,7 +101,7 @@ class SarvamCampaign:
     created_at: datetime
     start_timestamp: datetime
     end_timestamp: datetime
-    allowed_schedule: CallWindow
+    allowed_schedule: WeeklyHours
     app_config: dict[str, Any]
     contacts: int
     contacts_per_hour: int
@@ -250,25 +250,25 @@ class SarvamEngine(Fleet[str, SarvamCampaign]):
             candidates.append((max(t, c.planned[0][0]), 1, _PLANNED))
         if c.status == "scheduled":
             ready = max(t, c.start_timestamp, c.ready_at or t)
-            start = ready if c.open_at(ready) else next_boundary(window, ready)
+            start = ready if c.open_at(ready) else next_change(window, ready)
             if start is not None:
                 candidates.append((start, 2, "active"))
         elif c.status == "active" and c.open_at(t):
             left = c.contacts * 3600 / c.contacts_per_hour - c.dial_seconds
             candidates.append((t + timedelta(seconds=max(0.0, left)), 0, "ended"))
-            close = next_boundary(window, t)
+            close = next_change(window, t)
             if close is not None:
                 flip = "scheduled" if self.options.window_closes_to_scheduled else None
                 candidates.append((close, 3, flip))
         elif c.status == "active":
             if self.options.window_closes_to_scheduled:
                 candidates.append((t, 3, "scheduled"))
-            elif (reopen := next_boundary(window, t)) is not None:
+            elif (reopen := next_change(window, t)) is not None:
                 candidates.append((reopen, 3, None))
         at, _, change = min(candidates, key=lambda o: (o[0], o[1]))
         return at, change
 
 
-def all_day(zone: str = DEFAULT_TIMEZONE) -> CallWindow:
+def all_day(zone: str = DEFAULT_TIMEZONE) -> Hours:
     """A window open around the clock on every day (equal start and end)."""
-    return CallWindow(timezone=zone, ranges=(WindowRange(days=EVERY_DAY, start_min=0, end_min=0),))
+    return Hours(timezone=zone, ranges=(Span(days=EVERY_DAY, start_min=0, end_min=0),))

@@ -1,6 +1,6 @@
 """Request validation and payload rendering of the Sarvam simulator.
 
-Payloads follow PROVIDERS.md 3.2-3.6 field for field. Choices where Sarvam is silent:
+Payloads follow docs/providers.md 4.2-4.4 field for field. Choices where Sarvam is silent:
 
 * Validation errors are FastAPI's 422, ``{"detail": [{"loc", "msg", "type"}]}``,
   naming the first problem found (FastAPI would list them all).
@@ -15,7 +15,7 @@ Payloads follow PROVIDERS.md 3.2-3.6 field for field. Choices where Sarvam is si
   ``allowed_schedule`` whole.
 * ``allowed_days`` absent means every day, ``timezone`` absent Asia/Kolkata
   (documented); equal start and end times mean all day.
-* Times are rendered by ``to_iso8601``: ``Z``, with a fraction only when the
+* Times are written by ``write_iso8601``: ``Z``, with a fraction only when the
   instant has one (the docs' samples never do).
 
 Malformed records (fault knob): ``bad_time`` serves ``created_at`` as
@@ -29,15 +29,12 @@ import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 
-from worker.domain.records import Record
-from worker.domain.timestamps import parse_iso8601, to_iso8601
-from worker.domain.windows import CallWindow, read_clock_window
-from worker.errors import NormalizationError
 from worker.simulators.base import int_param, read_json, unprocessable
 from worker.simulators.sarvam_engine import (
     ACTIONS,
@@ -46,6 +43,10 @@ from worker.simulators.sarvam_engine import (
     SarvamCampaign,
     SarvamEngine,
 )
+from worker.simulators.wire.bodies import Body, read_sarvam_schedule
+from worker.simulators.wire.errors import BadField
+from worker.simulators.wire.hours import sarvam_schedule_json
+from worker.simulators.wire.times import write_iso8601
 
 __all__ = [
     "BREAKERS",
@@ -63,7 +64,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_\- ]{1,50}$")
 
 
 def _bad_time(record: dict[str, Any]) -> dict[str, Any]:
-    created = parse_iso8601(record["created_at"], "created_at")
+    # The record's own created_at, as render_metadata wrote it, in a day-first local style.
+    created = datetime.fromisoformat(record["created_at"])
     return {**record, "created_at": created.strftime("%d/%m/%Y %H:%M")}
 
 
@@ -83,22 +85,12 @@ def render_metadata(c: SarvamCampaign) -> dict[str, Any]:
         "status": c.status,
         "app_id": c.app_config.get("app_id"),
         "created_by": c.created_by,
-        "created_at": to_iso8601(c.created_at),
-        "updated_at": to_iso8601(c.updated_at or c.created_at),
+        "created_at": write_iso8601(c.created_at),
+        "updated_at": write_iso8601(c.updated_at or c.created_at),
         "description": c.description,
         "app_type": c.app_config.get("app_type", "agent"),
         "app_version": c.app_config.get("app_version"),
         "updated_by": c.updated_by,
-    }
-
-
-def _schedule_json(window: CallWindow) -> dict[str, Any]:
-    rng = window.ranges[0]
-    return {
-        "allowed_start_time": f"{rng.start_min // 60:02d}:{rng.start_min % 60:02d}",
-        "allowed_end_time": f"{rng.end_min // 60:02d}:{rng.end_min % 60:02d}",
-        "allowed_days": [d.value for d in rng.days],
-        "timezone": window.timezone,
     }
 
 
@@ -111,9 +103,9 @@ def render_detail(c: SarvamCampaign) -> dict[str, Any]:
         "created_at": meta["created_at"],
         "updated_at": meta["updated_at"],
         "app_config": c.app_config,
-        "start_timestamp": to_iso8601(c.start_timestamp),
-        "end_timestamp": to_iso8601(c.end_timestamp),
-        "allowed_schedule": _schedule_json(c.allowed_schedule),
+        "start_timestamp": write_iso8601(c.start_timestamp),
+        "end_timestamp": write_iso8601(c.end_timestamp),
+        "allowed_schedule": sarvam_schedule_json(c.allowed_schedule),
         **{k: meta[k] for k in ("description", "app_type", "app_version", "updated_by")},
     }
 
@@ -175,26 +167,26 @@ def created_order(c: SarvamCampaign) -> tuple[Any, str]:
     return (c.created_at, c.campaign_id)
 
 
-async def read_body(request: Request) -> Record:
+async def read_body(request: Request) -> Body:
     """The JSON object a write sends; raises SimError 422 for anything else."""
     body = await read_json(request, style="fastapi")
     if not isinstance(body, dict):
         raise unprocessable("Input should be a valid dictionary", "body", kind="dict_type")
-    return Record(body)
+    return Body(body)
 
 
 @contextlib.contextmanager
 def _as_422() -> Iterator[None]:
-    """Turn a NormalizationError from reading a request body into FastAPI's 422."""
+    """Turn a BadField from reading a request body into FastAPI's 422."""
     try:
         yield
-    except NormalizationError as exc:
+    except BadField as exc:
         missing = exc.reason == "required"
         message, kind = ("Field required", "missing") if missing else (exc.reason, "value_error")
         raise unprocessable(message, "body", *exc.field.split("."), kind=kind) from None
 
 
-def parse_changes(body: Record, *, create: bool) -> dict[str, Any]:
+def parse_changes(body: Body, *, create: bool) -> dict[str, Any]:
     """Validated fields of a create (all required) or PATCH body (nulls and others ignored).
 
     Raises:
@@ -203,26 +195,26 @@ def parse_changes(body: Record, *, create: bool) -> dict[str, Any]:
     with _as_422():
         name, description = body.text("name", required=create), body.text("description")
         if name is not None and not _NAME.match(name):
-            raise body.error("name", "1-50 letters, digits, '-', '_' or spaces")
+            raise body.refuse("name", "1-50 letters, digits, '-', '_' or spaces")
         if description is not None and len(description) > 150:
-            raise body.error("description", "String should have at most 150 characters")
+            raise body.refuse("description", "String should have at most 150 characters")
         app = body.child("app_config", required=create)
         if app is not None:
             app.text("app_id", required=True)
             app.integer("app_version", minimum=None)
             if app.text("app_type") not in (None, "agent", "workflow"):
-                raise app.error("app_type", "Input should be 'agent' or 'workflow'")
+                raise app.refuse("app_type", "Input should be 'agent' or 'workflow'")
         start = body.iso8601("start_timestamp", required=True) if create else None
         end = body.iso8601("end_timestamp", required=create)
         if start is not None and end is not None and end <= start:
-            raise body.error("end_timestamp", "end_timestamp must be after start_timestamp")
-        window = read_clock_window(body, default_zone=DEFAULT_TIMEZONE)
+            raise body.refuse("end_timestamp", "end_timestamp must be after start_timestamp")
+        window = read_sarvam_schedule(body, default_zone=DEFAULT_TIMEZONE)
         if create and window is None:
-            raise body.error("allowed_schedule", "required")
+            raise body.refuse("allowed_schedule", "required")
     fields = {
         "name": name,
         "description": description,
-        "app_config": None if app is None else {"app_type": "agent", **body.raw("app_config")},
+        "app_config": None if app is None else {"app_type": "agent", **body.get("app_config")},
         "start_timestamp": start,
         "end_timestamp": end,
         "allowed_schedule": window,
@@ -230,14 +222,14 @@ def parse_changes(body: Record, *, create: bool) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def new_campaign(body: Record, engine: SarvamEngine, user: str) -> SarvamCampaign:
+def new_campaign(body: Body, engine: SarvamEngine, user: str) -> SarvamCampaign:
     """A campaign from a create body, not yet added; raises SimError 422 like FastAPI."""
     fields = parse_changes(body, create=True)
     campaign_id = engine.next_id()
     contacts, per_hour = engine.default_contacts(campaign_id)
     with _as_422():
-        sim = body.child("_sim") or Record({}, "_sim")
-        given_contacts = sim.integer("contacts")
+        sim = body.child("_sim") or Body({}, "_sim")
+        given_contacts = sim.integer("contacts", minimum=0)
         given_per_hour = sim.integer("contacts_per_hour", minimum=1)
     return SarvamCampaign(
         campaign_id=campaign_id,
@@ -249,9 +241,9 @@ def new_campaign(body: Record, engine: SarvamEngine, user: str) -> SarvamCampaig
     )
 
 
-def parse_action(body: Record) -> str:
+def parse_action(body: Body) -> str:
     """The ``action`` of ``PUT …/status``; raises SimError 422 unless a known one."""
-    action = body.raw("action")
+    action = body.get("action")
     if action not in ACTIONS:
         message = "Input should be 'pause', 'resume' or 'cancel'"
         raise unprocessable(message, "body", "action", kind="enum")

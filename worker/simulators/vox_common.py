@@ -3,7 +3,7 @@
 * Bearer auth, refused with 401 ``UNAUTHORIZED``, and vox's error envelope
   ``{"error": {"code", "message", "details"}}`` for handler errors and injected
   faults alike (``RATE_LIMITED``, ``INTERNAL_ERROR``).
-* Create bodies. v3 (PROVIDERS.md 1.5): ``from_number``,
+* Create bodies (docs/providers.md 1.7). v3: ``from_number``,
   ``agent{agent_id,agent_version}``, ``scheduled_at`` in unix ms (10- or
   11-digit unix seconds are accepted and normalized, as reported of the live
   API). v2: ``call_from``, flat ``agent_id`` and ``agent_version`` (default
@@ -27,12 +27,12 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from worker.domain.records import MISSING, Record
-from worker.domain.timestamps import parse_unix_ms, parse_unix_seconds
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, read_minute_window
-from worker.errors import NormalizationError
 from worker.simulators.base import SimError
 from worker.simulators.vox_engine import VoxCampaign, VoxEngine
+from worker.simulators.wire.bodies import Body, read_vox_window
+from worker.simulators.wire.errors import ABSENT, BadField
+from worker.simulators.wire.hours import EVERY_DAY, Hours, Span
+from worker.simulators.wire.times import read_unix_ms, read_unix_seconds
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -94,70 +94,69 @@ def breakers(bad_time: Callable[[Any], Any]) -> dict[str, Breaker]:
     }
 
 
-def _refused(exc: NormalizationError) -> SimError:
+def _refused(exc: BadField) -> SimError:
     return SimError(400, "VALIDATION_ERROR", str(exc), {"field": exc.field})
 
 
-def default_window() -> CallWindow:
+def default_window() -> Hours:
     """08:00-20:00 every day, vox's documented default."""
-    return CallWindow(
+    return Hours(
         timezone=DEFAULT_TIMEZONE,
-        ranges=(WindowRange(days=EVERY_DAY, start_min=8 * 60, end_min=20 * 60),),
+        ranges=(Span(days=EVERY_DAY, start_min=8 * 60, end_min=20 * 60),),
         auto_resume=True,
     )
 
 
-def parse_window(body: Record, *, required: bool = False) -> CallWindow | None:
+def parse_window(body: Body, *, required: bool = False) -> Hours | None:
     """``call_time_window`` from a request; null is refused when the field is present."""
-    if body.has("call_time_window") and body.raw("call_time_window") is None:
-        raise NormalizationError("call_time_window", None, "may not be null")
+    if body.has("call_time_window") and body.get("call_time_window") is None:
+        raise BadField("call_time_window", None, "may not be null")
     if required and not body.has("call_time_window"):
-        raise NormalizationError("call_time_window", None, "required")
-    return read_minute_window(body)
+        raise BadField("call_time_window", None, "required")
+    return read_vox_window(body)
 
 
 def parse_create(payload: Any, engine: VoxEngine, *, version: Literal["v2", "v3"]) -> VoxCampaign:
     """A new campaign from a create body; raises SimError 400 naming the bad field."""
     try:
-        return _parse_create(Record(payload), engine, version)
-    except NormalizationError as exc:
+        return _parse_create(Body(payload), engine, version)
+    except BadField as exc:
         raise _refused(exc) from None
 
 
-def _parse_create(body: Record, engine: VoxEngine, version: str) -> VoxCampaign:
+def _parse_create(body: Body, engine: VoxEngine, version: str) -> VoxCampaign:
     name = body.text("name", required=True) or ""
     if not name.strip() or len(name) > 255:
-        raise body.error("name", "must be 1-255 characters, not blank")
+        raise body.refuse("name", "must be 1-255 characters, not blank")
     tasks = body.array("tasks", required=True) or []
     if not tasks:
-        raise body.error("tasks", "at least one task is required")
+        raise body.refuse("tasks", "at least one task is required")
     concurrency = body.integer("concurrency", minimum=1)
     if concurrency is not None and concurrency > 100:
-        raise body.error("concurrency", "must be between 1 and 100")
+        raise body.refuse("concurrency", "must be between 1 and 100")
     if version == "v3":
         agent = body.child("agent", required=True)
         assert agent is not None
         agent_id = agent.text("agent_id", required=True)
         agent_version: str | int = agent.text("agent_version") or "current"
         from_number = body.text("from_number", required=True)
-        scheduled_raw = body.raw("scheduled_at")
+        scheduled_raw = body.get("scheduled_at")
         scheduled = None
-        if scheduled_raw is not None and body.has("scheduled_at"):
+        if scheduled_raw is not None and scheduled_raw is not ABSENT:
+            # 10- or 11-digit numbers are unix seconds, as reported of the live API.
             seconds_like = isinstance(scheduled_raw, int) and scheduled_raw < 100_000_000_000
-            parse = parse_unix_seconds if seconds_like else parse_unix_ms
-            scheduled = parse(scheduled_raw, "scheduled_at")
+            read = read_unix_seconds if seconds_like else read_unix_ms
+            scheduled = read(scheduled_raw, "scheduled_at")
     else:
         agent_id = body.text("agent_id", required=True)
         agent_version = body.text("agent_version") or "production"
         from_number = body.text("call_from", required=True)
         scheduled = body.iso8601("scheduled_at")
     if isinstance(agent_version, str) and not _AGENT_VERSION.match(agent_version):
-        raise NormalizationError(
-            "agent_version", agent_version, "expected current, production or v<n>"
-        )
-    sim = body.child("_sim") or Record({}, "_sim")
+        raise BadField("agent_version", agent_version, "expected current, production or v<n>")
+    sim = body.child("_sim") or Body({}, "_sim")
     created = sim.unix_ms("created_at")
-    success_percent = sim.integer("success_percent")
+    success_percent = sim.integer("success_percent", minimum=0)
     return VoxCampaign(
         id=engine.next_id(),
         name=name,
@@ -227,7 +226,7 @@ def parse_list(payload: Any) -> ListQuery:
     """Validate a v2 list body; raises SimError 400 naming the field. An empty body is ``{}``."""
     try:
         return _parse_list(payload)
-    except NormalizationError as exc:
+    except BadField as exc:
         raise _refused(exc) from None
 
 
@@ -235,16 +234,16 @@ def _parse_list(payload: Any) -> ListQuery:
     body = _object(payload, "", _LIST_FIELDS)
     limit = body.integer("limit", minimum=1)
     if limit is not None and limit > 500:
-        raise body.error("limit", "must be between 1 and 500")
+        raise body.refuse("limit", "must be between 1 and 500")
     order = body.text("sort_order") or "descending"
     if order not in _SORT_ORDERS:
-        raise body.error("sort_order", "expected descending or ascending")
-    criteria = _object(body.raw("filter_criteria"), "filter_criteria", _FILTER_FIELDS)
+        raise body.refuse("sort_order", "expected descending or ascending")
+    criteria = _object(body.get("filter_criteria"), "filter_criteria", _FILTER_FIELDS)
     statuses = _strings(criteria, "status")
     if statuses is not None and not statuses <= set(_STATUSES):
-        raise criteria.error("status", f"expected values among {', '.join(_STATUSES)}")
+        raise criteria.refuse("status", f"expected values among {', '.join(_STATUSES)}")
     thresholds = _object(
-        criteria.raw("start_timestamp"), criteria.path("start_timestamp"), _THRESHOLD_FIELDS
+        criteria.get("start_timestamp"), criteria.path("start_timestamp"), _THRESHOLD_FIELDS
     )
     return ListQuery(
         limit=50 if limit is None else limit,
@@ -252,33 +251,24 @@ def _parse_list(payload: Any) -> ListQuery:
         pagination_key=body.text("pagination_key") or None,
         statuses=statuses,
         agent_ids=_strings(criteria, "agent_id"),
-        created_from=_threshold(thresholds, "lower_threshold"),
-        created_until=_threshold(thresholds, "upper_threshold"),
+        created_from=thresholds.unix_ms("lower_threshold"),
+        created_until=thresholds.unix_ms("upper_threshold"),
     )
 
 
-def _object(value: Any, path: str, allowed: tuple[str, ...]) -> Record:
+def _object(value: Any, path: str, allowed: tuple[str, ...]) -> Body:
     """The JSON object at ``path``; absent or null reads as ``{}``; unknown keys are refused."""
-    if value is None or value is MISSING:
-        value = {}
-    record = Record(value, path)
-    for key in value:
+    body = Body({} if value is None or value is ABSENT else value, path)
+    for key in body.names():
         if key not in allowed:
-            raise NormalizationError(
-                record.path(key), value[key], f"unknown field; allowed: {', '.join(allowed)}"
-            )
-    return record
+            raise body.refuse(key, f"unknown field; allowed: {', '.join(allowed)}")
+    return body
 
 
-def _strings(record: Record, name: str) -> frozenset[str] | None:
-    values = record.array(name)
+def _strings(body: Body, name: str) -> frozenset[str] | None:
+    values = body.array(name)
     if values is None:
         return None
     if not all(isinstance(v, str) for v in values):
-        raise record.error(name, "expected an array of strings")
+        raise body.refuse(name, "expected an array of strings")
     return frozenset(values)
-
-
-def _threshold(record: Record, name: str) -> datetime | None:
-    value = record.raw(name)
-    return None if value is None or value is MISSING else parse_unix_ms(value, record.path(name))

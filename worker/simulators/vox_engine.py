@@ -4,7 +4,7 @@ Deterministic from a seed and driven by an injectable clock: state is advanced
 lazily to ``clock.now()`` on every request, and every transition is stamped
 with the exact instant it happened, not the instant it was noticed.
 
-Lifecycle (PROVIDERS.md 1.6; the [I] choices are this simulator's):
+Lifecycle (docs/providers.md 1.5; the [I] choices are this simulator's, listed in 1.7):
 
 * ``draft`` → ``pending`` at ``scheduled_at``;
 * ``pending`` → ``ongoing`` once the dispatcher starts (``dispatch_delay`` later)
@@ -29,9 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from worker.domain.windows import CallWindow, is_open, next_boundary
-from worker.ports import Clock
 from worker.simulators.base import Fleet, call_succeeds
+from worker.simulators.clock import Clock
+from worker.simulators.wire.hours import WeeklyHours, is_open, next_change
 
 __all__ = ["IllegalTransition", "VoxCampaign", "VoxEngine"]
 
@@ -60,7 +60,7 @@ class VoxCampaign:
     from_number: str = "0212345678"
     presentation_number: str | None = None
     organization_id: str = "550e8400-e29b-41d4-a716-446655440001"
-    call_window: CallWindow | None = None
+    call_window: WeeklyHours | None = None
     seconds_per_call: float = 120.0
     success_percent: int = 80
     completed_calls: int = 0
@@ -183,7 +183,7 @@ class VoxEngine(Fleet[str, VoxCampaign]):
         c.advanced_to = max(now, c.advanced_to or now)
 
     def _next_change(self, c: VoxCampaign, after: datetime) -> datetime | None:
-        return None if c.call_window is None else next_boundary(c.call_window, after)
+        return None if c.call_window is None else next_change(c.call_window, after)
 
     def _dial(self, c: VoxCampaign, t: datetime, now: datetime) -> datetime:
         """Dial from ``t`` until the window closes, the tasks run out, or ``now``."""

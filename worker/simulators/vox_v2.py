@@ -2,7 +2,7 @@
 
 A second view over the same :class:`~worker.simulators.vox_engine.VoxEngine`
 as the v3 simulator: one vox organization answers both API versions. Shapes
-follow seed 001 and PROVIDERS.md 1.3: Bearer auth, a body-filtered list whose
+follow docs/providers.md 2.2 and 2.4: Bearer auth, a body-filtered list whose
 envelope is ``{campaigns, next_cursor, total_count}``, the v2 DTO with flat
 ``agent_id``/``agent_version``, ``organization_id`` and ISO-8601 ``Z`` times,
 and vox's ``{"error": {"code", "message", "details"}}`` envelope.
@@ -19,7 +19,7 @@ Choices where vox is silent:
   an id that names no campaign answers 400; ``next_cursor`` is the page's last
   id while more remain, else null; ``total_count`` counts every match;
 * ``filter_criteria.start_timestamp`` thresholds are unix **milliseconds** (the
-  [I] of PROVIDERS.md 1.3), both inclusive, and filter on ``created_at``, the
+  unknown of docs/providers.md 2.6), both inclusive, and filter on ``created_at``, the
   one time every campaign has; an empty range matches nothing;
 * unknown keys in the list body or its ``filter_criteria`` answer 400 with the
   allowed names, as the live v3 API does for unknown query parameters;
@@ -41,10 +41,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from worker.domain.timestamps import parse_iso8601, to_iso8601, to_unix_ms
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, minute_window_json
-from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, read_json
+from worker.simulators.clock import Clock
 from worker.simulators.faults import Faults
 from worker.simulators.vox_common import (
     DEFAULT_TIMEZONE,
@@ -57,6 +55,8 @@ from worker.simulators.vox_common import (
     render_error,
 )
 from worker.simulators.vox_engine import VoxCampaign, VoxEngine
+from worker.simulators.wire.hours import EVERY_DAY, Hours, Span, vox_window_json
+from worker.simulators.wire.times import write_iso8601, write_unix_ms
 
 __all__ = [
     "BREAKERS",
@@ -69,15 +69,16 @@ __all__ = [
 
 DEMO_API_KEY = "vox-v2-demo-key"
 DEMO_ORGANIZATION_ID = "550e8400-e29b-41d4-a716-446655440001"  # the seed's organization
-BREAKERS = breakers(lambda iso: to_unix_ms(parse_iso8601(iso, "created_at")))
+# The record's own created_at, as :func:`render_v2` wrote it, served in v3's unix ms instead.
+BREAKERS = breakers(lambda iso: write_unix_ms(datetime.fromisoformat(iso)))
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else to_iso8601(value)
+    return None if value is None else write_iso8601(value)
 
 
 def render_v2(c: VoxCampaign, now: datetime) -> dict[str, Any]:
-    """The v2 campaign DTO, field for field in the order of seed 001's response schema."""
+    """The v2 campaign DTO, field for field in its schema's order (docs/providers.md 2.4)."""
     return {
         "id": c.id,
         "name": c.name,
@@ -85,7 +86,7 @@ def render_v2(c: VoxCampaign, now: datetime) -> dict[str, Any]:
         "agent_id": c.agent_id,
         "from_number": c.from_number,
         "total_calls": c.total_calls,
-        "created_at": to_iso8601(c.created_at),
+        "created_at": write_iso8601(c.created_at),
         "organization_id": c.organization_id,
         "agent_version": c.agent_version,
         "presentation_number": c.presentation_number,
@@ -96,7 +97,7 @@ def render_v2(c: VoxCampaign, now: datetime) -> dict[str, Any]:
         "paused_at": _iso(c.paused_at),
         "concurrency": c.concurrency,
         "active_concurrency": c.active_concurrency(now),
-        "call_time_window": None if c.call_window is None else minute_window_json(c.call_window),
+        "call_time_window": None if c.call_window is None else vox_window_json(c.call_window),
         "paused_by": c.paused_by,
     }
 
@@ -174,7 +175,7 @@ def create_app(
     )
 
 
-def _window(now: datetime, *spans: tuple[float, float], auto_resume: bool = True) -> CallWindow:
+def _window(now: datetime, *spans: tuple[float, float], auto_resume: bool = True) -> Hours:
     """Every day, open over each ``(from, to)`` span of hours relative to ``now``, in Seoul."""
     zone = ZoneInfo(DEFAULT_TIMEZONE)
 
@@ -183,10 +184,9 @@ def _window(now: datetime, *spans: tuple[float, float], auto_resume: bool = True
         return local.hour * 60 + local.minute
 
     ranges = tuple(
-        WindowRange(days=EVERY_DAY, start_min=minute(start), end_min=minute(end))
-        for start, end in spans
+        Span(days=EVERY_DAY, start_min=minute(start), end_min=minute(end)) for start, end in spans
     )
-    return CallWindow(timezone=DEFAULT_TIMEZONE, ranges=ranges, auto_resume=auto_resume)
+    return Hours(timezone=DEFAULT_TIMEZONE, ranges=ranges, auto_resume=auto_resume)
 
 
 def demo_fleet(now: datetime) -> list[VoxCampaign]:
@@ -200,16 +200,16 @@ def demo_fleet(now: datetime) -> list[VoxCampaign]:
     200106 finished yesterday and 200107 was paused by a user before ``now``.
     ``agent_version`` mixes strings and integers, as vox's docs do.
     """
-    always = CallWindow(
+    always = Hours(
         timezone=DEFAULT_TIMEZONE,
-        ranges=(WindowRange(days=EVERY_DAY, start_min=0, end_min=1440),),
+        ranges=(Span(days=EVERY_DAY, start_min=0, end_min=1440),),
         auto_resume=True,
     )
     split = _window(now, (-3, 1), (2, 10))  # closes in an hour, reopens an hour later
     closing = _window(now, (-3, 1.5), auto_resume=False)
     h = timedelta(hours=1)
     # id, name, created and scheduled (hours from now), tasks, agent_version, window
-    rows: list[tuple[str, str, float, float | None, int, str | int, CallWindow]] = [
+    rows: list[tuple[str, str, float, float | None, int, str | int, Hours]] = [
         ("200101", "고객 설문 캠페인", -3, -35 / 60, 450, "production", split),
         ("200102", "Renewal reminders", -1, 0.75, 300, 3, always),
         ("200103", "Overnight follow-up", -4, -2, 5000, 2, closing),

@@ -1,19 +1,19 @@
 """vox.ai v3 simulator: ``/v3/campaigns`` with Bearer auth, cursor paging and unix-ms times.
 
-Serves the documented campaign object (seed pages 000 and 002) and error
+Serves the documented campaign object (docs/providers.md 1.4) and error
 envelope ``{"error": {"code", "message", "details"}}``. Choices where vox is
 silent: a wrong-state PATCH or action answers 409 ``INVALID_STATE``; a bad key
 answers 401 ``UNAUTHORIZED``; the cursor is opaque (base64 of the last item's
 sort key). Malformed records (fault knob): ``bad_time`` serves ``created_at``
 as an ISO string instead of unix milliseconds, ``unknown_status`` serves
 ``archived``, ``missing_id`` drops ``id``, ``wrong_type`` serves
-``total_calls`` as a string.
+``total_calls`` as a string. What it models is summed up in docs/providers.md 1.7.
 """
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from worker.domain.records import Record
-from worker.domain.timestamps import to_iso8601, to_unix_ms
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, minute_window_json
-from worker.errors import NormalizationError
-from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, int_param, read_json
+from worker.simulators.clock import Clock
 from worker.simulators.faults import Faults
 from worker.simulators.vox_common import (
     DEFAULT_TIMEZONE,
@@ -40,6 +36,10 @@ from worker.simulators.vox_common import (
     render_error,
 )
 from worker.simulators.vox_engine import EDITABLE, IllegalTransition, VoxCampaign, VoxEngine
+from worker.simulators.wire.bodies import Body
+from worker.simulators.wire.errors import BadField
+from worker.simulators.wire.hours import EVERY_DAY, Hours, Span, vox_window_json
+from worker.simulators.wire.times import EPOCH, write_iso8601, write_unix_ms
 
 __all__ = ["DEMO_API_KEY", "create_app", "demo_app", "render_v3"]
 
@@ -47,10 +47,10 @@ _LIST_PARAMS = ("limit", "cursor", "sort_order")
 
 
 def _ms(value: datetime | None) -> int | None:
-    return None if value is None else to_unix_ms(value)
+    return None if value is None else write_unix_ms(value)
 
 
-BREAKERS = breakers(lambda ms: to_iso8601(datetime.fromtimestamp(ms / 1000, UTC)))
+BREAKERS = breakers(lambda ms: write_iso8601(EPOCH + timedelta(milliseconds=ms)))
 
 
 def render_v3(c: VoxCampaign, now: datetime) -> dict[str, Any]:
@@ -66,18 +66,18 @@ def render_v3(c: VoxCampaign, now: datetime) -> dict[str, Any]:
         "failed_calls": c.failed_calls,
         "concurrency": c.concurrency,
         "active_concurrency": c.active_concurrency(now),
-        "created_at": to_unix_ms(c.created_at),
+        "created_at": write_unix_ms(c.created_at),
         "presentation_number": c.presentation_number,
         "scheduled_at": _ms(c.scheduled_at),
         "finished_at": _ms(c.finished_at),
         "paused_at": _ms(c.paused_at),
         "paused_by": c.paused_by,
-        "call_time_window": None if c.call_window is None else minute_window_json(c.call_window),
+        "call_time_window": None if c.call_window is None else vox_window_json(c.call_window),
     }
 
 
 def _cursor(c: VoxCampaign) -> str:
-    return base64.urlsafe_b64encode(f"{to_unix_ms(c.created_at)}:{c.id}".encode()).decode()
+    return base64.urlsafe_b64encode(f"{write_unix_ms(c.created_at)}:{c.id}".encode()).decode()
 
 
 def _cursor_id(cursor: str) -> str | None:
@@ -161,8 +161,8 @@ def create_app(engine: VoxEngine, *, api_key: str, faults: Faults | None = None)
             campaign.name = name
         if "call_time_window" in body:
             try:
-                campaign.call_window = parse_window(Record(body), required=True)
-            except NormalizationError as exc:
+                campaign.call_window = parse_window(Body(body), required=True)
+            except BadField as exc:
                 raise SimError(400, "VALIDATION_ERROR", str(exc)) from None
         return one(campaign)
 
@@ -208,13 +208,11 @@ def demo_app(clock: Clock, *, seed: int) -> tuple[ASGIApp, VoxEngine]:
     local = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE))
     minute = local.hour * 60 + local.minute
 
-    def window(*ranges: tuple[int, int], auto_resume: bool = True) -> CallWindow:
-        return CallWindow(
+    def window(*ranges: tuple[int, int], auto_resume: bool = True) -> Hours:
+        return Hours(
             timezone=DEFAULT_TIMEZONE,
             ranges=tuple(
-                WindowRange(
-                    days=EVERY_DAY, start_min=(minute + a) % 1440, end_min=(minute + b) % 1440
-                )
+                Span(days=EVERY_DAY, start_min=(minute + a) % 1440, end_min=(minute + b) % 1440)
                 for a, b in ranges
             ),
             auto_resume=auto_resume,

@@ -1,6 +1,6 @@
 """VOXO simulator: token login, ``/v2/call-campaigns`` and the admin create/PATCH endpoints.
 
-Serves the documented paths and payloads (PROVIDERS.md section 2, seed page 003)
+Serves the documented paths and payloads (docs/providers.md section 3; its choices in 3.7)
 over :class:`~worker.simulators.voxo_engine.VoxoEngine`. Choices where VOXO is
 silent ([I]):
 
@@ -36,18 +36,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from worker.ports import Clock
 from worker.simulators.base import SimError, build_app, read_json
+from worker.simulators.clock import Clock
 from worker.simulators.faults import Faults
 from worker.simulators.voxo_engine import VoxoEngine, VoxoUser
 from worker.simulators.voxo_requests import (
     VoxoCampaign,
-    naive_time,
     parse_create,
     parse_patch,
     render_detail,
     render_list_item,
 )
+from worker.simulators.wire.times import write_wall_clock
 
 __all__ = [
     "BREAKERS",
@@ -207,7 +207,7 @@ def _render_user(user: VoxoUser) -> dict[str, Any]:
         "lastName": user.last_name,
         "tenantId": user.tenant_id,
         # Same naive format as lastrun; VOXO does not say in which zone [I: UTC].
-        "lastOnline": naive_time(user.last_online, UTC),
+        "lastOnline": None if user.last_online is None else write_wall_clock(user.last_online, UTC),
     }
 
 

@@ -5,7 +5,7 @@ Deterministic from a seed and driven by an injectable clock: every campaign (a
 ``clock.now()`` on each request, and every dial and state change is stamped
 with the exact instant it happened.
 
-Model (PROVIDERS.md 2.4; [I] marks this simulator's choices where VOXO is silent):
+Model (docs/providers.md 3.5; [I] marks this simulator's choices where VOXO is silent, 3.7):
 
 * ``state`` is ``READY`` or ``PAUSED`` and changes only through PATCH (or a
   scripted user PATCH, :meth:`VoxoEngine.plan`, at an exact instant).
@@ -22,7 +22,7 @@ Model (PROVIDERS.md 2.4; [I] marks this simulator's choices where VOXO is silent
   pause happens before it; a PATCH of the dates, hours, frequency or numbers
   restarts the rhythm from the PATCH instant.
 * After ``dateEnd timeEnd`` the state stays ``READY`` (unknown per
-  PROVIDERS.md 2.4; nothing in the docs says it changes) and nothing dials.
+  docs/providers.md 3.6; nothing in VOXO's docs says it changes) and nothing dials.
 * Tokens expire ``token_lifetime`` after login on the simulator's clock
   (default one day, FeathersJS's default JWT lifetime) [I].
 """
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from worker.domain.windows import next_boundary
-from worker.ports import Clock
 from worker.simulators.base import Fleet, seeded_hash
+from worker.simulators.clock import Clock
 from worker.simulators.voxo_requests import STATES, VoxoCampaign
+from worker.simulators.wire.hours import next_change
 
 __all__ = ["DISPOSITIONS", "VoxoEngine", "VoxoUser"]
 
@@ -213,7 +213,7 @@ class VoxoEngine(Fleet[int, VoxoCampaign]):
         if not state and after >= end:
             return None
         for _ in range(_FLIP_SEARCH):
-            bounds = (c.starts_at, end, None if window is None else next_boundary(window, cursor))
+            bounds = (c.starts_at, end, None if window is None else next_change(window, cursor))
             later = [b for b in bounds if b is not None and b > cursor]
             if not later:
                 return None

@@ -3,16 +3,16 @@
 :class:`VoxoCampaign` holds what VOXO serves of a campaign, plus the bookkeeping
 of the state machine in :mod:`worker.simulators.voxo_engine`, which advances it.
 
-Validation follows the seed's rules (page 003): ``name`` ≥ 3 characters,
+Validation follows VOXO's documented rules (docs/providers.md 3.3 and 3.4): ``name`` ≥ 3 characters,
 ``state`` READY|PAUSED, the date/time/callerId patterns, ``callFrequency`` > 9;
 unknown fields are refused, and every failure is reported at once, keyed by
 field in AJV's wording. Choices where VOXO is silent ([I]): ``recording``
-accepts ``yes`` and ``no`` (the seed lists only ``yes``, the sample shows
+accepts ``yes`` and ``no`` (the docs list only ``yes``, their sample shows
 ``no``); ``callHoursStart``/``callHoursEnd`` may be set to null to drop the
 window; create requires ``name``, the four date/time fields and ``timezone``,
 and a new campaign is ``PAUSED`` unless the body says otherwise.
 
-List items and details are rendered field for field as PROVIDERS.md 2.3's
+List items and details are rendered field for field as docs/providers.md 3.4's
 samples, ``lastrun`` naive in the campaign's zone.
 """
 
@@ -21,18 +21,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from worker.domain.timestamps import parse_date_and_time, parse_hhmm
-from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange, is_open
 from worker.simulators.base import SimError
+from worker.simulators.wire.hours import EVERY_DAY, Hours, Span, is_open
+from worker.simulators.wire.times import minutes_of_hhmm, wall_clock_instant, write_wall_clock
 
 __all__ = [
     "STATES",
     "VoxoCampaign",
-    "naive_time",
     "parse_create",
     "parse_patch",
     "render_detail",
@@ -88,24 +87,24 @@ class VoxoCampaign:
     @property
     def starts_at(self) -> datetime:
         """``dateStart timeStart`` in ``timezone``, as an instant."""
-        return self._instant(self.date_start, self.time_start, "dateStart", "timeStart")
+        return self._instant(self.date_start, self.time_start)
 
     @property
     def ends_at(self) -> datetime:
         """``dateEnd timeEnd`` in ``timezone``, as an instant."""
-        return self._instant(self.date_end, self.time_end, "dateEnd", "timeEnd")
+        return self._instant(self.date_end, self.time_end)
 
     @property
-    def window(self) -> CallWindow | None:
+    def window(self) -> Hours | None:
         """The daily call hours, every day, when both bounds are set."""
         if self.call_hours_start is None or self.call_hours_end is None:
             return None
-        rng = WindowRange(
+        span = Span(
             days=EVERY_DAY,
-            start_min=parse_hhmm(self.call_hours_start, "callHoursStart"),
-            end_min=parse_hhmm(self.call_hours_end, "callHoursEnd"),
+            start_min=minutes_of_hhmm(self.call_hours_start),
+            end_min=minutes_of_hhmm(self.call_hours_end),
         )
-        return CallWindow(timezone=self.timezone, ranges=(rng,))
+        return Hours(timezone=self.timezone, ranges=(span,))
 
     def in_hours(self, at: datetime) -> bool:
         """Inside the date range and the call hours (state aside)."""
@@ -116,10 +115,12 @@ class VoxoCampaign:
         """Positions of the numbers not dialed yet, in dialing order."""
         return [i for i, n in enumerate(self.numbers) if not n.get("disposition")]
 
-    def _instant(self, day: str, hhmm: str, date_field: str, time_field: str) -> datetime:
-        zone = ZoneInfo(self.timezone)
-        local = parse_date_and_time(day, hhmm, zone, date_field=date_field, time_field=time_field)
-        return local.instant
+    def _instant(self, day: str, hhmm: str) -> datetime:
+        # Both were checked against VOXO's patterns when they came in (a day past the
+        # month's end still raises ValueError here, as nothing guards it).
+        return wall_clock_instant(
+            date.fromisoformat(day), minutes_of_hhmm(hhmm), ZoneInfo(self.timezone)
+        )
 
 
 Check = Callable[[Any], str | None]
@@ -240,7 +241,7 @@ def _changes(body: Any, *, required: tuple[str, ...]) -> dict[str, Any]:
 
 
 def render_list_item(c: VoxoCampaign) -> dict[str, Any]:
-    """The list item, field for field as PROVIDERS.md 2.3's sample."""
+    """The list item, field for field as docs/providers.md 3.4's sample."""
     return {
         "id": c.id,
         "tenantId": c.tenant_id,
@@ -251,7 +252,7 @@ def render_list_item(c: VoxoCampaign) -> dict[str, Any]:
         "callerId": c.caller_id,
         "callDelay": c.call_delay,
         "state": c.state,
-        "lastrun": naive_time(c.lastrun, ZoneInfo(c.timezone)),
+        "lastrun": None if c.lastrun is None else write_wall_clock(c.lastrun, ZoneInfo(c.timezone)),
         "dialtimeout": c.dialtimeout,
         "tech": c.tech,
         "message": c.message,
@@ -282,8 +283,3 @@ def render_detail(c: VoxoCampaign) -> dict[str, Any]:
         "matchDestinations": [dict(d) for d in c.match_destinations],
         "notMatchDestinations": [dict(d) for d in c.not_match_destinations],
     }
-
-
-def naive_time(at: datetime | None, zone: tzinfo) -> str | None:
-    """An instant as VOXO writes its times: naive ``YYYY-MM-DD HH:MM:SS`` in ``zone``."""
-    return None if at is None else at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.errors import StorageError
-from worker.providers.vox_v3 import VoxV3Provider
+from worker.runtime.targets import provider_for
 from worker.simulators.faults import Faults
 from worker.storage.engine import create_engine
 from worker.storage.postgres import PostgresStore
@@ -36,7 +36,7 @@ async def test_a_cycle_that_cannot_start_is_counted_as_failed(clock: ManualClock
         async with httpx.AsyncClient(
             base_url=kit.target.base_url, transport=httpx.ASGITransport(app=app)
         ) as client:
-            provider = VoxV3Provider.from_settings(kit.target, client, clock)
+            provider = provider_for(kit.target, client, clock)
             pipeline = SyncPipeline(PostgresStore(engine), clock, owner="test")
             with pytest.raises(StorageError, match="claiming the lease of vox_v3/kit failed"):
                 await pipeline.sync_once(provider, CyclePolicy(interval=60))

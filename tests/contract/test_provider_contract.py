@@ -24,8 +24,8 @@ from worker.config import HttpSettings
 from worker.domain.campaign import Status
 from worker.errors import NormalizationError, ProviderAuthError, ProviderUnavailable
 from worker.ports import Provider
-from worker.providers import PROVIDERS
 from worker.runtime.http_server import serve
+from worker.runtime.targets import provider_for
 from worker.simulators.faults import Faults
 
 KITS = all_kits()
@@ -66,7 +66,7 @@ async def adapter(
     async with httpx.AsyncClient(
         base_url=target.base_url, transport=httpx.ASGITransport(app=counting)
     ) as client:
-        yield PROVIDERS[kit.name].from_settings(target, client, clock), state, counting
+        yield provider_for(target, client, clock), state, counting
 
 
 async def collect(provider: Provider) -> list[list[Any]]:
@@ -165,7 +165,7 @@ async def test_an_http_date_retry_after_over_real_http_is_read_against_its_date(
         base = url + kit.target.base_url.split(".test", 1)[1]
         target = kit.target.model_copy(update={"base_url": base})
         async with httpx.AsyncClient(base_url=base) as client:
-            provider = PROVIDERS[kit.name].from_settings(target, client, clock)
+            provider = provider_for(target, client, clock)
             with pytest.raises(ProviderUnavailable) as info:
                 await collect(provider)
     assert info.value.retry_after is not None

@@ -29,8 +29,8 @@ from worker.clock import ManualClock
 from worker.config import HttpSettings, VoxoTarget
 from worker.domain.campaign import Status
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
-from worker.ports import Detail
-from worker.providers.voxo import VoxoProvider
+from worker.ports import Detail, Provider
+from worker.runtime.targets import provider_for
 from worker.simulators.faults import Faults
 from worker.simulators.voxo import (
     DEMO_EMAIL,
@@ -511,20 +511,20 @@ class Spy:
 @asynccontextmanager
 async def adapter(
     engine: VoxoEngine, clock: ManualClock, faults: Faults | None = None, **settings: Any
-) -> AsyncIterator[tuple[VoxoProvider, Spy]]:
+) -> AsyncIterator[tuple[Provider, Spy]]:
     spy = Spy(create_app(engine, faults=faults))
     target: VoxoTarget = TARGET.model_copy(update=settings)
     transport = httpx.ASGITransport(app=spy)
     async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
-        yield VoxoProvider.from_settings(target, client, clock), spy
+        yield provider_for(target, client, clock), spy
 
 
-async def detailed(provider: VoxoProvider) -> list[list[Detail]]:
+async def detailed(provider: Provider) -> list[list[Detail]]:
     """Each page's details, as a cycle asks for them (every item here is new)."""
     return [list(await provider.details(page)) async for page in provider.pages()]
 
 
-async def records(provider: VoxoProvider) -> list[list[Any]]:
+async def records(provider: Provider) -> list[list[Any]]:
     """Each page's records as a cycle normalizes them (the detail where it has one)."""
     return [[d.record for d in page] for page in await detailed(provider)]
 
@@ -542,7 +542,7 @@ async def test_one_login_serves_every_request_until_the_token_expires(
     assert engine.logins == 2
     assert [len(p) for p in first] == [len(p) for p in second] == [2, 1]
     assert spy.paths["/v2/call-campaigns"] == 3  # the refused list call, retried once
-    assert "voxo-sim." not in repr(provider.http._auth)
+    assert "voxo-sim." not in repr(provider.source.http._auth)
 
 
 async def test_login_failures_name_the_login_and_transient_ones_are_retried(
@@ -564,7 +564,7 @@ async def test_a_login_answer_without_a_token_is_refused(clock: ManualClock) -> 
 
     transport = httpx.ASGITransport(app=tokenless)
     async with httpx.AsyncClient(base_url=TARGET.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(TARGET, client, clock)
+        provider = provider_for(TARGET, client, clock)
         with pytest.raises(ProviderRejected, match="returned 201 without an accessToken"):
             await records(provider)
 
@@ -580,7 +580,7 @@ async def test_a_login_refusal_echoing_the_request_never_carries_the_password(
 
     transport = httpx.ASGITransport(app=echoing)
     async with httpx.AsyncClient(base_url=TARGET.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(TARGET, client, clock)
+        provider = provider_for(TARGET, client, clock)
         with pytest.raises(ProviderRejected) as info:
             await records(provider)
     # The message keeps what the server said went wrong, never what it echoed back.
@@ -689,7 +689,7 @@ async def test_a_list_that_is_not_an_array_is_refused(clock: ManualClock) -> Non
 
     transport = httpx.ASGITransport(app=paginated)
     async with httpx.AsyncClient(base_url=TARGET.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(TARGET, client, clock)
+        provider = provider_for(TARGET, client, clock)
         with pytest.raises(ProviderRejected, match="expected a JSON array, got an object"):
             await records(provider)
 
@@ -725,7 +725,7 @@ async def list_pages(app: ASGIApp, clock: ManualClock, page_size: int) -> list[l
     target = TARGET.model_copy(update={"page_size": page_size, "fetch_detail": False})
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(target, client, clock)
+        provider = provider_for(target, client, clock)
         return [list(page) async for page in provider.pages()]
 
 
@@ -752,7 +752,7 @@ async def test_a_list_cut_short_fails_as_unavailable_after_the_pages_it_complete
     transport = httpx.ASGITransport(app=app)
     seen: list[int] = []
     async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(target, client, clock)
+        provider = provider_for(target, client, clock)
 
         async def drain() -> None:
             async for page in provider.pages():
@@ -773,7 +773,7 @@ async def test_one_list_item_past_the_body_limit_is_refused(clock: ManualClock) 
     target = TARGET.model_copy(update={"http": HttpSettings(max_body_bytes=1024)})
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(target, client, clock)
+        provider = provider_for(target, client, clock)
         with pytest.raises(ProviderRejected, match=r"passed 1024 characters .*http.max_body_bytes"):
             await records(provider)
 
@@ -794,7 +794,7 @@ async def test_the_demo_fleet_moves_through_every_status_in_six_hours(clock: Man
     seen: dict[str, list[Status]] = {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(base_url=demo.base_url, transport=transport) as client:
-        provider = VoxoProvider.from_settings(demo, client, clock)
+        provider = provider_for(demo, client, clock)
         for _ in range(6 * 4 + 1):  # every 15 minutes for six hours
             for raw in (r for page in await records(provider) for r in page):
                 status = provider.normalize(raw, observed_at=clock.now()).status

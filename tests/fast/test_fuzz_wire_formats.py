@@ -24,9 +24,9 @@ from worker.clock import ManualClock
 from worker.domain.diff import StoredHead, StoredState, diff
 from worker.domain.poison import OversizedInteger, find_poison
 from worker.errors import NormalizationError
-from worker.providers import PROVIDERS
 from worker.providers.json_array import ArrayReader
 from worker.providers.responses import parse_json
+from worker.runtime.targets import provider_for
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
@@ -58,7 +58,7 @@ def _aware_times(campaign: Any) -> list[datetime]:
 async def test_a_normalizer_reads_any_wire_value_or_names_the_field(name: str) -> None:
     kit = all_kits()[name]
     async with httpx.AsyncClient() as client:  # never used: normalize is pure
-        provider = PROVIDERS[name].from_settings(kit.target, client, ManualClock(NOW))
+        provider = provider_for(kit.target, client, ManualClock(NOW))
 
     @FUZZ
     @given(fields=wire_fields(name), observed_at=poll_times)

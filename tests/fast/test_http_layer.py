@@ -17,8 +17,9 @@ from worker.config import HttpSettings
 from worker.domain.campaign import TargetKey
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from worker.observability.logs import JsonFormatter, SecretFilter
-from worker.providers.base import ProviderHttp, StaticHeaderAuth, backoff_for
+from worker.providers.base import ProviderHttp, backoff_for
 from worker.providers.responses import parse_retry_after
+from worker.providers.source import StaticHeaderAuth
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "sk-live-do-not-leak-4242"

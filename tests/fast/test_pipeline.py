@@ -14,7 +14,8 @@ from worker.clock import ManualClock
 from worker.config import VoxV3Target
 from worker.domain.campaign import record_fingerprint
 from worker.domain.records import RejectionKind
-from worker.providers.vox_v3 import VoxV3Provider
+from worker.ports import Provider
+from worker.runtime.targets import provider_for
 from worker.sync.listing import Listing
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -23,9 +24,9 @@ SEED = json.loads(
 )
 
 
-def provider() -> VoxV3Provider:
+def provider() -> Provider:
     settings = VoxV3Target(account="acme", base_url="http://vox.test", api_key=SecretStr("k"))
-    return VoxV3Provider.from_settings(settings, httpx.AsyncClient(), ManualClock(NOW))
+    return provider_for(settings, httpx.AsyncClient(), ManualClock(NOW))
 
 
 def test_a_listing_reads_ids_and_fingerprints_and_sets_aside_repeats() -> None:

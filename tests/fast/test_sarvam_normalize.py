@@ -1,23 +1,18 @@
-"""Sarvam normalization over the documented payloads (PROVIDERS.md 3.3-3.6, seed 004)."""
+"""Sarvam normalization over the documented payloads (docs/providers.md 4.2-4.5, seed 004)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from worker.clock import ManualClock
-from worker.config import SarvamTarget
 from worker.domain.campaign import Campaign, Counters, Status
+from worker.domain.dialects.sarvam import SARVAM_STATUS, SarvamDialect
 from worker.domain.windows import EVERY_DAY, CallWindow, Weekday, WindowRange
 from worker.errors import NormalizationError
-from worker.providers.sarvam import SARVAM_STATUS, SarvamProvider
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sarvam"
 OBSERVED = datetime(2026, 3, 30, tzinfo=UTC)
@@ -31,23 +26,15 @@ def fixture(name: str) -> Any:
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[SarvamProvider]:
-    settings = SarvamTarget(
-        account="acme",
-        base_url="https://apps.sarvam.ai/api/scheduling",
-        api_key=SecretStr("k"),
-        org_id="org-1",
-        workspace_id="ws-1",
-    )
-    async with httpx.AsyncClient() as client:
-        yield SarvamProvider.from_settings(settings, client, ManualClock(OBSERVED))
+def provider() -> SarvamDialect:
+    return SarvamDialect(account="acme")
 
 
-def normalize(provider: SarvamProvider, raw: dict[str, Any]) -> Campaign:
+def normalize(provider: SarvamDialect, raw: dict[str, Any]) -> Campaign:
     return provider.normalize(raw, observed_at=OBSERVED)
 
 
-def test_list_sample_normalizes_field_for_field(provider: SarvamProvider) -> None:
+def test_list_sample_normalizes_field_for_field(provider: SarvamDialect) -> None:
     raw = fixture("list_page.json")["items"][0]
     assert normalize(provider, raw) == Campaign(
         provider="sarvam",
@@ -72,7 +59,7 @@ def test_list_sample_normalizes_field_for_field(provider: SarvamProvider) -> Non
     )
 
 
-def test_update_response_sample_normalizes_field_for_field(provider: SarvamProvider) -> None:
+def test_update_response_sample_normalizes_field_for_field(provider: SarvamDialect) -> None:
     raw = fixture("update_campaign_response.json")
     assert normalize(provider, raw) == Campaign(
         provider="sarvam",
@@ -87,7 +74,7 @@ def test_update_response_sample_normalizes_field_for_field(provider: SarvamProvi
     )
 
 
-def test_detail_record_normalizes_field_for_field(provider: SarvamProvider) -> None:
+def test_detail_record_normalizes_field_for_field(provider: SarvamDialect) -> None:
     raw = fixture("detail_q1_payment_reminders.json")
     assert normalize(provider, raw) == Campaign(
         provider="sarvam",
@@ -113,7 +100,7 @@ def test_detail_record_normalizes_field_for_field(provider: SarvamProvider) -> N
 
 
 def test_documented_get_sample_is_rejected_at_its_placeholder_time(
-    provider: SarvamProvider,
+    provider: SarvamDialect,
 ) -> None:
     with pytest.raises(NormalizationError) as info:
         normalize(provider, fixture("get_campaign_sample.json"))
@@ -121,7 +108,7 @@ def test_documented_get_sample_is_rejected_at_its_placeholder_time(
     assert str(info.value) == "allowed_schedule.allowed_start_time='<string>': expected 'HH:MM'"
 
 
-def test_counters_are_all_unknown(provider: SarvamProvider) -> None:
+def test_counters_are_all_unknown(provider: SarvamDialect) -> None:
     campaign = normalize(provider, fixture("detail_q1_payment_reminders.json"))
     assert campaign.counters.to_json() == dict.fromkeys(campaign.counters.to_json())
 
@@ -137,7 +124,7 @@ def test_counters_are_all_unknown(provider: SarvamProvider) -> None:
     ],
 )
 def test_iso_times_accept_z_offsets_and_fractions(
-    provider: SarvamProvider, text: str, expected: datetime
+    provider: SarvamDialect, text: str, expected: datetime
 ) -> None:
     raw = {
         **fixture("detail_q1_payment_reminders.json"),
@@ -158,7 +145,7 @@ def test_iso_times_accept_z_offsets_and_fractions(
 
 
 def test_schedule_timezone_defaults_to_kolkata_and_days_to_every_day(
-    provider: SarvamProvider,
+    provider: SarvamDialect,
 ) -> None:
     raw = fixture("detail_q1_payment_reminders.json")
     raw["allowed_schedule"] = {"allowed_start_time": "22:00", "allowed_end_time": "06:00"}
@@ -204,7 +191,7 @@ def test_schedule_timezone_defaults_to_kolkata_and_days_to_every_day(
     ],
 )
 def test_malformed_fields_are_named_with_their_value(
-    provider: SarvamProvider, change: dict[str, Any], field: str, message: str
+    provider: SarvamDialect, change: dict[str, Any], field: str, message: str
 ) -> None:
     raw = {**fixture("detail_q1_payment_reminders.json"), **change}
     with pytest.raises(NormalizationError) as info:
@@ -213,7 +200,7 @@ def test_malformed_fields_are_named_with_their_value(
     assert str(info.value) == message
 
 
-def test_a_missing_id_is_named(provider: SarvamProvider) -> None:
+def test_a_missing_id_is_named(provider: SarvamDialect) -> None:
     raw = fixture("list_page.json")["items"][0]
     del raw["campaign_id"]
     with pytest.raises(NormalizationError, match=r"^campaign_id=<missing>: required$"):
@@ -237,7 +224,7 @@ def test_a_missing_id_is_named(provider: SarvamProvider) -> None:
     ],
 )
 def test_malformed_schedules_name_the_nested_field(
-    provider: SarvamProvider, schedule: dict[str, Any], field: str, reason: str
+    provider: SarvamDialect, schedule: dict[str, Any], field: str, reason: str
 ) -> None:
     raw = fixture("detail_q1_payment_reminders.json")
     raw["allowed_schedule"] = {**raw["allowed_schedule"], **schedule}
@@ -260,7 +247,7 @@ def test_malformed_schedules_name_the_nested_field(
         ("Active", Status.UNKNOWN),
     ],
 )
-def test_status_table(provider: SarvamProvider, raw_status: str, status: Status) -> None:
+def test_status_table(provider: SarvamDialect, raw_status: str, status: Status) -> None:
     raw = {**fixture("list_page.json")["items"][0], "status": raw_status}
     campaign = normalize(provider, raw)
     assert (campaign.status, campaign.status_raw) == (status, raw_status)
@@ -269,13 +256,13 @@ def test_status_table(provider: SarvamProvider, raw_status: str, status: Status)
 
 
 def test_status_table_is_the_class_attribute_and_read_only() -> None:
-    assert SarvamProvider.status_table is SARVAM_STATUS
+    assert SarvamDialect.status_table is SARVAM_STATUS
     assert set(SARVAM_STATUS) == {"scheduled", "active", "paused", "ended", "cancelled"}
     with pytest.raises(TypeError):
         SARVAM_STATUS["archived"] = Status.CANCELED  # type: ignore[index]
 
 
-def test_normalize_is_pure_and_keeps_the_raw_record(provider: SarvamProvider) -> None:
+def test_normalize_is_pure_and_keeps_the_raw_record(provider: SarvamDialect) -> None:
     raw = fixture("detail_q1_payment_reminders.json")
     before = json.dumps(raw, sort_keys=True)
     first, second = normalize(provider, raw), normalize(provider, raw)

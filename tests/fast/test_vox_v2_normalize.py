@@ -1,7 +1,7 @@
 """vox v2 normalization over the documented payloads (tests/fixtures/vox_v2).
 
 Fixtures:
-* ``list_response.json``: the ``POST /v2/campaigns/list`` sample of PROVIDERS.md 1.3,
+* ``list_response.json``: the ``POST /v2/campaigns/list`` sample of docs/providers.md 2.2,
   field for field; the shortened values there ("…", "550e…") are the full ones of seed 001.
 * ``create_response.json``: seed 001's create response sample, verbatim.
 * ``create_request.json``: seed 001's create request sample, verbatim.
@@ -19,18 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from worker.config import VoxV2Target
 from worker.domain.campaign import Campaign, Counters, PausedBy, Status
+from worker.domain.dialects.vox import VOX_STATUS, VoxV2Dialect
 from worker.domain.windows import CallWindow, Weekday, WindowRange
 from worker.errors import NormalizationError, TimestampError
-from worker.providers.vox import VOX_STATUS
-from worker.providers.vox_v2 import VoxV2Provider
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "vox_v2"
 OBSERVED = datetime(2026, 3, 2, tzinfo=UTC)
-SETTINGS = VoxV2Target(account="acme", base_url="http://vox.test", api_key=SecretStr("k"))
+DIALECT = VoxV2Dialect(account="acme")
 WEEKDAYS = (Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY)
 SEED_WINDOW = CallWindow(
     timezone="Asia/Seoul",
@@ -47,9 +44,7 @@ def load(name: str) -> Any:
 
 
 def normalize(raw: dict[str, Any]) -> Campaign:
-    # The pure step needs no HTTP session; the adapter is built around a placeholder.
-    provider = VoxV2Provider(http=None, settings=SETTINGS)  # type: ignore[arg-type]
-    return provider.normalize(raw, observed_at=OBSERVED)
+    return DIALECT.normalize(raw, observed_at=OBSERVED)
 
 
 def listed() -> dict[str, Any]:
@@ -243,16 +238,16 @@ def test_a_record_that_is_not_an_object_is_rejected() -> None:
     ],
 )
 def test_status_table(raw: str, status: Status) -> None:
-    assert VoxV2Provider.status_table[raw] is status
+    assert VoxV2Dialect.status_table[raw] is status
     campaign = normalize({**listed(), "status": raw})
     assert (campaign.status, campaign.status_raw) == (status, raw)
 
 
 def test_status_table_is_vox_table_and_read_only() -> None:
-    assert VoxV2Provider.status_table is VOX_STATUS
-    assert len(VoxV2Provider.status_table) == 7
+    assert VoxV2Dialect.status_table is VOX_STATUS
+    assert len(VoxV2Dialect.status_table) == 7
     with pytest.raises(TypeError):
-        VoxV2Provider.status_table["archived"] = Status.CANCELED  # type: ignore[index]
+        VoxV2Dialect.status_table["archived"] = Status.CANCELED  # type: ignore[index]
 
 
 @pytest.mark.parametrize("raw", ["archived", "cancelled", "ONGOING", ""])

@@ -6,14 +6,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
-from worker.clock import ManualClock
 from worker.config import VoxV2Target
 from worker.errors import NormalizationError
-from worker.providers.vox_v2 import VoxV2Provider
+from worker.ports import Dialect
+from worker.runtime.targets import dialect_for
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 ITEM = json.loads(
@@ -21,14 +20,14 @@ ITEM = json.loads(
 )["campaigns"][0]
 
 
-def provider(organization_id: str | None) -> VoxV2Provider:
+def provider(organization_id: str | None) -> Dialect:
     settings = VoxV2Target(
         account="acme",
         base_url="http://vox.test",
         api_key=SecretStr("k"),
         organization_id=organization_id,
     )
-    return VoxV2Provider.from_settings(settings, httpx.AsyncClient(), ManualClock(NOW))
+    return dialect_for(settings)
 
 
 def test_unset_organization_is_not_checked() -> None:

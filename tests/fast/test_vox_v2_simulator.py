@@ -20,7 +20,7 @@ from worker.clock import ManualClock
 from worker.config import VoxV2Target
 from worker.domain.timestamps import to_iso8601, to_unix_ms
 from worker.domain.windows import CallWindow, Weekday, WindowRange
-from worker.providers.vox_v2 import VoxV2Provider
+from worker.providers.vox_v2 import VoxV2Source
 from worker.simulators import vox_v3
 from worker.simulators.faults import Faults
 from worker.simulators.vox_engine import VoxCampaign, VoxEngine
@@ -619,7 +619,7 @@ async def test_adapter_posts_the_documented_list_body_and_follows_the_cursor(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=recorder), base_url=target.base_url
     ) as http:
-        provider = VoxV2Provider.from_settings(target, http, clock)
+        provider = VoxV2Source.from_settings(target, http, clock)
         pages = [[raw["id"] for raw in page] async for page in provider.pages()]
     assert pages == [["75", "74"], ["73", "72"], ["71"]]
     assert [(where, body) for where, _, body in recorder.requests] == [

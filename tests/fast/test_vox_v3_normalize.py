@@ -7,17 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from worker.clock import ManualClock
-from worker.config import VoxV3Target
 from worker.domain.campaign import Campaign, Counters, PausedBy, Status
+from worker.domain.dialects.vox import VOX_STATUS, VoxV3Dialect
 from worker.domain.windows import CallWindow, Weekday, WindowRange
 from worker.errors import NormalizationError
-from worker.providers.vox import VOX_STATUS
-from worker.providers.vox_v3 import VoxV3Provider
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vox_v3"
 OBSERVED = datetime(2026, 3, 2, tzinfo=UTC)
@@ -29,12 +24,11 @@ def fixture(name: str) -> Any:
 
 
 @pytest.fixture
-def provider() -> VoxV3Provider:
-    settings = VoxV3Target(account="acme", base_url="http://vox.test", api_key=SecretStr("k"))
-    return VoxV3Provider.from_settings(settings, httpx.AsyncClient(), ManualClock(OBSERVED))
+def provider() -> VoxV3Dialect:
+    return VoxV3Dialect(account="acme")
 
 
-def test_seed_campaign_object_normalizes_field_for_field(provider: VoxV3Provider) -> None:
+def test_seed_campaign_object_normalizes_field_for_field(provider: VoxV3Dialect) -> None:
     raw = fixture("campaign_seed.json")
     assert provider.normalize(raw, observed_at=OBSERVED) == Campaign(
         provider="vox_v3",
@@ -64,7 +58,7 @@ def test_seed_campaign_object_normalizes_field_for_field(provider: VoxV3Provider
     )
 
 
-def test_realistic_list_item(provider: VoxV3Provider) -> None:
+def test_realistic_list_item(provider: VoxV3Dialect) -> None:
     (raw,) = fixture("list_page.json")["items"]
     campaign = provider.normalize(raw, observed_at=OBSERVED)
     assert campaign.campaign_id == "1001"
@@ -92,11 +86,11 @@ def test_realistic_list_item(provider: VoxV3Provider) -> None:
         ("archived", Status.UNKNOWN),
     ],
 )
-def test_status_table(provider: VoxV3Provider, raw_status: str, status: Status) -> None:
+def test_status_table(provider: VoxV3Dialect, raw_status: str, status: Status) -> None:
     raw = {**fixture("campaign_seed.json"), "status": raw_status}
     campaign = provider.normalize(raw, observed_at=OBSERVED)
     assert (campaign.status, campaign.status_raw) == (status, raw_status)
-    assert VoxV3Provider.status_table is VOX_STATUS
+    assert VoxV3Dialect.status_table is VOX_STATUS
 
 
 @pytest.mark.parametrize(
@@ -113,7 +107,7 @@ def test_status_table(provider: VoxV3Provider, raw_status: str, status: Status) 
     ],
 )
 def test_bad_fields_name_the_field_and_value(
-    provider: VoxV3Provider, change: dict[str, Any], message: str
+    provider: VoxV3Dialect, change: dict[str, Any], message: str
 ) -> None:
     raw = {**fixture("campaign_seed.json"), **change}
     with pytest.raises(NormalizationError) as info:
@@ -133,7 +127,7 @@ def test_bad_fields_name_the_field_and_value(
     ],
 )
 def test_fields_that_are_not_identity_degrade_to_null_with_a_note(
-    provider: VoxV3Provider, change: dict[str, Any], note: str
+    provider: VoxV3Dialect, change: dict[str, Any], note: str
 ) -> None:
     raw = {**fixture("campaign_seed.json"), **change}
     campaign = provider.normalize(raw, observed_at=OBSERVED)
@@ -145,13 +139,13 @@ def test_fields_that_are_not_identity_degrade_to_null_with_a_note(
     assert campaign.raw[name] == change[name]  # the provider's value stays in the raw record
 
 
-def test_missing_id_is_reported(provider: VoxV3Provider) -> None:
+def test_missing_id_is_reported(provider: VoxV3Dialect) -> None:
     raw = {k: v for k, v in fixture("campaign_seed.json").items() if k != "id"}
     with pytest.raises(NormalizationError, match=r"^id=<missing>: required$"):
         provider.normalize(raw, observed_at=OBSERVED)
 
 
-def test_nullable_fields_may_be_null_or_absent(provider: VoxV3Provider) -> None:
+def test_nullable_fields_may_be_null_or_absent(provider: VoxV3Dialect) -> None:
     raw = {
         **fixture("campaign_seed.json"),
         "paused_at": None,

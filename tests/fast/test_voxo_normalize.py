@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from worker.clock import ManualClock
-from worker.config import VoxoTarget
 from worker.domain.campaign import Campaign, Counters, PausedBy, Status
+from worker.domain.dialects.voxo import VOXO_STATUS, VoxoDialect
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
 from worker.errors import NormalizationError, TimestampError
-from worker.providers.voxo import VOXO_STATUS, VoxoProvider
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "voxo"
 # America/Chicago is UTC-6 in February: the sample's 2022-02-16 00:00 is 06:00Z.
@@ -32,30 +27,16 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
-def target(**overrides: Any) -> VoxoTarget:
-    settings: dict[str, Any] = {
-        "account": "acme",
-        "base_url": "https://api.voxo.co",
-        "email": "ops@example.com",
-        "password": SecretStr("not-used-here"),
-        "tenant_id": 1234,
-        **overrides,
-    }
-    return VoxoTarget(**settings)
+def dialect(**overrides: Any) -> VoxoDialect:
+    return VoxoDialect(**{"account": "acme", "tenant_id": 1234, **overrides})
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url="https://api.voxo.co") as http:
-        yield http
+def voxo() -> VoxoDialect:
+    return dialect()
 
 
-@pytest.fixture
-def voxo(client: httpx.AsyncClient) -> VoxoProvider:
-    return VoxoProvider.from_settings(target(), client, ManualClock(OBSERVED))
-
-
-def test_the_documented_list_item_normalizes_field_for_field(voxo: VoxoProvider) -> None:
+def test_the_documented_list_item_normalizes_field_for_field(voxo: VoxoDialect) -> None:
     raw = fixture("list_item.json")
     assert voxo.normalize(raw, observed_at=OBSERVED) == Campaign(
         provider="voxo",
@@ -80,7 +61,7 @@ def test_the_documented_list_item_normalizes_field_for_field(voxo: VoxoProvider)
     )
 
 
-def test_the_detail_adds_the_daily_call_hours_window(voxo: VoxoProvider) -> None:
+def test_the_detail_adds_the_daily_call_hours_window(voxo: VoxoDialect) -> None:
     raw = fixture("detail.json")
     assert voxo.normalize(raw, observed_at=OBSERVED) == Campaign(
         provider="voxo",
@@ -115,7 +96,7 @@ def test_the_detail_adds_the_daily_call_hours_window(voxo: VoxoProvider) -> None
     ],
 )
 def test_ready_is_derived_from_the_dates_and_the_poll_time(
-    voxo: VoxoProvider, observed_at: datetime, status: Status
+    voxo: VoxoDialect, observed_at: datetime, status: Status
 ) -> None:
     campaign = voxo.normalize(fixture("detail.json"), observed_at=observed_at)
     assert (campaign.status, campaign.status_raw, campaign.status_derived) == (
@@ -126,7 +107,7 @@ def test_ready_is_derived_from_the_dates_and_the_poll_time(
     assert campaign.finished_at is None  # VOXO says nothing; events use scheduled_end_at
 
 
-def test_paused_stays_paused_after_its_end(voxo: VoxoProvider) -> None:
+def test_paused_stays_paused_after_its_end(voxo: VoxoDialect) -> None:
     campaign = voxo.normalize(fixture("list_item.json"), observed_at=END + timedelta(days=1))
     assert (campaign.status, campaign.paused_by, campaign.status_derived) == (
         Status.PAUSED,
@@ -135,7 +116,7 @@ def test_paused_stays_paused_after_its_end(voxo: VoxoProvider) -> None:
     )
 
 
-def test_time_start_and_end_are_not_a_daily_window(voxo: VoxoProvider) -> None:
+def test_time_start_and_end_are_not_a_daily_window(voxo: VoxoDialect) -> None:
     raw = {**fixture("detail.json"), "timeStart": "09:00", "timeEnd": "17:00"}
     raw |= {"callHoursStart": None, "callHoursEnd": None}
     campaign = voxo.normalize(raw, observed_at=OBSERVED)
@@ -145,20 +126,20 @@ def test_time_start_and_end_are_not_a_daily_window(voxo: VoxoProvider) -> None:
 
 
 def test_the_status_table_has_the_two_documented_states() -> None:
-    assert dict(VoxoProvider.status_table) == {"READY": Status.RUNNING, "PAUSED": Status.PAUSED}
-    assert VoxoProvider.status_table is VOXO_STATUS
+    assert dict(VoxoDialect.status_table) == {"READY": Status.RUNNING, "PAUSED": Status.PAUSED}
+    assert VoxoDialect.status_table is VOXO_STATUS
 
 
 @pytest.mark.parametrize(("state", "status_raw"), [("EXPIRED", "EXPIRED"), (None, "")])
 def test_other_states_are_unknown_and_kept_raw(
-    voxo: VoxoProvider, state: str | None, status_raw: str
+    voxo: VoxoDialect, state: str | None, status_raw: str
 ) -> None:
     campaign = voxo.normalize({**fixture("list_item.json"), "state": state}, observed_at=OBSERVED)
     assert (campaign.status, campaign.status_raw) == (Status.UNKNOWN, status_raw)
     assert (campaign.status_derived, campaign.paused_by) == (False, None)
 
 
-def test_dst_gap_and_fold_are_resolved_and_flagged(voxo: VoxoProvider) -> None:
+def test_dst_gap_and_fold_are_resolved_and_flagged(voxo: VoxoDialect) -> None:
     raw = {
         **fixture("list_item.json"),
         # 2026-03-08 02:30 does not exist in Chicago (02:00 -> 03:00 CDT).
@@ -180,14 +161,14 @@ def test_dst_gap_and_fold_are_resolved_and_flagged(voxo: VoxoProvider) -> None:
     )
 
 
-async def test_lastrun_can_be_read_in_a_configured_zone(client: httpx.AsyncClient) -> None:
-    utc = VoxoProvider.from_settings(target(lastrun_timezone="UTC"), client, ManualClock(OBSERVED))
+def test_lastrun_can_be_read_in_a_configured_zone() -> None:
+    utc = dialect(lastrun_timezone="UTC")
     campaign = utc.normalize(fixture("list_item.json"), observed_at=OBSERVED)
     assert campaign.last_run_at == datetime(2022, 2, 16, 14, 33, 45, tzinfo=UTC)
     assert campaign.scheduled_start_at == START  # the schedule stays in the campaign's zone
 
 
-def test_every_nullable_field_may_be_null(voxo: VoxoProvider) -> None:
+def test_every_nullable_field_may_be_null(voxo: VoxoDialect) -> None:
     nullable = [
         "name",
         "dateStart",
@@ -217,7 +198,7 @@ def test_every_nullable_field_may_be_null(voxo: VoxoProvider) -> None:
     assert campaign.scheduled_start_at is campaign.last_run_at is campaign.call_window is None
 
 
-def test_a_ready_campaign_without_dates_is_running(voxo: VoxoProvider) -> None:
+def test_a_ready_campaign_without_dates_is_running(voxo: VoxoDialect) -> None:
     raw = {**fixture("detail.json"), "dateStart": None, "dateEnd": None}
     campaign = voxo.normalize(raw, observed_at=OBSERVED)
     assert (campaign.status, campaign.scheduled_start_at, campaign.scheduled_end_at) == (
@@ -227,7 +208,7 @@ def test_a_ready_campaign_without_dates_is_running(voxo: VoxoProvider) -> None:
     )
 
 
-def test_null_times_and_half_windows_are_assumed_and_flagged(voxo: VoxoProvider) -> None:
+def test_null_times_and_half_windows_are_assumed_and_flagged(voxo: VoxoDialect) -> None:
     raw = {**fixture("detail.json"), "timeStart": None, "callHoursEnd": None}
     campaign = voxo.normalize(raw, observed_at=OBSERVED)
     assert campaign.scheduled_start_at == START
@@ -270,7 +251,7 @@ def test_null_times_and_half_windows_are_assumed_and_flagged(voxo: VoxoProvider)
     ],
 )
 def test_bad_values_are_rejected_naming_field_and_value(
-    voxo: VoxoProvider, changes: dict[str, Any], message: str
+    voxo: VoxoDialect, changes: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(NormalizationError) as info:
         voxo.normalize({**fixture("list_item.json"), **changes}, observed_at=OBSERVED)
@@ -278,31 +259,27 @@ def test_bad_values_are_rejected_naming_field_and_value(
     assert info.value.field == next(iter(changes))
 
 
-def test_a_missing_id_is_rejected(voxo: VoxoProvider) -> None:
+def test_a_missing_id_is_rejected(voxo: VoxoDialect) -> None:
     raw = {k: v for k, v in fixture("list_item.json").items() if k != "id"}
     with pytest.raises(NormalizationError, match=r"^id=<missing>: required$"):
         voxo.normalize(raw, observed_at=OBSERVED)
 
 
-def test_lastrun_needs_the_campaign_zone_when_read_in_it(voxo: VoxoProvider) -> None:
+def test_lastrun_needs_the_campaign_zone_when_read_in_it(voxo: VoxoDialect) -> None:
     raw = {**fixture("list_item.json"), "dateStart": None, "dateEnd": None, "timezone": None}
     with pytest.raises(NormalizationError) as info:
         voxo.normalize(raw, observed_at=OBSERVED)
     assert str(info.value) == "timezone=None: required to read lastrun"
 
 
-async def test_the_seed_patch_response_placeholders_are_rejected(
-    client: httpx.AsyncClient,
-) -> None:
+def test_the_seed_patch_response_placeholders_are_rejected() -> None:
     raw = fixture("patch_response_seed.json")
-    provider = VoxoProvider.from_settings(target(tenant_id=123), client, ManualClock(OBSERVED))
+    provider = dialect(tenant_id=123)
     with pytest.raises(TimestampError) as info:
         provider.normalize(raw, observed_at=OBSERVED)
     assert str(info.value) == "timezone='<string>': unknown IANA zone"
     with pytest.raises(NormalizationError, match=r"^tenantId=123: not this target's tenant"):
-        VoxoProvider.from_settings(target(), client, ManualClock(OBSERVED)).normalize(
-            raw, observed_at=OBSERVED
-        )
+        dialect().normalize(raw, observed_at=OBSERVED)
 
 
 @pytest.mark.parametrize(
@@ -318,7 +295,7 @@ async def test_the_seed_patch_response_placeholders_are_rejected(
     ],
 )
 def test_only_a_ready_record_is_read_against_the_clock(
-    voxo: VoxoProvider, raw: Any, reads: bool
+    voxo: VoxoDialect, raw: Any, reads: bool
 ) -> None:
     """Unchanged records of any other state are skipped without normalizing them again."""
     assert voxo.reads_clock(raw) is reads

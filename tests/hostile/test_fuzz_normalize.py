@@ -30,7 +30,7 @@ from worker.domain.diff import diff
 from worker.domain.poison import find_poison
 from worker.errors import NormalizationError
 from worker.ports import RunSummary
-from worker.providers import PROVIDERS
+from worker.runtime.targets import provider_for
 from worker.storage.postgres import PostgresStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -88,7 +88,7 @@ async def test_normalize_either_yields_a_storable_campaign_or_a_normalization_er
     lease = await claim(store, TargetKey(provider=name, account=kit.target.account), NOW)
     stored = 0
     async with httpx.AsyncClient() as client:
-        provider = PROVIDERS[name].from_settings(kit.target, client, clock)
+        provider = provider_for(kit.target, client, clock)
 
         async def round_trip(raw: dict[str, Any]) -> None:
             nonlocal stored

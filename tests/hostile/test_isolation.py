@@ -24,7 +24,7 @@ from tests.hostile.server import KEY, Answer, HostileVox
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.ports import RawRecord
-from worker.providers.vox_v3 import VoxV3Provider
+from worker.providers.vox_v3 import VoxV3Source
 from worker.runtime.http_server import serve
 from worker.simulators.faults import Faults
 from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
@@ -35,7 +35,7 @@ KITS = all_kits()
 DOCUMENTED_PEAK_RSS_MIB = 256
 
 
-class Buggy(VoxV3Provider):
+class Buggy(VoxV3Source):
     """An adapter with a bug in its listing: what an internal error looks like, from the
     inside. (A bug in its reading of one record costs that record only: see
     ``test_reader_errors.py``.)"""
@@ -53,11 +53,10 @@ async def test_an_internal_error_in_one_target_is_recorded_and_the_others_run(
         KITS[name].populate(state, 2)
         apps[KITS[name].target] = app
     async with runtime_for(engine, clock, apps) as rt:
-        buggy = rt.providers["vox_v3/kit"]
-        assert isinstance(buggy, VoxV3Provider)
-        rt = dataclasses.replace(
-            rt, providers={**rt.providers, "vox_v3/kit": Buggy(buggy.http, buggy.settings)}
-        )
+        kit = rt.providers["vox_v3/kit"]
+        assert isinstance(kit.source, VoxV3Source)
+        buggy = dataclasses.replace(kit, source=Buggy(kit.source.http, kit.source.settings))
+        rt = dataclasses.replace(rt, providers={**rt.providers, "vox_v3/kit": buggy})
         results = await rt.sync_all()
     assert results["vox_v3/kit"].status == "failed"
     assert results["vox_v3/kit"].error == "internal error: RuntimeError"

@@ -23,7 +23,7 @@ from tests.hostile.server import TARGET, Overwrite, page, pages_of, record, with
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.domain.campaign import Campaign
-from worker.providers import PROVIDERS
+from worker.domain.dialects import VoxV3Dialect
 from worker.simulators.faults import Faults
 
 KITS = all_kits()
@@ -162,15 +162,14 @@ async def test_any_exception_from_the_reading_rules_quarantines_its_record_and_c
     kit = KITS["vox_v3"]
     app, state = kit.build(clock, Faults(), 3)
     ids = kit.populate(state, 3)
-    provider = PROVIDERS["vox_v3"]
-    reads = provider.normalize
+    reads = VoxV3Dialect.normalize
 
     def buggy(self: Any, raw: Any, *, observed_at: datetime) -> Campaign:
         if str(raw.get("id")) == ids[1]:
             raise BUGS[bug]()
         return reads(self, raw, observed_at=observed_at)
 
-    monkeypatch.setattr(provider, "normalize", buggy)
+    monkeypatch.setattr(VoxV3Dialect, "normalize", buggy)
     labels = {"provider": "vox_v3", "account": kit.target.account}
     before = _sample("campaign_sync_reader_errors_total", labels) or 0.0
     async with runtime_for(engine, clock, {kit.target: app}) as rt:

@@ -1,7 +1,8 @@
-"""The contracts of a provider: its HTTP source and its pure reading rules (its dialect).
+"""The contracts of a provider: its HTTP source, its pure reading rules (its dialect), and the pair.
 
 docs/providers.md holds the facts each dialect encodes. The sync core reads pages and details
-through a :class:`Source` and decides what a record means through a :class:`Dialect`.
+through a :class:`Source` and decides what a record means through a :class:`Dialect`; the
+composition root hands it both as one :class:`Provider`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ RawRecord = Mapping[str, Any]
 
 
 class Dialect(Protocol):
-    """One provider API's reading rules: pure, no I/O and no clock reads."""
+    """One provider API's reading rules: pure, no I/O and no clock reads.
+
+    Implemented in ``worker.domain.dialects``, one instance per target.
+    """
 
     name: ClassVar[str]
     id_field: ClassVar[str]  # raw key of the campaign id, read before normalizing
+    status_table: ClassVar[Mapping[str, Status]]  # documented raw status -> Status
     # What the provider's documentation lists (docs/providers.md 5.5): enum fields and their
     # values, and the top-level keys of a record; anything else is schema drift.
     enums: ClassVar[Mapping[str, frozenset[str]]]
@@ -58,7 +63,10 @@ class Dialect(Protocol):
 
 
 class Source(Protocol):
-    """One provider account's HTTP: pages of raw records and their details."""
+    """One provider account's HTTP: pages of raw records and their details.
+
+    Implemented in ``worker.providers``, one instance per target.
+    """
 
     @property
     def target(self) -> TargetKey:
@@ -84,8 +92,68 @@ class Source(Protocol):
         ...
 
 
-class Provider(Source, Dialect, Protocol):
-    """A provider as the sync core uses it: its source and its dialect."""
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider as the sync core uses it: where its records come from and how they read.
+
+    Built per target by ``worker.runtime.targets.provider_for``.
+    """
+
+    source: Source
+    dialect: Dialect
+
+    # Delegates, so the sync core can still call everything on the provider: they go
+    # once it takes ``.source`` and ``.dialect`` instead.
+
+    @property
+    def target(self) -> TargetKey:
+        """The source's provider account."""
+        return self.source.target
+
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        """The source's pages."""
+        return self.source.pages()
+
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        """The source's details."""
+        return await self.source.details(items)
+
+    @property
+    def name(self) -> str:
+        """The dialect's provider name."""
+        return self.dialect.name
+
+    @property
+    def id_field(self) -> str:
+        """The dialect's id field."""
+        return self.dialect.id_field
+
+    @property
+    def enums(self) -> Mapping[str, frozenset[str]]:
+        """The dialect's documented enums."""
+        return self.dialect.enums
+
+    @property
+    def documented_keys(self) -> frozenset[str] | None:
+        """The dialect's documented keys."""
+        return self.dialect.documented_keys
+
+    @property
+    def lists_less(self) -> bool:
+        """The dialect's ``lists_less``."""
+        return self.dialect.lists_less
+
+    def reads_clock(self, raw: RawRecord) -> bool:
+        """The dialect's ``reads_clock``."""
+        return self.dialect.reads_clock(raw)
+
+    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
+        """The dialect's ``status_again``."""
+        return self.dialect.status_again(head, observed_at)
+
+    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+        """The dialect's ``normalize``."""
+        return self.dialect.normalize(raw, observed_at=observed_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

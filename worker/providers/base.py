@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Collection, Generator, Iterator, Mapping, Sequence
-from datetime import datetime
-from types import MappingProxyType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from typing import Any
 
 import anyio
 import httpx
@@ -28,17 +26,16 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from worker.clock import SystemClock
-from worker.config import HttpSettings, TargetBase
-from worker.domain.campaign import Status, TargetKey
-from worker.domain.diff import StoredHead
+from worker.config import HttpSettings
+from worker.domain.campaign import TargetKey
 from worker.errors import (
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
 )
 from worker.observability import metrics
-from worker.observability.redaction import SecretValues, redact
-from worker.ports import Clock, Detail, RawRecord
+from worker.observability.redaction import redact
+from worker.ports import Clock
 from worker.providers.responses import decode_response
 
 __all__ = ["ProviderHttp", "backoff_for"]

@@ -1,8 +1,8 @@
-"""Sarvam scheduling API: offset-paged campaign list, a detail GET per campaign, ISO times.
+"""Sarvam scheduling API: offset-paged campaign list and a detail GET per campaign.
 
 Paths sit under ``/v1/orgs/{org_id}/workspaces/{workspace_id}`` below the target's
 ``base_url`` (``https://apps.sarvam.ai/api/scheduling`` in production); the key
-goes in ``X-API-Key``. Facts: PROVIDERS.md section 3. Choices where Sarvam is silent:
+goes in ``X-API-Key``. Facts: docs/providers.md section 4. Choices where Sarvam is silent:
 
 * The list is read with ``sort_by=created_at&sort_order=asc`` so a campaign
   created while we page lands after the pages already read instead of shifting
@@ -18,75 +18,41 @@ goes in ``X-API-Key``. Facts: PROVIDERS.md section 3. Choices where Sarvam is si
   the list does not show is missed until the campaign's list item moves. A
   detail that fails after retries, or answers 404 for a campaign still listed,
   costs that campaign alone: its stored state is kept this cycle.
-* ``allowed_schedule.timezone`` defaults to ``Asia/Kolkata`` when absent or
-  null, as the docs state; ``allowed_days`` absent or null means every day [I].
-  Equal start and end times mean around the clock (a range ending at or before
-  its start crosses midnight, see ``worker.domain.windows``).
-* Sarvam has no ``finished_at``, ``paused_at`` or ``paused_by``: they stay
-  ``None`` (the diff dates a finish by ``updated_at`` when it moved; a pause
-  is reported with ``paused_by`` unknown). There are no progress counters.
+
+How its records read is :class:`worker.domain.dialects.SarvamDialect`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
-from types import MappingProxyType
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 
 from worker.config import SarvamTarget
-from worker.domain.campaign import Campaign, Status, TargetKey
-from worker.domain.records import Record
-from worker.domain.windows import read_clock_window
+from worker.domain.campaign import TargetKey
+from worker.domain.dialects import SarvamDialect
 from worker.errors import ProviderRejected
 from worker.observability import loggers
 from worker.observability.redaction import SecretValues
 from worker.ports import Clock, Detail, RawRecord
-from worker.providers.base import HttpProvider, ProviderHttp, StaticHeaderAuth
+from worker.providers.base import ProviderHttp
 from worker.providers.paging import fetch_details, offset_pages
+from worker.providers.source import HttpSource, StaticHeaderAuth
 
-__all__ = ["DEFAULT_TIMEZONE", "SARVAM_STATUS", "SarvamProvider"]
+__all__ = ["SarvamSource"]
 
 log = logging.getLogger(loggers.SARVAM)
 
-DEFAULT_TIMEZONE = "Asia/Kolkata"  # documented default of allowed_schedule.timezone
-
-# The five documented statuses (PROVIDERS.md 3.5); note "cancelled" with two "l"s.
-SARVAM_STATUS: Mapping[str, Status] = MappingProxyType(
-    {
-        "scheduled": Status.SCHEDULED,
-        "active": Status.RUNNING,
-        "paused": Status.PAUSED,
-        "ended": Status.COMPLETED,
-        "cancelled": Status.CANCELED,
-    }
-)
+ID_FIELD = SarvamDialect.id_field  # the detail path names the campaign by this key
 
 
-# CampaignMetadata (list, PROVIDERS.md 3.3) and what the detail adds (3.4).
-SARVAM_KEYS = frozenset(
-    {
-        "name", "campaign_id", "status", "app_id", "created_by", "created_at", "updated_at",
-        "description", "app_type", "app_version", "updated_by", "app_config",
-        "start_timestamp", "end_timestamp", "allowed_schedule",
-    }
-)  # fmt: skip
-
-
-class SarvamProvider(HttpProvider[SarvamTarget]):
+class SarvamSource(HttpSource[SarvamTarget]):
     """Campaigns of one Sarvam workspace through the scheduling API."""
 
     name: ClassVar[str] = "sarvam"
-    id_field: ClassVar[str] = "campaign_id"
-    status_table: ClassVar[Mapping[str, Status]] = SARVAM_STATUS
-    enums: ClassVar[Mapping[str, frozenset[str]]] = MappingProxyType(
-        {"status": frozenset(SARVAM_STATUS)}
-    )
-    documented_keys: ClassVar[frozenset[str] | None] = SARVAM_KEYS
 
     def __init__(self, http: ProviderHttp, settings: SarvamTarget) -> None:
         super().__init__(http, settings)
@@ -116,18 +82,13 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
         async for page in offset_pages(self.target, f"GET {path}", fetch, items_key="items"):
             yield page
 
-    @property
-    def lists_less(self) -> bool:
-        """The list omits what only the detail shows; read with ``fetch_detail``."""
-        return self.settings.fetch_detail
-
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
         """``GET …/campaigns/{id}`` merged over each list item (``fetch_detail``)."""
         if not self.settings.fetch_detail:
             return await super().details(items)
 
         def path_of(item: Any) -> str | None:
-            campaign_id = item.get(self.id_field) if isinstance(item, Mapping) else None
+            campaign_id = item.get(ID_FIELD) if isinstance(item, Mapping) else None
             # Without a usable id there is nothing to ask for; normalize rejects the item.
             if not isinstance(campaign_id, str) or not campaign_id:
                 return None
@@ -136,33 +97,10 @@ class SarvamProvider(HttpProvider[SarvamTarget]):
         def merge(item: RawRecord, detail: Any) -> RawRecord:
             if not isinstance(detail, dict):
                 raise ProviderRejected(
-                    f"GET {self._campaigns_path}/{item.get(self.id_field)}: expected a JSON "
+                    f"GET {self._campaigns_path}/{item.get(ID_FIELD)}: expected a JSON "
                     f"object, got {type(detail).__name__}",
                     target=str(self.target),
                 )
             return {**item, **detail}
 
         return await fetch_details(self.http, items, path_of=path_of, merge=merge)
-
-    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
-        """Normalize one list item or merged detail record. Pure; raises NormalizationError."""
-        r = Record(raw)
-        campaign_id = r.id("campaign_id")
-        status_raw = r.text("status", required=True)
-        assert status_raw is not None
-        # Not stored, but a non-integer here means the payload drifted from the schema.
-        r.integer("app_version", minimum=None)
-        return Campaign(
-            provider=self.name,
-            account=self.settings.account,
-            campaign_id=campaign_id,
-            name=r.text("name"),
-            status=SARVAM_STATUS.get(status_raw, Status.UNKNOWN),
-            status_raw=status_raw,
-            created_at=r.iso8601("created_at"),
-            scheduled_start_at=r.iso8601("start_timestamp"),
-            scheduled_end_at=r.iso8601("end_timestamp"),
-            provider_updated_at=r.iso8601("updated_at"),
-            call_window=read_clock_window(r, default_zone=DEFAULT_TIMEZONE),
-            raw=raw,
-        )

@@ -1,7 +1,7 @@
 """VOXO's token login: ``POST /authentication``, then ``Authorization: Bearer <accessToken>``.
 
 The login body is ``{"strategy": "local", "email", "password"}`` and its answer
-carries ``accessToken`` (PROVIDERS.md section 2). The token's lifetime is
+carries ``accessToken`` (docs/providers.md 3.1). The token's lifetime is
 undocumented, so it is kept until VOXO answers 401; then the flow logs in once
 more and retries once. A second 401, or a refused login, is a
 ``ProviderAuthError``; a login answering 408/425/429/5xx or a cut body is

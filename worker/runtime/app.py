@@ -27,9 +27,9 @@ from worker.errors import StorageError
 from worker.observability import loggers
 from worker.observability.redaction import SecretValues
 from worker.ports import Clock, Position, Provider, RunSummary
-from worker.providers import PROVIDERS
 from worker.runtime.database import open_database, require_schema, worker_name
 from worker.runtime.health import WriteHealth
+from worker.runtime.targets import provider_for
 from worker.storage.consumers import PostgresConsumers
 from worker.storage.engine import Database
 from worker.storage.feed import EventFeed
@@ -187,9 +187,7 @@ async def open_runtime(
         providers: dict[str, Provider] = {}
         for target in settings.targets:
             client = await stack.enter_async_context(_client(target, transports.get(target.name)))
-            providers[target.name] = PROVIDERS[target.provider].from_settings(
-                target, client, clock, secrets=secrets
-            )
+            providers[target.name] = provider_for(target, client, clock, secrets=secrets)
         owner = owner or worker_name()
         sinks = []
         for sink in settings.webhooks:

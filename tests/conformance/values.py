@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from worker.clock import ManualClock
 from worker.domain.campaign import Campaign, PausedBy, Status, TargetKey
 from worker.domain.diff import Change, diff
 from worker.domain.records import Rejection
-from worker.ports import Claim, Lease, Store, Written
+from worker.ports import Claim, Lease, RunSummary, Store, Written
 
 TARGET = TargetKey(provider="vox_v3", account="acme")
 OTHER = TargetKey(provider="vox_v3", account="other")
@@ -67,6 +68,14 @@ async def lease(store: Store, when: datetime, **options: Any) -> Lease:
     taken = await claim(store, when, **options)
     assert isinstance(taken, Lease), taken
     return taken
+
+
+@asynccontextmanager
+async def cycle(store: Store, when: datetime, **options: Any) -> AsyncIterator[Lease]:
+    """A lease taken at ``when`` for the block, its run recorded as succeeded after it."""
+    held = await lease(store, when, **options)
+    yield held
+    await store.finish(held, when, RunSummary(status="succeeded"))
 
 
 async def changes(store: Store, when: datetime, campaigns: Sequence[Campaign]) -> list[Change]:

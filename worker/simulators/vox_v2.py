@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 DEMO_API_KEY = "vox-v2-demo-key"
-DEMO_ORGANIZATION_ID = "550e8400-e29b-41d4-a716-446655440001"  # the seed's organization
+DEMO_ORGANIZATION_ID = "550e8400-e29b-41d4-a716-446655440001"  # the organization of vox's v2 sample
 # The record's own created_at, as :func:`render_v2` wrote it, served in v3's unix ms instead.
 BREAKERS = breakers(lambda iso: write_unix_ms(datetime.fromisoformat(iso)))
 

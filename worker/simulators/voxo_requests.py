@@ -267,7 +267,7 @@ def render_list_item(c: VoxoCampaign) -> dict[str, Any]:
 
 
 def render_detail(c: VoxoCampaign) -> dict[str, Any]:
-    """The detail (and PATCH/create response): the list item plus the seed's extra fields."""
+    """The detail and PATCH/create answer: the list item and more (docs/providers.md 3.3)."""
     return {
         **render_list_item(c),
         "numbers": [

@@ -1,32 +1,28 @@
-"""Reading a listing: bad records are set aside with their reason, the rest goes on, and a
-campaign listed twice in one cycle keeps its first record."""
+"""One cycle's sync core without I/O: the listing sets bad records aside and keeps a
+campaign's first record in a cycle; the pipeline and its page shell plan and write page
+by page on the in-memory store; a cycle's policy mirrors the target's settings."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-import httpx
-from pydantic import SecretStr
-
+from tests.fast.planning import T0, fixture, vox
 from worker.clock import ManualClock
-from worker.config import VoxV3Target
-from worker.domain.campaign import record_fingerprint
+from worker.config import LimitSettings
+from worker.domain.campaign import TargetKey, record_fingerprint
+from worker.domain.dialects import VoxV3Dialect
+from worker.domain.events import EventKind
 from worker.domain.records import RejectionKind
-from worker.ports import Provider
-from worker.runtime.targets import provider_for
+from worker.memory import MemoryStore
+from worker.ports import Detail, Lease, Provider, RawRecord
 from worker.sync.listing import Listing
+from worker.sync.pipeline import CycleLimits, CyclePolicy, SyncPipeline
 
-NOW = datetime(2026, 3, 2, tzinfo=UTC)
-SEED = json.loads(
-    (Path(__file__).resolve().parents[1] / "fixtures" / "vox_v3" / "campaign_seed.json").read_text()
-)
-
-
-def provider() -> Provider:
-    settings = VoxV3Target(account="acme", base_url="http://vox.test", api_key=SecretStr("k"))
-    return provider_for(settings, httpx.AsyncClient(), ManualClock(NOW))
+SEED = fixture("vox_v3/campaign_seed")
+VOX = VoxV3Dialect(account="acme")
+VOX_TARGET = TargetKey(provider="vox_v3", account="acme")
 
 
 def test_a_listing_reads_ids_and_fingerprints_and_sets_aside_repeats() -> None:
@@ -37,7 +33,7 @@ def test_a_listing_reads_ids_and_fingerprints_and_sets_aside_repeats() -> None:
         {**SEED, "id": "bad\u0000id"},
         "not an object",
     ]
-    listing = Listing(provider())
+    listing = Listing(VOX)
     entries, rejections = listing.take(page)
     assert [e.campaign_id for e in entries] == ["1", "2", None]
     assert entries[0].fingerprint == record_fingerprint(page[0])
@@ -54,10 +50,105 @@ def test_a_listing_reads_ids_and_fingerprints_and_sets_aside_repeats() -> None:
 
 
 def test_a_campaign_on_two_pages_of_one_cycle_keeps_its_first_record() -> None:
-    listing = Listing(provider())
+    listing = Listing(VOX)
     first, _ = listing.take([{**SEED, "id": "7", "name": "first"}])
     second, duplicates = listing.take([{**SEED, "id": "7", "name": "second"}, {**SEED, "id": "8"}])
     assert [e.campaign_id for e in first] == ["7"]
     assert [e.campaign_id for e in second] == ["8"]
     (duplicate,) = duplicates
     assert (duplicate.campaign_id, duplicate.raw["name"]) == ("7", "second")
+
+
+@dataclass
+class ListedSource:
+    """A provider's pages from memory, one list of records per page; the details of the
+    ids in ``failing`` fail."""
+
+    listing: list[list[RawRecord]]
+    failing: frozenset[str] = frozenset()
+    asked: list[str] = field(default_factory=list)  # ids whose details were asked for
+
+    @property
+    def target(self) -> TargetKey:
+        return VOX_TARGET
+
+    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        return self._pages()
+
+    async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+        for page in self.listing:
+            yield page
+
+    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+        self.asked.extend(str(item["id"]) for item in items)
+        return [
+            Detail(record=None, failure="503")
+            if item["id"] in self.failing
+            else Detail(record=item)
+            for item in items
+        ]
+
+
+async def test_a_cycle_writes_what_changed_and_counts_the_pages_that_wrote_nothing() -> None:
+    store, clock = MemoryStore(), ManualClock(T0)
+    source = ListedSource([[vox("1"), vox("2")], [vox("3")]])
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    policy = CyclePolicy(interval=60)
+    first = await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
+    assert (first.status, first.pages, first.records, first.changed, first.events) == (
+        "succeeded",
+        2,
+        3,
+        3,
+        3,
+    )
+    clock.advance(timedelta(minutes=1))
+    source.asked.clear()
+    source.listing = [[vox("1"), vox("2", status="ongoing")], [vox("3")]]
+    second = await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
+    assert (second.status, second.pages, second.records, second.changed) == ("succeeded", 2, 3, 1)
+    assert source.asked == ["2"]  # the unchanged list items were never read
+    events = [(row.event.key.campaign_id, row.event.kind) for row in store.state.outbox()]
+    assert events[:3] == [(cid, EventKind.DISCOVERED) for cid in ("1", "2", "3")]
+    assert events[3] == ("2", EventKind.STATUS_CHANGED)
+
+
+async def test_a_failed_detail_makes_the_cycle_partial_and_nothing_vanishes() -> None:
+    store, clock = MemoryStore(), ManualClock(T0)
+    source = ListedSource([[vox("1"), vox("2")]])
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    policy = CyclePolicy(interval=60)
+    await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
+    clock.advance(timedelta(minutes=1))
+    source.listing = [[vox("2", name="renamed")]]  # "1" is missing, "2" changed
+    source.failing = frozenset({"2"})
+    summary = await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
+    assert (summary.status, summary.deferred, summary.changed, summary.vanished) == (
+        "partial",
+        1,
+        0,
+        0,
+    )
+
+
+def test_a_cycles_limits_mirror_the_limits_settings() -> None:
+    assert CycleLimits() == CycleLimits(**LimitSettings().model_dump())
+    custom = LimitSettings(max_pages=3, write_chunk=7, max_drift_values=2)
+    assert CycleLimits(**custom.model_dump()).write_chunk == 7
+
+
+def test_a_full_detail_refresh_is_due_once_per_interval() -> None:
+    lease = Lease(target=VOX_TARGET, owner="test", token=1, run_id=1, ttl=30.0)
+    assert not CyclePolicy(interval=60).full_refresh_due(lease, T0)  # 0: never
+    daily = CyclePolicy(interval=60, detail_refresh=86_400)
+    assert daily.full_refresh_due(lease, T0)  # never refreshed yet
+    refreshed = Lease(
+        target=VOX_TARGET,
+        owner="test",
+        token=1,
+        run_id=1,
+        ttl=30.0,
+        last_full_refresh_at=T0 - timedelta(hours=1),
+    )
+    assert not daily.full_refresh_due(refreshed, T0)
+    assert daily.full_refresh_due(refreshed, T0 + timedelta(hours=23))

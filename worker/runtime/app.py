@@ -36,7 +36,7 @@ from worker.storage.feed import EventFeed
 from worker.storage.lapsed import abandon_expired
 from worker.storage.postgres import PostgresStore
 from worker.storage.webhooks import PostgresWebhooks
-from worker.sync.pipeline import CyclePolicy, SyncPipeline
+from worker.sync.pipeline import CycleLimits, CyclePolicy, SyncPipeline
 from worker.version import __version__
 
 __all__ = ["Runtime", "nats_relay", "open_relay", "open_runtime"]
@@ -229,7 +229,7 @@ async def open_runtime(
                     interval=t.poll_interval,
                     misses_to_vanish=t.vanish_after_misses,
                     detail_refresh=t.detail_refresh_interval,
-                    limits=t.limits,
+                    limits=CycleLimits(**t.limits.model_dump()),
                 )
                 for t in settings.targets
             },

@@ -1,21 +1,63 @@
-"""What one cycle did: its running totals, and how its end is counted and logged."""
+"""What one cycle did: its running totals, and how each page and its end are counted and logged."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from worker.domain.records import Rejection
+from worker.domain.campaign import TargetKey
+from worker.domain.records import Rejection, RejectionKind
 from worker.observability import loggers, metrics
+from worker.observability.redaction import redact
 from worker.ports import Lease, RunSummary
+from worker.sync.page import StoredPage
 
-__all__ = ["CycleTotals", "report_cycle"]
+__all__ = ["CycleTotals", "report_cycle", "report_page"]
 
 # A complete listing: partial only means some details were deferred to the next cycle.
 COMPLETE = frozenset({"succeeded", "partial"})
 log = logging.getLogger(loggers.PIPELINE)
+
+
+def report_page(
+    target: TargetKey, records: int, stored: StoredPage, secrets: Collection[str]
+) -> None:
+    """Log what one page (or chunk) of ``records`` records set aside, and count it."""
+    for why in stored.stale:
+        log.warning(
+            "%s: not applied: %s",
+            target,
+            why,
+            extra={"event": "sync.stale", "target": str(target)},
+        )
+    for note in stored.drift:
+        log.warning(
+            "%s: schema drift: %s = %r (campaign %s)",
+            target,
+            note.field,
+            note.value,
+            note.campaign_id,
+            extra={"event": "sync.schema_drift", "target": str(target), "field": note.field},
+        )
+    labels = (target.provider, target.account)
+    for rejection in stored.rejections:
+        metrics.REJECTED.labels(*labels, rejection.kind.value).inc()
+        if rejection.kind is RejectionKind.READER_ERROR:
+            metrics.READER_ERRORS.labels(*labels).inc()
+            log.warning(
+                "%s: campaign %s quarantined: %s",
+                target,
+                rejection.campaign_id,
+                redact(rejection.reason, secrets),
+                extra={"event": "sync.reader_error", "target": str(target)},
+            )
+    metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
+    metrics.RECORDS.labels(*labels).inc(records)
+    metrics.CHANGED.labels(*labels).inc(stored.written.changed)
+    for kind, n in stored.written.event_types.items():
+        metrics.EVENTS.labels(*labels, kind).inc(n)
 
 
 def report_cycle(lease: Lease, summary: RunSummary, seconds: float) -> None:

@@ -19,7 +19,7 @@ from worker.domain.campaign import record_fingerprint, record_id
 from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind, reader_error
 from worker.domain.scrub import scrub
-from worker.ports import Lease, Provider, RawRecord, Store
+from worker.ports import Dialect, Lease, RawRecord, Store
 
 __all__ = ["MAX_ID_CHARS", "Entry", "Listing"]
 
@@ -41,9 +41,9 @@ class Entry(NamedTuple):
 class Listing:
     """The ids one cycle has listed so far."""
 
-    def __init__(self, provider: Provider, secrets: Collection[str] = ()) -> None:
-        self._id_field = provider.id_field
-        self._provider = provider.name
+    def __init__(self, dialect: Dialect, secrets: Collection[str] = ()) -> None:
+        self._id_field = dialect.id_field
+        self._provider = dialect.name
         self._secrets = secrets
         self.seen: set[str] = set()
         self.unidentified = 0  # records whose id could not be read: nothing may vanish

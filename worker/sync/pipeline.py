@@ -18,40 +18,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
 
 from worker.clock import SystemClock
-from worker.config import LimitSettings
 from worker.domain.campaign import TargetKey
-from worker.domain.records import RejectionKind
 from worker.domain.timestamps import to_iso8601
 from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageError
 from worker.observability import loggers, metrics
 from worker.observability.redaction import redact
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
-from worker.sync.cycle_report import CycleTotals, report_cycle
+from worker.sync.cycle_report import CycleTotals, report_cycle, report_page
 from worker.sync.drift_reports import DriftReports
 from worker.sync.leasing import under_lease
 from worker.sync.listing import Listing
-from worker.sync.page import PageStep, StoredPage
+from worker.sync.page import PageStep
+from worker.sync.policy import CycleLimits, CyclePolicy
 from worker.sync.prefetch import consume_prefetched
 
-__all__ = ["CyclePolicy", "SyncPipeline"]
+__all__ = ["CycleLimits", "CyclePolicy", "SyncPipeline"]
 
 log = logging.getLogger(loggers.PIPELINE)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CyclePolicy:
-    """A target's schedule and vanishing rule, from its settings."""
-
-    interval: float
-    misses_to_vanish: int = 1
-    limits: LimitSettings = field(default_factory=LimitSettings)
-    detail_refresh: float = 0.0  # seconds between full detail refreshes; 0 never
 
 
 class SyncPipeline:
@@ -93,7 +81,7 @@ class SyncPipeline:
         as ``failed`` (recorded, not raised). Raises StorageError only when the
         cycle cannot be started or recorded; that still counts as a failed cycle.
         """
-        target = provider.target
+        target = provider.source.target
         started = time.monotonic()
         try:
             claim = await self.store.claim(
@@ -140,7 +128,7 @@ class SyncPipeline:
         totals = CycleTotals()
         status, error = "failed", None
         begun = self.lease_clock.now()
-        full = provider.lists_less and _refresh_due(lease, policy.detail_refresh, begun)
+        full = provider.dialect.lists_less and policy.full_refresh_due(lease, begun)
         try:
             lost = await under_lease(
                 self.store,
@@ -196,14 +184,15 @@ class SyncPipeline:
         step = PageStep(
             self.store,
             lease,
-            provider,
+            provider.source,
+            provider.dialect,
             limits,
-            self._drift_of(lease.target, limits),
+            self._drift_of(lease.target),
             self.lease_clock.now,
             full_refresh=full_refresh,
             secrets=self._secrets,
         )
-        listing = Listing(provider, self._secrets)
+        listing = Listing(provider.dialect, self._secrets)
 
         async def page_step(observed_at: datetime, page: Sequence[RawRecord]) -> None:
             if totals.pages >= limits.max_pages:
@@ -215,7 +204,9 @@ class SyncPipeline:
             await self._sync_page(step, lease.target, page, observed_at, listing, limits, totals)
 
         with anyio.move_on_after(limits.cycle_deadline) as deadline:
-            await consume_prefetched(provider.pages(), self.clock, limits.prefetch_pages, page_step)
+            await consume_prefetched(
+                provider.source.pages(), self.clock, limits.prefetch_pages, page_step
+            )
         if deadline.cancelled_caught:
             raise ProviderRejected(
                 f"the cycle passed its deadline of {limits.cycle_deadline:g} s "
@@ -233,9 +224,9 @@ class SyncPipeline:
             return
         await self._vanish(lease, listing, policy, totals)
 
-    def _drift_of(self, target: TargetKey, limits: LimitSettings) -> DriftReports:
+    def _drift_of(self, target: TargetKey) -> DriftReports:
         if target not in self._drift:
-            self._drift[target] = DriftReports(self.store, target, cap=limits.max_drift_values)
+            self._drift[target] = DriftReports(self.store, target)
         return self._drift[target]
 
     async def _sync_page(
@@ -245,7 +236,7 @@ class SyncPipeline:
         page: Sequence[RawRecord],
         observed_at: datetime,
         listing: Listing,
-        limits: LimitSettings,
+        limits: CycleLimits,
         totals: CycleTotals,
     ) -> None:
         """Store one provider page, in chunks of ``limits.write_chunk`` records."""
@@ -261,26 +252,6 @@ class SyncPipeline:
                 records=len(page) if start == 0 else 0,
                 pages=1 if start == 0 else 0,
             )
-            for why in stored.stale:
-                log.warning(
-                    "%s: not applied: %s",
-                    target,
-                    why,
-                    extra={"event": "sync.stale", "target": str(target)},
-                )
-            for note in stored.drift:
-                log.warning(
-                    "%s: schema drift: %s = %r (campaign %s)",
-                    target,
-                    note.field,
-                    note.value,
-                    note.campaign_id,
-                    extra={
-                        "event": "sync.schema_drift",
-                        "target": str(target),
-                        "field": note.field,
-                    },
-                )
             written = stored.written
             first = start == 0
             totals.add(
@@ -292,7 +263,7 @@ class SyncPipeline:
             )
             totals.stale += len(stored.stale) + written.dropped
             totals.deferred += stored.deferred
-            self._count_page(target, len(chunk), stored)
+            report_page(target, len(chunk), stored, self._secrets)
 
     async def _vanish(
         self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: CycleTotals
@@ -319,30 +290,3 @@ class SyncPipeline:
         metrics.CHANGED.labels(*labels).inc(vanished)
         for kind, n in events.items():
             metrics.EVENTS.labels(*labels, kind).inc(n)
-
-    def _count_page(self, target: TargetKey, records: int, stored: StoredPage) -> None:
-        labels = (target.provider, target.account)
-        for rejection in stored.rejections:
-            metrics.REJECTED.labels(*labels, rejection.kind.value).inc()
-            if rejection.kind is RejectionKind.READER_ERROR:
-                metrics.READER_ERRORS.labels(*labels).inc()
-                log.warning(
-                    "%s: campaign %s quarantined: %s",
-                    target,
-                    rejection.campaign_id,
-                    redact(rejection.reason, self._secrets),
-                    extra={"event": "sync.reader_error", "target": str(target)},
-                )
-        metrics.UNKNOWN_STATUS.labels(*labels).inc(stored.unknown_statuses)
-        metrics.RECORDS.labels(*labels).inc(records)
-        metrics.CHANGED.labels(*labels).inc(stored.written.changed)
-        for kind, n in stored.written.event_types.items():
-            metrics.EVENTS.labels(*labels, kind).inc(n)
-
-
-def _refresh_due(lease: Lease, interval: float, now: datetime) -> bool:
-    """Whether this cycle reads every campaign's detail, changed or not (see
-    ``detail_refresh_interval``): never with 0, else when one has not succeeded
-    within the interval."""
-    last = lease.last_full_refresh_at
-    return interval > 0 and (last is None or (now - last).total_seconds() >= interval)

@@ -67,20 +67,19 @@ def abandon_runs(
     target: TargetKey,
     now: datetime,
     *,
-    spare: int | None = None,
+    live: tuple[str, int] | None = None,
 ) -> int:
     """Close the target's ``running`` runs as abandoned at ``now``; returns how many.
 
-    ``spare`` is the fencing token of a live lease: runs claimed under it (by its
-    owner) are left running.
+    ``live`` is the (owner, fencing token) of a lease still live: the run claimed
+    under it is left running.
     """
-    lease = tx.get(state.targets, target) if spare is not None else None
     running = [
         run
         for _, run in tx.scan(state.runs)
         if run.target == target
         and run.status == "running"
-        and not (lease is not None and (run.owner, run.lease_token) == (lease.lease_owner, spare))
+        and (live is None or (run.owner, run.lease_token) != live)
     ]
     for run in running:
         tx.put(
@@ -262,8 +261,10 @@ class MemoryLeases:
                 continue
             async with state.transaction(target) as tx:
                 row = tx.get(state.targets, target) or TargetRow()
-                expires = row.lease_expires_at
-                live = row.lease_owner is not None and expires is not None and expires > now
-                if abandon_runs(tx, state, target, now, spare=row.lease_token if live else None):
+                owner, expires = row.lease_owner, row.lease_expires_at
+                live = None
+                if owner is not None and expires is not None and expires > now:
+                    live = (owner, row.lease_token)
+                if abandon_runs(tx, state, target, now, live=live):
                     closed.append(target)
         return closed

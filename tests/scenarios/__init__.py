@@ -10,6 +10,7 @@ sequences through the backend's inspector.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from tests.conformance.backends import Backend
 
@@ -19,14 +20,17 @@ Scenario = Callable[[Backend], Awaitable[None]]
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    """Every scenario, by ``<provider>-<scenario>``."""
-    from tests.scenarios import sarvam, vox_v2, vox_v3, voxo
+    """Every scenario, by ``<provider>-<what happens>``."""
+    from tests.kits import all_kits
+    from tests.scenarios import sarvam, vanishing, vox_v2, vox_v3, voxo
 
-    scenarios: list[tuple[str, Scenario]] = [
-        ("vox_v3", vox_v3.window_closes_and_reopens),
-        ("vox_v3", vox_v3.bad_records_are_quarantined),
-        ("vox_v2", vox_v2.whole_lifecycles),
-        ("voxo", voxo.runs_pauses_resumes_and_completes),
-        ("sarvam", sarvam.whole_lifecycle),
-    ]
-    return {f"{provider}-{scenario.__name__}": scenario for provider, scenario in scenarios}
+    scenarios: dict[str, Scenario] = {
+        "vox_v3-window_closes_and_reopens": vox_v3.window_closes_and_reopens,
+        "vox_v3-bad_records_are_quarantined": vox_v3.bad_records_are_quarantined,
+        "vox_v2-whole_lifecycles": vox_v2.whole_lifecycles,
+        "voxo-runs_pauses_resumes_and_completes": voxo.runs_pauses_resumes_and_completes,
+        "sarvam-whole_lifecycle": sarvam.whole_lifecycle,
+    }
+    for name, kit in all_kits().items():
+        scenarios[f"{name}-vanishes_and_reappears"] = partial(vanishing.vanishes_and_reappears, kit)
+    return scenarios

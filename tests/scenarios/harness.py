@@ -54,7 +54,7 @@ class Harness:
     @property
     def target(self) -> TargetKey:
         """The target the cycles sync."""
-        return self.provider.target
+        return self.provider.source.target
 
     async def sync(self) -> RunSummary:
         """One cycle, now (on the scenario's clock)."""

@@ -31,7 +31,7 @@ from worker.simulators.vox_v3 import DEMO_API_KEY, demo_app
 
 KITS = all_kits()
 # Peak memory a worker may reach reading a hostile provider with the default limits
-# (README, "Limits"); the Kubernetes manifest allows more.
+# (docs/configuration.md, "Limits and hostile input"); the Kubernetes manifest allows more.
 DOCUMENTED_PEAK_RSS_MIB = 256
 
 

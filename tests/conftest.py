@@ -32,7 +32,7 @@ TEST_URL_ENV = "CAMPAIGN_SYNC_TEST_DATABASE_URL"
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
 
-NO_SKIPS_ENV = "CAMPAIGN_SYNC_NO_SKIPS"
+NO_SKIPS_ENV = "CAMPAIGN_SYNC_TEST_NO_SKIPS"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    """With ``CAMPAIGN_SYNC_NO_SKIPS=1`` (set by .ci/run) a skipped test fails, naming why.
+    """With ``CAMPAIGN_SYNC_TEST_NO_SKIPS=1`` (set by .ci/run) a skipped test fails, naming why.
 
     Tests skip only when a service they need is missing (a ``nats-server`` binary, say);
     CI provides every one, so there a skip is a broken machine, not a pass.

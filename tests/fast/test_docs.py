@@ -63,6 +63,8 @@ def test_ci_installs_and_tests_the_way_the_quickstart_does() -> None:
     assert install is not None
     assert f"install --quiet --disable-pip-version-check {install.group(1)}" in ci
     assert "\npytest\n" in ci
+    # The fast tier runs first, by the command docs/development.md gives.
+    assert re.search(r"\bpytest( -\S+)* tests/fast\b", ci)
     assert "ruff check" in ci and "mypy" in ci and "lint-imports" in ci
 
 

@@ -70,7 +70,7 @@ async def adapter(
 
 
 async def collect(provider: Provider) -> list[list[Any]]:
-    return [list(page) async for page in provider.pages()]
+    return [list(page) async for page in provider.source.pages()]
 
 
 async def test_pages_stream_every_campaign_exactly_once(
@@ -82,7 +82,7 @@ async def test_pages_stream_every_campaign_exactly_once(
         pages = await collect(provider)
     assert all(len(page) <= 2 for page in pages)
     seen = [
-        provider.normalize(raw, observed_at=clock.now()).campaign_id
+        provider.dialect.normalize(raw, observed_at=clock.now()).campaign_id
         for page in pages
         for raw in page
     ]
@@ -96,7 +96,7 @@ async def test_normalized_campaigns_have_aware_utc_times(
         kit.populate(state, 3)
         pages = await collect(provider)
     for raw in (r for page in pages for r in page):
-        campaign = provider.normalize(raw, observed_at=clock.now())
+        campaign = provider.dialect.normalize(raw, observed_at=clock.now())
         assert campaign.provider == kit.name
         assert campaign.account == kit.target.account
         for name in (
@@ -228,7 +228,7 @@ async def test_malformed_records_fail_alone_naming_the_field(
     errors: list[NormalizationError] = []
     for raw in (r for page in pages for r in page):
         try:
-            campaign = provider.normalize(raw, observed_at=clock.now())
+            campaign = provider.dialect.normalize(raw, observed_at=clock.now())
         except NormalizationError as exc:
             errors.append(exc)
             outcomes[exc.field] = "rejected"

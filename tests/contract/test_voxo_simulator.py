@@ -521,7 +521,7 @@ async def adapter(
 
 async def detailed(provider: Provider) -> list[list[Detail]]:
     """Each page's details, as a cycle asks for them (every item here is new)."""
-    return [list(await provider.details(page)) async for page in provider.pages()]
+    return [list(await provider.source.details(page)) async for page in provider.source.pages()]
 
 
 async def records(provider: Provider) -> list[list[Any]]:
@@ -628,7 +628,9 @@ async def test_a_detail_gone_between_list_and_detail_passes_the_list_item_on_as_
     assert [(d.missing, d.failure) for d in page] == [(False, None), (True, None)]
     assert page[0].record is not None and "numbers" in page[0].record
     assert page[1].record is not None and list(page[1].record) == LIST_KEYS  # as listed
-    assert provider.normalize(page[1].record, observed_at=clock.now()).status is Status.RUNNING
+    assert (
+        provider.dialect.normalize(page[1].record, observed_at=clock.now()).status is Status.RUNNING
+    )
 
 
 async def test_a_detail_that_keeps_failing_costs_that_campaign_only(
@@ -726,7 +728,7 @@ async def list_pages(app: ASGIApp, clock: ManualClock, page_size: int) -> list[l
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(base_url=target.base_url, transport=transport) as client:
         provider = provider_for(target, client, clock)
-        return [list(page) async for page in provider.pages()]
+        return [list(page) async for page in provider.source.pages()]
 
 
 @pytest.mark.parametrize("chunk", [1, 17, 1 << 16])
@@ -755,7 +757,7 @@ async def test_a_list_cut_short_fails_as_unavailable_after_the_pages_it_complete
         provider = provider_for(target, client, clock)
 
         async def drain() -> None:
-            async for page in provider.pages():
+            async for page in provider.source.pages():
                 seen.append(len(page))
 
         with pytest.raises(ProviderUnavailable) as info:
@@ -797,7 +799,7 @@ async def test_the_demo_fleet_moves_through_every_status_in_six_hours(clock: Man
         provider = provider_for(demo, client, clock)
         for _ in range(6 * 4 + 1):  # every 15 minutes for six hours
             for raw in (r for page in await records(provider) for r in page):
-                status = provider.normalize(raw, observed_at=clock.now()).status
+                status = provider.dialect.normalize(raw, observed_at=clock.now()).status
                 history = seen.setdefault(raw["name"], [])
                 if not history or history[-1] is not status:
                     history.append(status)

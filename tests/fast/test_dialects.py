@@ -26,7 +26,7 @@ from worker.domain.dialects import (
 )
 from worker.domain.diff import StoredHead
 from worker.errors import NormalizationError, TimestampError
-from worker.ports import Detail, Dialect, Provider, RawRecord
+from worker.ports import Detail, Dialect, RawRecord
 from worker.runtime.targets import dialect_for
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -221,21 +221,6 @@ def test_a_target_builds_its_dialect_with_its_reading_settings() -> None:
         fetch_detail=False,
     )
     assert dialect_for(sarvam) == SarvamDialect(account="a", fetch_detail=False)
-
-
-async def test_the_provider_pair_hands_io_to_its_source_and_reading_to_its_dialect() -> None:
-    source = _ListOnce([[VOXO_READY]])
-    provider = Provider(source=source, dialect=INSTANCES["voxo"])
-    assert (provider.name, provider.id_field, provider.target) == ("voxo", "id", source.target)
-    assert provider.enums is VoxoDialect.enums
-    assert provider.documented_keys is VoxoDialect.documented_keys
-    assert provider.lists_less is True
-    pages = [list(page) async for page in provider.pages()]
-    assert pages == [[VOXO_READY]]
-    assert await provider.details(pages[0]) == [Detail(record=VOXO_READY)]
-    assert provider.reads_clock(VOXO_READY) is True
-    assert provider.normalize(VOXO_READY, observed_at=NOW).status is Status.RUNNING
-    assert provider.status_again(_head(Status.RUNNING, end=NOW), NOW) is Status.COMPLETED
 
 
 class _ListOnce:

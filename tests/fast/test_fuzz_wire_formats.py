@@ -44,7 +44,7 @@ poll_times = st.datetimes(
 def _read(provider: Any, raw: dict[str, Any], observed_at: datetime) -> Any:
     """The campaign, or the normalization error (anything else fails the example)."""
     try:
-        return provider.normalize(raw, observed_at=observed_at)
+        return provider.dialect.normalize(raw, observed_at=observed_at)
     except NormalizationError as exc:
         return exc
 
@@ -76,15 +76,15 @@ async def test_a_normalizer_reads_any_wire_value_or_names_the_field(name: str) -
             version=1,
             content_hash=fingerprint,
             status=campaign.status,
-            status_derived=provider.reads_clock(raw),
+            status_derived=provider.dialect.reads_clock(raw),
             observed_at=observed_at,
             scheduled_start_at=campaign.scheduled_start_at,
             scheduled_end_at=campaign.scheduled_end_at,
         )
         later = observed_at + timedelta(days=1)
-        if provider.reads_clock(raw):
-            provider.status_again(head, later)
-        again = provider.normalize(raw, observed_at=later)
+        if provider.dialect.reads_clock(raw):
+            provider.dialect.status_again(head, later)
+        again = provider.dialect.normalize(raw, observed_at=later)
         diff(StoredState(head=head, campaign=campaign), again, later, fingerprint=fingerprint)
 
     check()

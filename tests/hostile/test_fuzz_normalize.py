@@ -97,7 +97,7 @@ async def test_normalize_either_yields_a_storable_campaign_or_a_normalization_er
             ):
                 return  # the page step quarantines it before normalize
             try:
-                campaign = provider.normalize(raw, observed_at=NOW)
+                campaign = provider.dialect.normalize(raw, observed_at=NOW)
             except NormalizationError:
                 return
             change = diff(None, campaign, NOW)

@@ -102,59 +102,6 @@ class Provider:
     source: Source
     dialect: Dialect
 
-    # Delegates, so the sync core can still call everything on the provider: they go
-    # once it takes ``.source`` and ``.dialect`` instead.
-
-    @property
-    def target(self) -> TargetKey:
-        """The source's provider account."""
-        return self.source.target
-
-    def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        """The source's pages."""
-        return self.source.pages()
-
-    async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
-        """The source's details."""
-        return await self.source.details(items)
-
-    @property
-    def name(self) -> str:
-        """The dialect's provider name."""
-        return self.dialect.name
-
-    @property
-    def id_field(self) -> str:
-        """The dialect's id field."""
-        return self.dialect.id_field
-
-    @property
-    def enums(self) -> Mapping[str, frozenset[str]]:
-        """The dialect's documented enums."""
-        return self.dialect.enums
-
-    @property
-    def documented_keys(self) -> frozenset[str] | None:
-        """The dialect's documented keys."""
-        return self.dialect.documented_keys
-
-    @property
-    def lists_less(self) -> bool:
-        """The dialect's ``lists_less``."""
-        return self.dialect.lists_less
-
-    def reads_clock(self, raw: RawRecord) -> bool:
-        """The dialect's ``reads_clock``."""
-        return self.dialect.reads_clock(raw)
-
-    def status_again(self, head: StoredHead, observed_at: datetime) -> Status:
-        """The dialect's ``status_again``."""
-        return self.dialect.status_again(head, observed_at)
-
-    def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
-        """The dialect's ``normalize``."""
-        return self.dialect.normalize(raw, observed_at=observed_at)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Detail:

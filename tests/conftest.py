@@ -65,7 +65,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_retry_waits() -> Iterator[None]:
-    """Retries still happen (so their logic is tested) but never sleep."""
+    """Retries still happen (so their logic is tested) but never sleep.
+
+    A session run inside this one (``pytester``) finds test mode on and leaves it on.
+    """
+    if stamina.is_testing():
+        yield
+        return
     stamina.set_testing(True, attempts=3, cap=True)
     yield
     stamina.set_testing(False)

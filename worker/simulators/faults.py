@@ -3,7 +3,11 @@
 Knobs come from config (a :class:`Faults` given to the simulator, changeable at
 run time through ``PUT /_sim/faults``) or from the request itself:
 
-* ``latency`` seconds added before answering (header ``X-Sim-Latency``);
+* ``latency`` seconds added before answering every provider request (default 0;
+  header ``X-Sim-Latency`` adds more to one request). Requests wait side by side,
+  so a client with N requests in flight waits one ``latency`` for all N, as it
+  would against a slow provider. The wait is ``Faults.sleep`` (``anyio.sleep``;
+  tests inject their own and never wait);
 * ``rate_limited``: the next N provider requests get 429 with ``Retry-After``,
   as seconds or, with ``retry_after_http_date``, as an HTTP-date;
 * ``server_errors``: the next N provider requests get ``server_error_status`` (5xx);
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -49,6 +53,10 @@ class Faults:
     truncated: int = 0
     malformed: dict[str, str] = field(default_factory=dict)
     page_size: int | None = None
+    # How a delay is waited: not a knob (never in ``to_json`` or ``update``).
+    sleep: Callable[[float], Awaitable[None]] = field(
+        default=anyio.sleep, repr=False, compare=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def take(self, name: str) -> bool:
@@ -62,7 +70,7 @@ class Faults:
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a JSON patch of knob values; unknown names are rejected."""
-        known = {f.name for f in fields(self) if not f.name.startswith("_")}
+        known = _knobs(self)
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault knobs: {', '.join(sorted(unknown))}")
@@ -80,7 +88,7 @@ class Faults:
             return {
                 f.name: dict(self.malformed) if f.name == "malformed" else getattr(self, f.name)
                 for f in fields(self)
-                if not f.name.startswith("_")
+                if f.name in _knobs(self)
             }
 
     def corrupt(
@@ -101,6 +109,10 @@ class Faults:
     def cap(self, limit: int) -> int:
         """The page size actually served for a requested ``limit``."""
         return limit if self.page_size is None else max(1, min(limit, self.page_size))
+
+
+def _knobs(faults: Faults) -> set[str]:
+    return {f.name for f in fields(faults) if not f.name.startswith("_") and f.name != "sleep"}
 
 
 class FaultsMiddleware:
@@ -126,7 +138,7 @@ class FaultsMiddleware:
         forced = headers.get("x-sim-fault", "")
         delay = float(headers.get("x-sim-latency", 0) or 0) + self.faults.latency
         if delay > 0:
-            await anyio.sleep(delay)
+            await self.faults.sleep(delay)
         if forced == "429" or self.faults.take("rate_limited"):
             await self._send_json(send, 429, self.error_body(429), self._retry_after())
             return

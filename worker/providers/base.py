@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import httpx
@@ -38,7 +38,15 @@ from worker.observability.redaction import redact
 from worker.ports import Clock
 from worker.providers.responses import decode_response
 
-__all__ = ["ProviderHttp", "backoff_for"]
+__all__ = ["ProviderHttp", "RateLimiter", "backoff_for"]
+
+
+class RateLimiter(Protocol):
+    """Paces requests: ``acquire`` returns when one more may be sent (aiolimiter's shape)."""
+
+    async def acquire(self) -> None:
+        """Wait for the right to send one request."""
+        ...
 
 
 def backoff_for(
@@ -66,6 +74,8 @@ class ProviderHttp:
             over ``httpx.ASGITransport`` to a simulator.
         auth: how to authenticate; applied per request so retries re-apply it.
         clock: reads "now" for HTTP-date ``Retry-After`` values.
+        rate: paces every request; by default ``settings.rate_per_second`` per
+            second, or none when that is unset. Tests pass one they control.
     """
 
     def __init__(
@@ -77,6 +87,7 @@ class ProviderHttp:
         auth: httpx.Auth | None = None,
         clock: Clock | None = None,
         secrets: Collection[str] = frozenset(),
+        rate: RateLimiter | None = None,
     ) -> None:
         self.client = client
         self.target = target
@@ -85,9 +96,9 @@ class ProviderHttp:
         self._clock = clock or SystemClock()
         self._secrets = secrets
         self._slots = anyio.CapacityLimiter(settings.max_concurrency)
-        self._rate = (
-            AsyncLimiter(settings.rate_per_second, 1.0) if settings.rate_per_second else None
-        )
+        if rate is None and settings.rate_per_second:
+            rate = AsyncLimiter(settings.rate_per_second, 1.0)
+        self._rate = rate
 
     async def request_json(
         self,

@@ -71,20 +71,95 @@ async def offset_pages(
     fetch: Callable[[int], Awaitable[Any]],
     *,
     items_key: str,
+    page_size: int,
+    ahead: int = 1,
 ) -> AsyncIterator[Sequence[RawRecord]]:
-    """Advance ``offset`` by each page's length until ``next_page_uri`` is null or
-    ``total`` is reached; the provider may serve fewer records than asked for."""
+    """Pages at ``offset`` 0, then the following ones, up to ``ahead`` requests at a time.
+
+    Paging ends as it always has: at an empty page, a null ``next_page_uri`` or
+    ``offset`` ≥ ``total``; ``offset`` grows by each page's length (the provider
+    may serve fewer records than asked for). Pages are yielded in offset order.
+
+    The first page is fetched alone: its ``total`` says how many pages follow, so
+    no request is spent past the end. The rest come in waves of up to ``ahead``
+    requests at offsets one ``page_size`` apart (``http.max_concurrency`` bounds
+    them again, and the rate limit, since each goes through ``ProviderHttp``). A
+    wave's page is yielded only if it starts where the page before it ended and
+    reports the same ``total`` as the wave's first page; otherwise it and the
+    rest of its wave are dropped and the next wave starts at that offset. A
+    different ``total`` means the list changed while the wave was in flight, and
+    its pages may have been served on either side of the change (docs/providers.md
+    4.2): paging resumes from there as a sequential walk would. A wave holds at
+    most ``ahead`` pages. An error ends the listing after the pages before it.
+    """
+    body = await fetch(0)
+    wave: list[tuple[int, Any]] = [(0, body)]
     offset = 0
+    stride = page_size
     while True:
-        body = await fetch(offset)
-        items = envelope_items(target, where, body, items_key)
-        yield items
-        offset += len(items)
-        total = body.get("total")
-        if not items or body.get("next_page_uri") is None:
-            return
-        if isinstance(total, int) and offset >= total:
-            return
+        total: int | None = None  # what this wave's first page reported
+        for requested, answer in wave:
+            if isinstance(answer, Exception):
+                raise answer
+            if requested != offset:
+                break  # a shorter page came before: this one starts elsewhere
+            said = _total(answer)
+            if requested != wave[0][0] and said != total:
+                log.info(
+                    "%s: %s changed its total from %s to %s while paged; paging resumes at %d",
+                    target,
+                    where,
+                    total,
+                    said,
+                    offset,
+                    extra={"event": "provider.list_changed", "target": str(target)},
+                )
+                break
+            total = said
+            items = envelope_items(target, where, answer, items_key)
+            yield items
+            offset += len(items)
+            if not items or answer.get("next_page_uri") is None:
+                return
+            if total is not None and offset >= total:
+                return
+            stride = min(stride, len(items))
+        wave = await _wave(fetch, _offsets(offset, stride, total, ahead))
+
+
+def _total(body: Any) -> int | None:
+    """The envelope's ``total``, when it is an integer."""
+    said = body.get("total") if isinstance(body, dict) else None
+    return said if isinstance(said, int) and not isinstance(said, bool) else None
+
+
+def _offsets(offset: int, stride: int, total: int | None, ahead: int) -> list[int]:
+    """The next wave's offsets: up to ``ahead``, none at or past ``total``.
+
+    Without a ``total`` the listing's length is unknown: one page at a time.
+    """
+    if total is None:
+        return [offset]
+    remaining = -(-(total - offset) // stride)
+    return [offset + i * stride for i in range(max(1, min(ahead, remaining)))]
+
+
+async def _wave(
+    fetch: Callable[[int], Awaitable[Any]], offsets: list[int]
+) -> list[tuple[int, Any]]:
+    """Each offset's answer, or the exception its request raised, fetched concurrently."""
+    answers: list[Any] = [None] * len(offsets)
+
+    async def one(index: int) -> None:
+        try:
+            answers[index] = await fetch(offsets[index])
+        except Exception as exc:  # noqa: BLE001 - raised in page order by the caller, unwrapped
+            answers[index] = exc
+
+    async with anyio.create_task_group() as group:
+        for index in range(len(offsets)):
+            group.start_soon(one, index)
+    return list(zip(offsets, answers, strict=True))
 
 
 async def fetch_details(

@@ -9,6 +9,10 @@ goes in ``X-API-Key``. Facts: docs/providers.md section 4. Choices where Sarvam 
   every later offset by one. Campaigns that share a ``created_at`` have no
   documented order between requests; offset paging could then repeat or skip
   one of them in a cycle (the next cycle sees it).
+* Offsets are known in advance, so after the first page (whose ``total`` says
+  how many follow) pages are requested up to ``max_concurrency`` at a time and
+  handed on in order; a page whose ``total`` differs from its wave's is read
+  again (docs/providers.md 4.2, 5.6).
 * With ``fetch_detail`` (the default) a campaign that is new, or whose list
   item changed, is fetched from ``GET …/campaigns/{campaign_id}`` (concurrently,
   bounded by the target's ``max_concurrency``) and the detail is laid over the
@@ -79,7 +83,14 @@ class SarvamSource(HttpSource[SarvamTarget]):
             }
             return await self.http.request_json("GET", path, params=params)
 
-        async for page in offset_pages(self.target, f"GET {path}", fetch, items_key="items"):
+        async for page in offset_pages(
+            self.target,
+            f"GET {path}",
+            fetch,
+            items_key="items",
+            page_size=self.settings.page_size,
+            ahead=self.http.settings.max_concurrency,
+        ):
             yield page
 
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:

@@ -18,8 +18,8 @@ def check(run: dict[str, Any], changed: list[str] | None) -> list[str]:
     if run.get("status") != "succeeded":
         problems.append(f"status {run.get('status')!r} ({run.get('cycle_error')})")
     stored, n = run["stored"], run["n"]
-    phase = run["phase"]
-    if phase in ("initial", "rate-limited"):
+    phase = run["phase"].removeprefix("latency-")
+    if phase in ("initial", "rate-limited", "setup"):
         expected = {"versions": n, "campaigns": n, "history": n, "discovered": n}
         if stored["events"] < n:
             problems.append(f"{stored['events']} events for {n} new campaigns")

@@ -7,7 +7,7 @@ high-water mark, imports included.
 
 Methods: ``campaign-sync`` (the product's own cycle through ``open_runtime`` and
 ``Runtime.sync_target``, what ``campaign-sync sync-once`` runs), ``fetch-only``,
-``copy``, ``naive``, ``dlt-merge`` and ``dlt-scd2``.
+``copy``, ``copy-3`` (``bench.copy3``), ``naive``, ``dlt-merge`` and ``dlt-scd2``.
 """
 
 from __future__ import annotations
@@ -107,6 +107,13 @@ async def copy(spec: Spec) -> dict[str, Any]:
     return {"records": records, "requests": fetcher.requests}
 
 
+async def copy_3(spec: Spec) -> dict[str, Any]:
+    from bench.copy3 import copy_three
+
+    async with _client(spec) as client:
+        return await copy_three(spec, _fetcher(spec, client))
+
+
 async def naive(spec: Spec) -> dict[str, Any]:
     import asyncpg
 
@@ -138,6 +145,7 @@ ASYNC_METHODS: dict[str, Callable[[Spec], Awaitable[dict[str, Any]]]] = {
     "campaign-sync": campaign_sync,
     "fetch-only": fetch_only,
     "copy": copy,
+    "copy-3": copy_3,
     "naive": naive,
 }
 

@@ -11,6 +11,9 @@ paths and payloads (the project's simulators) plus two bench routes:
   ``{"changed": [ids]}``.
 * ``GET /_bench/stats``: requests served so far, by kind (list, detail, other).
 
+The simulators' own ``/_sim/faults`` passes through (``Fleet.set_latency`` sets
+the latency the ``latency-*`` phases run at).
+
 The simulated clock is manual and never moves, so nothing changes but what the
 bench changes: a no-change cycle is exactly that.
 """
@@ -156,7 +159,8 @@ class Bench:
         if path == "/_bench/stats":
             await _json(send, self.stats)
             return
-        self.stats[self._kind(scope)] += 1
+        if not path.startswith("/_sim/"):  # the bench's own knob settings are not traffic
+            self.stats[self._kind(scope)] += 1
         await self.app(scope, receive, send)
 
     def _kind(self, scope: Scope) -> str:

@@ -5,6 +5,10 @@
   server of ``CAMPAIGN_SYNC_BENCH_DATABASE_URL`` (statements are counted there
   only if it preloads ``pg_stat_statements``). Each method and provider gets a
   database of its own, dropped and created again before every initial sync.
+  With ``autovacuum=False`` the embedded server runs with ``autovacuum = off``;
+  on any server, :meth:`Server.quiet` sets ``autovacuum_enabled = false`` on
+  every table of a database (a shared server's setting is left alone: this is
+  per table, and goes with the bench's databases).
 * **Fleets.** One ``python -m bench.fleet`` process per provider, on loopback.
 """
 
@@ -43,8 +47,9 @@ def free_port() -> int:
 class Server:
     """The PostgreSQL server the bench writes to; a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, autovacuum: bool = True) -> None:
         self.external = os.environ.get(URL_ENV)
+        self.autovacuum = autovacuum
         self._embedded: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.dsn = ""  # libpq/asyncpg form, database ``postgres``
@@ -61,6 +66,8 @@ class Server:
         conf = self._embedded.data_dir / "postgresql.auto.conf"
         with conf.open("a") as out:
             out.write("shared_preload_libraries = 'pg_stat_statements'\n")
+            if not self.autovacuum:
+                out.write("autovacuum = off\n")
         self._embedded.stop()
         self._embedded.start()
         self.dsn = self._embedded.url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -122,6 +129,24 @@ class Server:
         conn = await asyncpg.connect(self.dsn_of(database))
         try:
             await conn.execute(PEER_TABLE.format(key="PRIMARY KEY" if primary_key else ""))
+        finally:
+            await conn.close()
+
+    async def quiet(self, database: str) -> None:
+        """Autovacuum off on every table of ``database`` (and their TOAST tables)."""
+        conn = await asyncpg.connect(self.dsn_of(database))
+        try:
+            tables = await conn.fetch(
+                "SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                "AND NOT coalesce('autovacuum_enabled=false' = ANY(c.reloptions), false)"
+            )
+            for table in tables:  # names quoted by format(%I) from the catalog
+                await conn.execute(
+                    f"ALTER TABLE {table['name']} SET "
+                    "(autovacuum_enabled = false, toast.autovacuum_enabled = false)"
+                )
         finally:
             await conn.close()
 
@@ -200,6 +225,12 @@ class Fleet:
             )
             changed: list[str] = response.raise_for_status().json()["changed"]
             return changed
+
+    async def set_latency(self, seconds: float) -> None:
+        """Every provider request waits ``seconds`` before its answer (the simulators' knob)."""
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            response = await client.put("/_sim/faults", json={"latency": seconds})
+            response.raise_for_status()
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -13,7 +13,12 @@ Per provider, in order, each phase running every method ``reps`` times:
 * ``rate-limited``: on a small fleet of its own, campaign-sync's initial sync
   with ``http.rate_per_second`` set, against the floor: the requests the
   fetch-only client needs for the same data, less the one-second burst the
-  limiter allows, divided by the rate.
+  limiter allows, divided by the rate;
+* ``latency-no-change`` and ``latency-change-1``: on a fleet of its own whose
+  simulator answers every request after ``--latency`` seconds (``bench.latency``),
+  campaign-sync and fetch-only against the floor the provider's paging allows.
+
+``copy-3`` (``bench.copy3``) runs in the initial phase only.
 """
 
 from __future__ import annotations
@@ -43,9 +48,9 @@ from bench.measure import (
 )
 
 PROVIDERS = ("vox_v3", "vox_v2", "voxo", "sarvam")
-PEERS = ("copy", "naive", "dlt-merge", "dlt-scd2")
+PEERS = ("copy", "copy-3", "naive", "dlt-merge", "dlt-scd2")
 METHODS = ("campaign-sync", "fetch-only", *PEERS)
-TEMPLATE = "bench_template_campaign_sync"
+INITIAL_ONLY = ("copy-3",)  # its keys refuse "insert everything again" (see bench.copy3)
 DATA_TABLES = ("campaigns", "campaign_history", "campaign_events")
 SECRETS_ENV = {
     "BENCH_VOX_V3_KEY": KEYS["vox_v3"],
@@ -68,6 +73,10 @@ class Options:
     rate_page_size: int
     profile: Path | None = None
     peers_on: tuple[str, ...] = PROVIDERS  # providers whose phases run the peers too
+    latency: float = 0.1  # seconds each request waits in the latency phases
+    latency_n: int = 0  # campaigns in the latency phases' fleets (0: no latency phases)
+    db_prefix: str = "bench"  # every database the bench creates is named from it
+    autovacuum: bool = True  # False: off on every table the bench measures (see Server)
 
 
 def _target(provider: str, base_url: str, page_size: int, http: dict[str, Any]) -> dict[str, Any]:
@@ -107,15 +116,21 @@ class Bench:
         self.failures: list[str] = []
         self._pg_cpu = PostgresCpu(None)
 
+    @property
+    def template(self) -> str:
+        return f"{self.options.db_prefix}_template_campaign_sync"
+
     async def prepare(self) -> None:
         """Migrate one template database; each campaign-sync database is copied from it."""
-        await self.server.recreate(TEMPLATE)
-        config = self._config("vox_v3", "http://127.0.0.1:1", TEMPLATE, self.options.page_size)
+        await self.server.recreate(self.template)
+        config = self._config("vox_v3", "http://127.0.0.1:1", self.template, self.options.page_size)
         migrate = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "worker", "--config", str(config), "migrate", env=self._env()
         )
         if await migrate.wait() != 0:
             raise SystemExit("campaign-sync migrate failed on the bench database")
+        if not self.options.autovacuum:
+            await self.server.quiet(self.template)  # its copies inherit the table options
         admin = await self.server.admin()
         try:
             self._pg_cpu = await PostgresCpu.find(admin)
@@ -139,14 +154,13 @@ class Bench:
         path.write_text(yaml.safe_dump(settings))
         return path
 
-    @staticmethod
-    def database(method: str, provider: str) -> str:
-        return f"bench_{method.replace('-', '_')}_{provider}"
+    def database(self, method: str, provider: str) -> str:
+        return f"{self.options.db_prefix}_{method.replace('-', '_')}_{provider}"
 
     async def reset(self, method: str, provider: str) -> None:
         database = self.database(method, provider)
-        if method == "campaign-sync":
-            await self.server.recreate(database, template=TEMPLATE)
+        if method in ("campaign-sync", "copy-3"):  # copy-3 writes campaign-sync's own tables
+            await self.server.recreate(database, template=self.template)
         elif method in ("copy", "naive"):
             await self.server.peer_table(database, primary_key=method == "naive")
         elif method.startswith("dlt"):
@@ -159,6 +173,7 @@ class Bench:
             for method in methods:
                 await self.reset(method, provider)
                 await self.measure(fleet, "initial", method, rep, details="all")
+        methods = [m for m in methods if m not in INITIAL_ONLY]
         for rep in range(opts.reps):
             for method in methods:
                 await self.measure(fleet, "no-change", method, rep, details="none")
@@ -219,6 +234,8 @@ class Bench:
             spec["config"] = str(
                 self._config(provider, fleet.base_url, database, page_size, **http)
             )
+        if stored and not self.options.autovacuum:
+            await self.server.quiet(database)  # tables a peer made in an earlier run, too
         writes_before = await table_writes(self.server.dsn_of(database)) if stored else {}
         counts_before = await self._counts(database) if method == "campaign-sync" else {}
         admin = await self.server.admin()

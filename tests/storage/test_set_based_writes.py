@@ -1,0 +1,146 @@
+"""The staged page write (binary COPY into staging, two statements) stores exactly what
+the per-table inserts store: every row, serial id, version, history bound and event,
+awkward values included."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import claim
+from worker.domain.campaign import Campaign, Counters, Status, TargetKey
+from worker.domain.diff import Change, diff
+from worker.domain.drift import DriftNote, drift_event
+from worker.ports import Lease, RunSummary, Written
+from worker.storage.leases import fence
+from worker.storage.postgres import PostgresStore
+from worker.storage.writer import PostgresPageWriter
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TARGET = TargetKey(provider="vox_v3", account="acme")
+HUGE = int("9" * 4300)  # the longest integer Python's int/str conversion allows
+STAGED, PER_TABLE = 0, 10**9  # ``staged_from``: every page staged, or none
+
+
+def campaign(cid: str, completed: int, status: Status = Status.RUNNING) -> Campaign:
+    return Campaign(
+        provider="vox_v3",
+        account="acme",
+        campaign_id=cid,
+        name=f"Kampagne «{cid}» 🚀 \u00e9\u0301",
+        status=status,
+        status_raw={Status.RUNNING: "ongoing", Status.PAUSED: "paused"}.get(status, "success"),
+        counters=Counters(total_calls=10, completed_calls=completed),
+        created_at=T,
+        raw={
+            "id": cid,
+            "completed_calls": completed,
+            "huge": HUGE,
+            "negative": -HUGE,
+            "long": "ж" * 200_000,
+            "nested": {"a": [1, {"b": [None, True, 1.5, "\u2028"]}], "": {}},
+        },
+    )
+
+
+async def write(
+    store: PostgresStore,
+    lease: Lease,
+    changes: Sequence[Change],
+    at: datetime,
+    staged_from: int,
+    **extra: Any,
+) -> Written:
+    async with store.engine.begin() as conn:
+        await fence(conn, lease, at)
+        writer = PostgresPageWriter(conn, TARGET, lease.run_id, (), staged_from=staged_from)
+        return await writer.write(changes, [], records=len(changes), **extra)
+
+
+async def changes_for(store: PostgresStore, at: datetime, *snapshots: Campaign) -> list[Change]:
+    stored = await store.load(TARGET, [c.campaign_id for c in snapshots])
+    return [ch for c in snapshots if (ch := diff(stored.get(c.campaign_id), c, at))]
+
+
+async def scenario(engine: AsyncEngine, staged_from: int) -> tuple[list[Written], dict[str, Any]]:
+    """New campaigns with drift; changes, one computed from a superseded version; a replay."""
+    store = PostgresStore(engine)
+    lease = await claim(store, TARGET, T)
+    drift = [drift_event(TARGET, DriftNote(field="status", value="odd", campaign_id="1"), T)]
+    written = []
+    first = await changes_for(store, T, *(campaign(str(i), 0) for i in range(6)))
+    written.append(await write(store, lease, first, T, staged_from, drift=drift))
+    t2 = T + timedelta(minutes=5)
+    second = await changes_for(
+        store, t2, campaign("1", 3), campaign("2", 10, Status.COMPLETED), campaign("9", 1)
+    )
+    written.append(await write(store, lease, second, t2, staged_from, listed_again=["3", "1"]))
+    # Computed from version 1 while version 2 is stored: nothing of it is written.
+    stale = [ch for ch in first if ch.campaign.campaign_id == "1"]
+    written.append(await write(store, lease, stale, t2, staged_from))
+    # The same page again (a retried commit): nothing new, no duplicate event.
+    written.append(await write(store, lease, second, t2, staged_from))
+    await store.finish(lease, t2, RunSummary(status="succeeded"))
+    return written, await dump(engine)
+
+
+async def dump(engine: AsyncEngine) -> dict[str, Any]:
+    tables = {
+        "campaigns": "SELECT * FROM campaigns ORDER BY campaign_id",
+        "history": "SELECT * FROM campaign_history ORDER BY id",
+        # xid: the writing transaction's id, the one column that must differ.
+        "events": "SELECT *, data::text AS data_text FROM campaign_events ORDER BY id",
+        "runs": "SELECT pages, records, changed, events, status FROM sync_runs ORDER BY id",
+        "raw": "SELECT raw::text FROM campaign_history ORDER BY id",
+    }
+    async with engine.connect() as conn:
+        return {
+            name: [
+                {k: v for k, v in row._mapping.items() if k != "xid"}
+                for row in await conn.execute(text(sql))
+            ]
+            for name, sql in tables.items()
+        }
+
+
+async def test_staged_and_per_table_writes_store_the_same_rows(engine: AsyncEngine) -> None:
+    per_table = await scenario(engine, PER_TABLE)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "TRUNCATE campaigns, campaign_history, campaign_events, sync_runs, sync_targets "
+                "RESTART IDENTITY CASCADE"
+            )
+        )
+    staged = await scenario(engine, STAGED)
+    assert staged == per_table
+    written, rows = staged
+    assert [(w.changed, w.events, w.dropped) for w in written] == [
+        (6, 7, 0),
+        (3, 5, 0),
+        (0, 0, 1),
+        (0, 0, 3),
+    ]
+    assert len(rows["history"]) == 9
+    assert [r["valid_to"] for r in rows["history"] if r["campaign_id"] in {"1", "2"}] == [
+        T + timedelta(minutes=5),
+        T + timedelta(minutes=5),
+        None,
+        None,
+    ]
+    assert {r["campaign_id"]: r["missed_listings"] for r in rows["campaigns"]}["3"] == 0
+
+
+async def test_awkward_values_survive_the_binary_copy(engine: AsyncEngine) -> None:
+    _, rows = await scenario(engine, STAGED)
+    stored = rows["campaigns"][0]
+    assert stored["raw"]["huge"] == HUGE
+    assert stored["raw"]["negative"] == -HUGE
+    assert stored["raw"]["long"] == "ж" * 200_000
+    assert stored["raw"]["nested"] == {"a": [1, {"b": [None, True, 1.5, "\u2028"]}], "": {}}
+    assert stored["name"] == "Kampagne «0» 🚀 \u00e9\u0301"
+    assert str(HUGE) in rows["raw"][0]["raw"]

@@ -276,3 +276,26 @@ async def test_a_short_page_realigns_the_next_wave() -> None:
     assert _ids(pages) == ids
     assert [len(page) for page in pages] == [30] * 6 + [20]
     assert gate.rounds == [1, 4, 2]  # after the short page: offsets 30, 60, 90, 120
+
+
+async def test_a_page_requested_past_a_short_page_is_dropped_even_when_it_failed() -> None:
+    """Page 100 comes back short, so page 200 of its wave was asked at the wrong offset: its
+    failure is not the listing's. The next wave reads on from 150, 50 records apart."""
+    records = [f"c{i:04}" for i in range(1000)]
+    failed = anyio.Event()
+
+    async def short_then_fail(offset: int) -> Response | None:
+        if offset == 100:
+            items = [{"campaign_id": cid} for cid in records[100:150]]
+            return JSONResponse({"items": items, "total": 1000, "next_page_uri": "?offset=150"})
+        if offset == 200 and not failed.is_set():
+            failed.set()
+            return JSONResponse({"detail": "no"}, status_code=400)
+        return None
+
+    app, requested = _hostile(records, short_then_fail)
+    source = _source(app, kit.TARGET, concurrency=4)
+    pages = await _listing(source)
+    assert _ids(pages) == records
+    assert requested[:5] == [0, 100, 200, 300, 400]
+    assert requested[5:9] == [150, 200, 250, 300]

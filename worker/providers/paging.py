@@ -99,10 +99,10 @@ async def offset_pages(
     while True:
         total: int | None = None  # what this wave's first page reported
         for requested, answer in wave:
-            if isinstance(answer, Exception):
-                raise answer
             if requested != offset:
                 break  # a shorter page came before: this one starts elsewhere
+            if isinstance(answer, Exception):
+                raise answer
             said = _total(answer)
             if requested != wave[0][0] and said != total:
                 log.info(

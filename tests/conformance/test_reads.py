@@ -1,6 +1,6 @@
 """What a cycle reads, on both stores: the heads of a page's campaigns (and which are known
 unchanged from their list item alone), their stored versions in full, the stored ids in keyset
-order, and the schema-drift values already reported."""
+order (with their list items' digests), and the schema-drift values already reported."""
 
 from __future__ import annotations
 
@@ -69,6 +69,28 @@ async def test_listed_ids_page_through_the_stored_campaigns_not_vanished(
     assert list(await read(TARGET, after="11", limit=2)) == ["13", "14"]
     assert list(await read(TARGET, after="14", limit=2)) == []
     assert list(await read(OTHER, after="", limit=10)) == []
+
+
+async def test_list_digests_page_through_what_heads_would_answer_unchanged(
+    stores: Backend,
+) -> None:
+    hashes = {"1": "a" * 64, "2": "b" * 64, "3": None, "4": "d" * 64, "5": "e" * 64}
+    async with cycle(stores.store, at(0)) as held:
+        found = await changes(stores.store, at(1), [campaign(cid) for cid in hashes])
+        listed = [replace(c, list_hash=hashes[c.campaign.campaign_id]) for c in found]
+        async with stores.store.page(held, at(1), observed_at=at(1)) as writer:
+            await writer.write(listed, [], records=len(listed))
+        async with stores.store.page(held, at(2)) as writer:  # "2" missed once, "4" vanished
+            await writer.miss(["2"], listed_at=at(2), misses_to_vanish=5)
+            await writer.miss(["4"], listed_at=at(2), misses_to_vanish=1)
+    read = stores.store.list_digests
+    # "2" missed a listing, "3" has no list hash, "4" vanished: heads reads each again.
+    assert list(await read(TARGET, after="", limit=1)) == [("1", "a" * 16)]
+    assert list(await read(TARGET, after="1", limit=5)) == [("5", "e" * 16)]
+    assert list(await read(TARGET, after="5", limit=5)) == []
+    assert list(await read(OTHER, after="", limit=5)) == []
+    wanted = await stores.store.heads(TARGET, list(hashes), list_hashes=list(hashes.values()))
+    assert wanted.unchanged == {cid for cid, _ in await read(TARGET, after="", limit=9)}
 
 
 async def test_known_drift_reads_the_reported_values_back(stores: Backend) -> None:

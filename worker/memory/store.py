@@ -106,6 +106,22 @@ class MemoryStore(MemoryLeases):
         )
         return ids[:limit]
 
+    async def list_digests(
+        self, target: TargetKey, *, after: str, limit: int
+    ) -> Sequence[tuple[str, str]]:
+        """(id, list hash prefix) of campaigns ``heads`` would find unchanged, in id
+        order (code point; PostgreSQL orders by the database's collation)."""
+        found = sorted(
+            (key.campaign_id, row.list_hash[:16])
+            for key, row in self.state.campaigns.rows.items()
+            if (key.provider, key.account) == (target.provider, target.account)
+            and row.vanished_at is None
+            and row.missed_listings == 0
+            and row.list_hash is not None
+            and key.campaign_id > after
+        )
+        return found[:limit]
+
     async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:
         """Schema-drift values already in the outbox for ``target``, by field."""
         found: dict[str, set[str]] = {}

@@ -260,6 +260,14 @@ class CampaignReader(Protocol):
         """Ids of the target's stored, not vanished campaigns after ``after``, in order."""
         ...
 
+    async def list_digests(
+        self, target: TargetKey, *, after: str, limit: int
+    ) -> Sequence[tuple[str, str]]:
+        """(id, first 16 hex digits of its list hash) of the target's stored campaigns
+        after ``after``, in id order, that ``heads`` would answer ``unchanged`` for that
+        list item: not vanished, no missed listings, a list hash stored. One query."""
+        ...
+
     async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:
         """The schema-drift values already reported for ``target``, by field."""
         ...

@@ -89,6 +89,28 @@ class PostgresStore(PostgresLeases):
                 )
                 return list(rows.scalars().all())
 
+    async def list_digests(
+        self, target: TargetKey, *, after: str, limit: int
+    ) -> Sequence[tuple[str, str]]:
+        """(id, list hash prefix) of campaigns ``heads`` would find unchanged (keyset order);
+        see ``CampaignReader.list_digests``."""
+        with storage_errors(f"reading the campaigns of {target}"):
+            async with self.engine.connect() as conn:
+                rows = await conn.execute(
+                    select(campaigns.c.campaign_id, func.substr(campaigns.c.list_hash, 1, 16))
+                    .where(
+                        campaigns.c.provider == target.provider,
+                        campaigns.c.account == target.account,
+                        campaigns.c.vanished_at.is_(None),
+                        campaigns.c.missed_listings == 0,
+                        campaigns.c.list_hash.is_not(None),
+                        campaigns.c.campaign_id > after,
+                    )
+                    .order_by(campaigns.c.campaign_id)
+                    .limit(limit)
+                )
+                return [(campaign_id, prefix) for campaign_id, prefix in rows.all()]
+
     async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:
         """Schema-drift values already in the outbox for ``target``, by field."""
         with storage_errors(f"reading the schema drift of {target}"):

@@ -3,12 +3,16 @@
 Every decision is the pure planner's (:mod:`worker.sync.planner`); this does the
 I/O between its stages, in this order:
 
-1. read the stored heads of the page's campaigns (one query);
+1. read the stored heads of the page's campaigns (one query; none when the target's
+   digest table knew every record unchanged, see ``worker.sync.listing``);
 2. fetch the details of what is not known unchanged (providers whose list shows less);
 3. read the drift values the target already reported (once per target), and the
-   stored versions of what changed (one query);
+   stored versions of what changed (one query, when something did);
 4. write the plan in one transaction fenced by the lease. A page with nothing to
    store (the common case: nothing changed) opens no transaction at all.
+
+What the store confirmed (heads it answered unchanged, changes it applied) goes
+to the digest table once known, so the next cycle skips those records.
 
 Nothing here raises for one bad record; a failed write raises (StorageError,
 LeaseLost) and the transaction rolls back.
@@ -20,9 +24,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.domain.diff import Change
 from worker.domain.drift import DriftNote
 from worker.domain.records import Rejection
-from worker.ports import Dialect, Lease, Source, Store, Written
+from worker.ports import Dialect, Lease, PageHeads, RawRecord, Source, Store, Written
+from worker.sync.digests import DigestTable, digest_of
 from worker.sync.drift_reports import DriftReports
 from worker.sync.listing import Entry
 from worker.sync.planner import (
@@ -58,6 +64,7 @@ class PageStep:
         lease_now: lease time, read when a page's transaction opens.
         full_refresh: every campaign's detail is read this cycle, changed or not.
         secrets: blanked out of every detail record (``domain.scrub``).
+        digests: the target's table, told what the store confirmed.
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class PageStep:
         *,
         full_refresh: bool = False,
         secrets: Collection[str] = (),
+        digests: DigestTable | None = None,
     ) -> None:
         self._store = store
         self._lease = lease
@@ -82,6 +90,7 @@ class PageStep:
         self._lease_now = lease_now
         self._full_refresh = full_refresh
         self._secrets = secrets
+        self._digests = digests
         # Pages and records read since the last page that wrote (see ``run``).
         self._unwritten_pages = 0
         self._unwritten_records = 0
@@ -126,6 +135,8 @@ class PageStep:
                 deferred=plan.deferred,
             )
         self._unwritten_pages = self._unwritten_records = 0
+        if not written.dropped:
+            self._confirm_written(entries, changes)
         self._drift.committed(plan.drift)
         return StoredPage(
             written=written,
@@ -142,7 +153,15 @@ class PageStep:
         """Read what the planner needs, stage by stage, and return its plan."""
         target, dialect, full = self._lease.target, self._dialect, self._full_refresh
         wanted = heads_wanted(entries, dialect, full_refresh=full)
-        heads = await self._store.heads(target, wanted.ids, list_hashes=wanted.list_hashes)
+        heads = (
+            await self._store.heads(target, wanted.ids, list_hashes=wanted.list_hashes)
+            if wanted.ids
+            else PageHeads({})
+        )
+        if self._digests is not None and heads.unchanged:
+            for entry in entries:
+                if entry.campaign_id in heads.unchanged and entry.fingerprint is not None:
+                    self._digests.confirm(entry.campaign_id, digest_of(entry.fingerprint))
         to_read = entries_to_read(entries, heads, dialect, observed_at, full_refresh=full)
         raws = [e.raw for e in to_read.entries]
         details = await self._source.details(raws) if raws else ()
@@ -157,7 +176,8 @@ class PageStep:
             secrets=tuple(self._secrets),  # a snapshot: the collection may grow meanwhile
         )
         known_drift = await self._drift.known()
-        states = await self._store.load(target, reading.states_wanted)
+        wanted_states = reading.states_wanted
+        states = await self._store.load(target, wanted_states) if wanted_states else {}
         return plan_page(
             reading,
             states,
@@ -167,3 +187,25 @@ class PageStep:
             limits=self._limits,
             known_drift=known_drift,
         )
+
+    def _confirm_written(self, entries: Sequence[Entry], changes: Sequence[Change]) -> None:
+        """Tell the table the list items of the changes just committed (all of them
+        applied); a status read against the clock is never skipped, so never told."""
+        if self._digests is None or not changes:
+            return
+        by_id = {entry.campaign_id: entry for entry in entries}
+        for change in changes:
+            campaign_id = change.campaign.campaign_id
+            entry = by_id.get(campaign_id)
+            if entry is None or change.list_hash is None or entry.fingerprint is None:
+                continue
+            if change.list_hash != entry.fingerprint or _reads_clock(self._dialect, entry.raw):
+                continue
+            self._digests.confirm(campaign_id, digest_of(change.list_hash))
+
+
+def _reads_clock(dialect: Dialect, raw: RawRecord) -> bool:
+    try:
+        return dialect.reads_clock(raw)
+    except Exception:  # noqa: BLE001 - when unsure, the record is read every cycle
+        return True

@@ -3,14 +3,18 @@ vanish what a complete listing missed, record the run.
 
 Each page (see ``worker.sync.page``) is one transaction fenced by the lease
 (see ``worker.storage.leases``), or several for a page longer than
-``limits.write_chunk``. Before a record is normalized, its list item's
-fingerprint is compared with the stored one: unchanged records cost one
-indexed read per page and nothing else. A record that cannot be stored or
-normalized is quarantined and the rest of its page goes on; a campaign whose
-detail fails keeps its stored state (the cycle is ``partial``); a page that
-fails after retries, a listing past ``limits.max_pages`` or a cycle past
-``limits.cycle_deadline`` fails this target's cycle only. Nothing vanishes
-after a failed or partial cycle.
+``limits.write_chunk``. Before a record is normalized, the digest of its list
+item is compared with the one the target's digest table holds: an unchanged
+record costs one hash and nothing else (no database read). The table is kept
+from one cycle to the next while this pipeline holds the target's lease in turn,
+else loaded again from the store (``worker.sync.remembering``). Past
+``limits.max_remembered_campaigns``, records are checked against the stored heads
+(one indexed read per page), as they are on a full detail refresh.
+A record that cannot be stored or normalized is quarantined and the rest of its
+page goes on; a campaign whose detail fails keeps its stored state (the cycle is
+``partial``); a page that fails after retries, a listing past ``limits.max_pages``
+or a cycle past ``limits.cycle_deadline`` fails this target's cycle only. Nothing
+vanishes after a failed or partial cycle.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from worker.sync.listing import Listing
 from worker.sync.page import PageStep
 from worker.sync.policy import CycleLimits, CyclePolicy
 from worker.sync.prefetch import consume_prefetched
+from worker.sync.remembering import DigestTables
 
 __all__ = ["CycleLimits", "CyclePolicy", "SyncPipeline"]
 
@@ -69,6 +74,7 @@ class SyncPipeline:
         self.lease_ttl = lease_ttl
         self._secrets = secrets
         self._drift: dict[TargetKey, DriftReports] = {}
+        self._digests = DigestTables(store)
 
     async def sync_once(
         self, provider: Provider, policy: CyclePolicy, *, force: bool = True
@@ -181,6 +187,9 @@ class SyncPipeline:
         full_refresh: bool,
     ) -> None:
         limits = policy.limits
+        table = await self._digests.take(
+            lease, bound=limits.max_remembered_campaigns, full_refresh=full_refresh
+        )
         step = PageStep(
             self.store,
             lease,
@@ -191,8 +200,9 @@ class SyncPipeline:
             self.lease_clock.now,
             full_refresh=full_refresh,
             secrets=self._secrets,
+            digests=table,
         )
-        listing = Listing(provider.dialect, self._secrets)
+        listing = Listing(provider.dialect, self._secrets, seen=table, skip=not full_refresh)
 
         async def page_step(observed_at: datetime, page: Sequence[RawRecord]) -> None:
             if totals.pages >= limits.max_pages:
@@ -221,8 +231,10 @@ class SyncPipeline:
                 totals.deferred,
                 extra={"event": "sync.partial", "target": str(lease.target)},
             )
-            return
-        await self._vanish(lease, listing, policy, totals)
+        else:
+            await self._vanish(lease, listing, policy, totals)
+        # Only a listing that ended well leaves a table the next cycle can trust.
+        self._digests.keep(lease, table)
 
     def _drift_of(self, target: TargetKey) -> DriftReports:
         if target not in self._drift:

@@ -29,6 +29,8 @@ class CycleLimits:
     prefetch_pages: int = 2  # list pages fetched ahead while one is written
     write_chunk: int = 1000  # records per write transaction
     max_drift_values: int = 50  # distinct undocumented values reported per field
+    # Campaigns whose list-item digest is remembered between cycles (see sync.digests).
+    max_remembered_campaigns: int = 2_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

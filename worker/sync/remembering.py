@@ -1,0 +1,52 @@
+"""Each target's digest table, kept from one of this pipeline's cycles to the next.
+
+A table (:mod:`worker.sync.digests`) says which records are the ones stored, so it
+is only as good as the knowledge that nobody else wrote since. The fencing token
+grows by one on every claim: a claim whose token is the kept table's plus one
+means no other writer held the target in between, and the table is used as it
+is. Any other token (another replica, a takeover, a restart) loads it again from
+the store, in keyset batches. Only a listing that ended well keeps its table; a
+failed one drops it (a write may have committed unseen).
+"""
+
+from __future__ import annotations
+
+from worker.domain.campaign import TargetKey
+from worker.ports import Lease, Store
+from worker.sync.digests import DigestTable, digest_of
+
+__all__ = ["DIGEST_BATCH", "DigestTables"]
+
+DIGEST_BATCH = 10_000  # stored digests read per query when a target's table is loaded
+
+
+class DigestTables:
+    """The digest tables of the targets one pipeline syncs."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._kept: dict[TargetKey, tuple[int, DigestTable]] = {}
+
+    async def take(self, lease: Lease, *, bound: int, full_refresh: bool) -> DigestTable:
+        """The target's table for the cycle of ``lease``: the one kept by the cycle that
+        held the token just before, else one loaded from the store (left empty on a
+        full detail refresh, which skips nothing). Raises StorageError."""
+        kept = self._kept.pop(lease.target, None)
+        if kept is not None and kept[0] == lease.token - 1 and kept[1].max_entries == bound:
+            table = kept[1]
+            table.begin_cycle()
+            return table
+        table = DigestTable(bound)
+        after = ""
+        while not full_refresh and len(table) < bound:
+            rows = await self._store.list_digests(lease.target, after=after, limit=DIGEST_BATCH)
+            for campaign_id, prefix in rows:
+                table.load(campaign_id, digest_of(prefix))
+            if len(rows) < DIGEST_BATCH:
+                break
+            after = rows[-1][0]
+        return table
+
+    def keep(self, lease: Lease, table: DigestTable) -> None:
+        """Keep ``table`` for the target's next cycle: its listing under ``lease`` ended well."""
+        self._kept[lease.target] = (lease.token, table)

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from worker.domain.campaign import TargetKey
 from worker.domain.diff import StoredState
@@ -93,23 +94,36 @@ class PostgresStore(PostgresLeases):
         self, target: TargetKey, *, after: str, limit: int
     ) -> Sequence[tuple[str, str]]:
         """(id, list hash prefix) of campaigns ``heads`` would find unchanged (keyset order);
-        see ``CampaignReader.list_digests``."""
+        see ``CampaignReader.list_digests``. One row of two arrays: the driver decodes
+        them whole, where a row per campaign would cost a Python object each."""
+        batch = (
+            select(
+                campaigns.c.campaign_id.label("id"),
+                func.substr(campaigns.c.list_hash, 1, 16).label("digest"),
+            )
+            .where(
+                campaigns.c.provider == target.provider,
+                campaigns.c.account == target.account,
+                campaigns.c.vanished_at.is_(None),
+                campaigns.c.missed_listings == 0,
+                campaigns.c.list_hash.is_not(None),
+                campaigns.c.campaign_id > after,
+            )
+            .order_by(campaigns.c.campaign_id)
+            .limit(limit)
+            .subquery()
+        )
         with storage_errors(f"reading the campaigns of {target}"):
             async with self.engine.connect() as conn:
-                rows = await conn.execute(
-                    select(campaigns.c.campaign_id, func.substr(campaigns.c.list_hash, 1, 16))
-                    .where(
-                        campaigns.c.provider == target.provider,
-                        campaigns.c.account == target.account,
-                        campaigns.c.vanished_at.is_(None),
-                        campaigns.c.missed_listings == 0,
-                        campaigns.c.list_hash.is_not(None),
-                        campaigns.c.campaign_id > after,
+                ids, digests = (
+                    await conn.execute(
+                        select(
+                            func.array_agg(aggregate_order_by(batch.c.id, batch.c.id)),
+                            func.array_agg(aggregate_order_by(batch.c.digest, batch.c.id)),
+                        )
                     )
-                    .order_by(campaigns.c.campaign_id)
-                    .limit(limit)
-                )
-                return [(campaign_id, prefix) for campaign_id, prefix in rows.all()]
+                ).one()
+        return list(zip(ids, digests, strict=True)) if ids else []
 
     async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:
         """Schema-drift values already in the outbox for ``target``, by field."""

@@ -83,7 +83,8 @@ class Listing:
         for record in page:
             fingerprint = None
             canonical = _canonical(record)
-            if canonical is not None and not any(n in canonical for n in needles):
+            # (``needles and``: no generator at all when no secret is known, the usual case)
+            if canonical is not None and not (needles and any(n in canonical for n in needles)):
                 # No secret in it: the record is its own scrubbed form, and these bytes
                 # are what ``record_fingerprint`` hashes.
                 digest = hashlib.sha256(canonical)

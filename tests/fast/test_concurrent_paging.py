@@ -130,8 +130,15 @@ def _simulator(
     return app, sorted(kit.populate(engine, n))
 
 
-async def _listing(source: SarvamSource) -> list[Sequence[RawRecord]]:
-    return [page async for page in source.pages()]
+async def _listing(source: SarvamSource, mode: str = "waves") -> list[Sequence[RawRecord]]:
+    """Every page of one listing: ``waves`` (``pages``) or ``window`` (``listing``)."""
+    if mode == "waves":
+        return [page async for page in source.pages()]
+    async with source.listing() as pages:
+        return [page async for page in pages]
+
+
+MODES = pytest.mark.parametrize("mode", ["waves", "window"])
 
 
 def _ids(pages: Sequence[Sequence[RawRecord]]) -> list[str]:
@@ -146,13 +153,14 @@ def _ids(pages: Sequence[Sequence[RawRecord]]) -> list[str]:
         (1, [1] * 10),  # max_concurrency 1 pages one by one, as a sequential walk
     ],
 )
-async def test_offset_pages_come_in_waves_of_max_concurrency_and_in_order(
-    concurrency: int, rounds: list[int]
+@MODES
+async def test_offset_pages_come_max_concurrency_at_a_time_and_in_order(
+    concurrency: int, rounds: list[int], mode: str
 ) -> None:
     gate = Gate()
     app, ids = _simulator(1000, gate)
     source = _source(app, kit.TARGET, concurrency=concurrency)
-    pages = await gate.run(lambda: _listing(source))
+    pages = await gate.run(lambda: _listing(source, mode))
     assert gate.rounds == rounds
     assert [len(page) for page in pages] == [100] * 10
     assert _ids(pages) == ids  # every campaign once, in the order the provider lists them
@@ -223,7 +231,8 @@ def _hostile(
     return Starlette(routes=[Route(path, campaigns)]), requested
 
 
-async def test_a_failed_page_ends_the_listing_after_the_pages_before_it() -> None:
+@MODES
+async def test_a_failed_page_ends_the_listing_after_the_pages_before_it(mode: str) -> None:
     records = [f"c{i:04}" for i in range(1000)]
 
     async def refuse(offset: int) -> Response | None:
@@ -234,16 +243,22 @@ async def test_a_failed_page_ends_the_listing_after_the_pages_before_it() -> Non
     pages: list[Sequence[RawRecord]] = []
 
     async def listing() -> None:
-        async for page in source.pages():
-            pages.append(page)
+        if mode == "waves":
+            async for page in source.pages():
+                pages.append(page)
+            return
+        async with source.listing() as listed:
+            async for page in listed:
+                pages.append(page)
 
     with pytest.raises(ProviderRejected, match="400"):
         await listing()
     assert _ids(pages) == records[:300]  # page 400 was fetched with it, never yielded
-    assert sorted(requested) == [0, 100, 200, 300, 400]
+    assert requested.count(300) == 1
 
 
-async def test_a_list_that_shrinks_mid_wave_is_paged_again_from_where_it_changed() -> None:
+@MODES
+async def test_a_list_that_shrinks_mid_wave_is_paged_again_from_where_it_changed(mode: str) -> None:
     """A deletion served between the pages of one wave, out of order: without the check,
     page 200 (served after it) would skip a campaign and page 300 (served before it) would
     repeat one. The walk drops the wave at 200 and reads on from there, so it misses one
@@ -262,7 +277,7 @@ async def test_a_list_that_shrinks_mid_wave_is_paged_again_from_where_it_changed
 
     app, requested = _hostile(records, reorder)
     source = _source(app, kit.TARGET, concurrency=4)
-    pages = await _listing(source)
+    pages = await _listing(source, mode)
     assert _ids(pages) == original[:200] + original[201:]  # no repeat, one skip
     assert requested.count(200) == 2
 
@@ -278,7 +293,8 @@ async def test_a_short_page_realigns_the_next_wave() -> None:
     assert gate.rounds == [1, 4, 2]  # after the short page: offsets 30, 60, 90, 120
 
 
-async def test_a_page_requested_past_a_short_page_is_dropped_even_when_it_failed() -> None:
+@MODES
+async def test_a_page_requested_past_a_short_page_is_dropped_even_when_it_failed(mode: str) -> None:
     """Page 100 comes back short, so page 200 of its wave was asked at the wrong offset: its
     failure is not the listing's. The next wave reads on from 150, 50 records apart."""
     records = [f"c{i:04}" for i in range(1000)]
@@ -295,7 +311,76 @@ async def test_a_page_requested_past_a_short_page_is_dropped_even_when_it_failed
 
     app, requested = _hostile(records, short_then_fail)
     source = _source(app, kit.TARGET, concurrency=4)
-    pages = await _listing(source)
+    pages = await _listing(source, mode)
     assert _ids(pages) == records
     assert requested[:5] == [0, 100, 200, 300, 400]
-    assert requested[5:9] == [150, 200, 250, 300]
+    assert requested.count(150) == 1
+
+
+@MODES
+async def test_pages_come_in_order_whatever_the_order_their_answers_come_in(mode: str) -> None:
+    """Each page's answer waits for the one after it (the last waits for none)."""
+    records = [f"c{i:04}" for i in range(1000)]
+    answered = {offset: anyio.Event() for offset in range(0, 1000, 100)}
+
+    async def backwards(offset: int) -> Response | None:
+        if offset + 100 in answered and offset > 0:
+            await answered[offset + 100].wait()
+        answered[offset].set()
+        return None
+
+    app, requested = _hostile(records, backwards)
+    # Wide enough for every page at once: a narrower window would wait forever here.
+    pages = await _listing(_source(app, kit.TARGET, concurrency=9), mode)
+    assert _ids(pages) == records
+    assert len(requested) == 10
+
+
+async def test_the_window_keeps_requests_in_flight_while_a_page_is_used() -> None:
+    """A consumer whose work per page takes one round trip (a write, say): the window's
+    next requests wait at the provider meanwhile, never more than ``max_concurrency`` of
+    them; in waves none is out while the wave's pages are used."""
+    rounds: dict[str, list[int]] = {}
+    for mode in ("waves", "window"):
+        gate = Gate()
+        app, ids = _simulator(1000, gate)
+        source = _source(app, kit.TARGET, concurrency=4)
+        listed: list[str] = []
+
+        async def use(page: Sequence[RawRecord], into: list[str] = listed, g: Gate = gate) -> None:
+            await g.sleep()
+            into.extend(item["campaign_id"] for item in page)
+
+        async def slow_consumer(mode: str = mode, use: Any = use, source: Any = source) -> None:
+            if mode == "waves":
+                async for page in source.pages():
+                    await use(page)
+                return
+            async with source.listing() as pages:
+                async for page in pages:
+                    await use(page)
+
+        await gate.run(slow_consumer)
+        assert listed == ids
+        rounds[mode] = gate.rounds
+    # Each round: the list requests at the gate, plus one page being used (a 1).
+    # Waves: page 0, its use, a wave, four uses, a wave, four uses, the last page, its use.
+    assert rounds["waves"] == [1, 1, 4, 1, 1, 1, 1, 4, 1, 1, 1, 1, 1, 1]
+    # The window: page 0; its use with pages 100-400 out; then each use with the request
+    # it let out (500-900); the last four uses. Never more than four requests out.
+    assert rounds["window"] == [1, 5, 2, 2, 2, 2, 2, 1, 1, 1, 1]
+
+
+async def test_leaving_the_window_early_cancels_the_requests_ahead() -> None:
+    gate = Gate()
+    app, ids = _simulator(1000, gate)
+    source = _source(app, kit.TARGET, concurrency=4)
+
+    async def first_page_only() -> list[str]:
+        async with source.listing() as pages:
+            async for page in pages:
+                return [item["campaign_id"] for item in page]
+        return []
+
+    assert await gate.run(first_page_only) == ids[:100]
+    assert gate.rounds == [1]  # pages 100-400 were asked for, then canceled at the gate

@@ -19,7 +19,7 @@ from worker.observability import loggers
 from worker.ports import Detail, RawRecord
 from worker.providers.base import ProviderHttp
 
-__all__ = ["cursor_pages", "envelope_items", "fetch_details", "offset_pages"]
+__all__ = ["cursor_pages", "envelope_items", "envelope_total", "fetch_details", "offset_pages"]
 
 log = logging.getLogger(loggers.PAGING)
 
@@ -103,7 +103,7 @@ async def offset_pages(
                 break  # a shorter page came before: this one starts elsewhere
             if isinstance(answer, Exception):
                 raise answer
-            said = _total(answer)
+            said = envelope_total(answer)
             if requested != wave[0][0] and said != total:
                 log.info(
                     "%s: %s changed its total from %s to %s while paged; paging resumes at %d",
@@ -127,7 +127,7 @@ async def offset_pages(
         wave = await _wave(fetch, _offsets(offset, stride, total, ahead))
 
 
-def _total(body: Any) -> int | None:
+def envelope_total(body: Any) -> int | None:
     """The envelope's ``total``, when it is an integer."""
     said = body.get("total") if isinstance(body, dict) else None
     return said if isinstance(said, int) and not isinstance(said, bool) else None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -45,6 +46,7 @@ from worker.ports import Clock, Detail, RawRecord
 from worker.providers.base import ProviderHttp
 from worker.providers.paging import fetch_details, offset_pages
 from worker.providers.source import HttpSource, StaticHeaderAuth
+from worker.providers.window import offset_window
 
 __all__ = ["SarvamSource"]
 
@@ -71,27 +73,39 @@ class SarvamSource(HttpSource[SarvamTarget]):
         return StaticHeaderAuth("X-API-Key", settings.api_key.get_secret_value())
 
     async def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        """Pages of ``GET …/campaigns?limit=&offset=`` (list items; see :meth:`details`)."""
-        path = self._campaigns_path
-
-        async def fetch(offset: int) -> Any:
-            params = {
-                "limit": self.settings.page_size,
-                "offset": offset,
-                "sort_by": "created_at",
-                "sort_order": "asc",
-            }
-            return await self.http.request_json("GET", path, params=params)
-
+        """Pages of ``GET …/campaigns?limit=&offset=`` (list items; see :meth:`details`),
+        in waves of up to ``max_concurrency`` requests."""
         async for page in offset_pages(
             self.target,
-            f"GET {path}",
-            fetch,
+            f"GET {self._campaigns_path}",
+            self._list_page,
             items_key="items",
             page_size=self.settings.page_size,
             ahead=self.http.settings.max_concurrency,
         ):
             yield page
+
+    @asynccontextmanager
+    async def listing(self) -> AsyncIterator[AsyncIterator[Sequence[RawRecord]]]:
+        """The same pages, up to ``max_concurrency`` requests kept in flight (no waves)."""
+        async with offset_window(
+            self.target,
+            f"GET {self._campaigns_path}",
+            self._list_page,
+            items_key="items",
+            page_size=self.settings.page_size,
+            ahead=self.http.settings.max_concurrency,
+        ) as pages:
+            yield pages
+
+    async def _list_page(self, offset: int) -> Any:
+        params = {
+            "limit": self.settings.page_size,
+            "offset": offset,
+            "sort_by": "created_at",
+            "sort_order": "asc",
+        }
+        return await self.http.request_json("GET", self._campaigns_path, params=params)
 
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
         """``GET …/campaigns/{id}`` merged over each list item (``fetch_detail``)."""

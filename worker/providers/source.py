@@ -8,6 +8,7 @@ reads is its dialect's business (``worker.domain.dialects``).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Sequence
+from contextlib import asynccontextmanager
 from typing import ClassVar, Generic, Self, TypeVar
 
 import httpx
@@ -88,6 +89,17 @@ class HttpSource(Generic[S]):
     def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         """Raw records page by page (``worker.ports.Source.pages``); each source has its own."""
         raise NotImplementedError
+
+    @asynccontextmanager
+    async def listing(self) -> AsyncIterator[AsyncIterator[Sequence[RawRecord]]]:
+        """The pages of one listing, as :meth:`pages` yields them, with any requests
+        ahead owned by this context; enter and leave it in the task that iterates.
+
+        By default :meth:`pages` itself; a source whose list can be requested ahead
+        (Sarvam's offsets) keeps its next pages in flight here, which a generator
+        cannot (docs/providers.md 5.6). Not yet used by the sync core.
+        """
+        yield self.pages()
 
     @property
     def target(self) -> TargetKey:

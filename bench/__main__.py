@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db-prefix", default="bench", help="names of the databases the bench creates"
     )
+    parser.add_argument(
+        "--keep-databases",
+        action="store_true",
+        help="leave the databases on CAMPAIGN_SYNC_BENCH_DATABASE_URL's server (default: drop)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--profile",
@@ -146,6 +151,8 @@ async def _run(args: argparse.Namespace, command: str) -> int:
         finally:
             for fleet in [*fleets.values(), *small]:
                 fleet.stop()
+            if server.external and not args.keep_databases:
+                await server.drop_created()
         database = {
             "kind": server.label,
             **server.settings(),

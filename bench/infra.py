@@ -52,6 +52,7 @@ class Server:
         self.autovacuum = autovacuum
         self._embedded: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.created: set[str] = set()  # dropped again by drop_created on a server of its own
         self.dsn = ""  # libpq/asyncpg form, database ``postgres``
 
     def __enter__(self) -> Self:
@@ -113,6 +114,7 @@ class Server:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             clause = f' TEMPLATE "{template}"' if template else ""
             await conn.execute(f'CREATE DATABASE "{database}"{clause}')
+            self.created.add(database)
         finally:
             await conn.close()
         if template is None:
@@ -156,6 +158,12 @@ class Server:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         finally:
             await conn.close()
+
+    async def drop_created(self) -> None:
+        """Drop every database this bench created (on a server that outlives the run)."""
+        for database in sorted(self.created):
+            await self.drop(database)
+        self.created.clear()
 
     def settings(self) -> dict[str, str]:
         """The server's version and the settings that matter to these figures."""

@@ -31,6 +31,7 @@ from worker.ports import RawRecord
 from worker.providers.base import ProviderHttp
 from worker.providers.sarvam import SarvamSource
 from worker.simulators.faults import Faults
+from worker.sync.prefetch import consume_prefetched
 
 T0_CLOCK = ManualClock(T0)
 
@@ -384,3 +385,23 @@ async def test_leaving_the_window_early_cancels_the_requests_ahead() -> None:
 
     assert await gate.run(first_page_only) == ids[:100]
     assert gate.rounds == [1]  # pages 100-400 were asked for, then canceled at the gate
+
+
+async def test_the_window_feeds_the_sync_cores_prefetch_in_order() -> None:
+    """Entered by one task, iterated by the prefetch's own task, as the sync core would."""
+    gate = Gate()
+    app, ids = _simulator(1000, gate)
+    source = _source(app, kit.TARGET, concurrency=4)
+    listed: list[str] = []
+
+    async def consume(_observed_at: Any, page: Sequence[RawRecord]) -> None:
+        await gate.sleep()  # a write that takes one round trip
+        listed.extend(item["campaign_id"] for item in page)
+
+    async def cycle() -> None:
+        async with source.listing() as pages:
+            await consume_prefetched(pages, T0_CLOCK, 2, consume)
+
+    await gate.run(cycle)
+    assert listed == ids
+    assert len(gate.rounds) == 11  # as the window alone: every request out while a page is used

@@ -93,7 +93,8 @@ class HttpSource(Generic[S]):
     @asynccontextmanager
     async def listing(self) -> AsyncIterator[AsyncIterator[Sequence[RawRecord]]]:
         """The pages of one listing, as :meth:`pages` yields them, with any requests
-        ahead owned by this context; enter and leave it in the task that iterates.
+        ahead owned by this context: enter and leave it in one task; the pages may be
+        iterated from another (the sync core's prefetch task).
 
         By default :meth:`pages` itself; a source whose list can be requested ahead
         (Sarvam's offsets) keeps its next pages in flight here, which a generator

@@ -5,7 +5,7 @@ task across a ``yield`` (a task group there would be left open in its consumer's
 stack): it fetches in waves and waits for a wave's slowest page. :func:`offset_window` is
 an async context manager instead: the requests ahead live in its task group, so a request
 goes out as soon as a page is handed on, and the walk waits for no wave. Enter and leave
-it in the task that iterates the pages.
+it in one task; the walk holds no cancel scope, so any task may iterate its pages.
 
 The walk keeps ``offset_pages``'s rules: pages in offset order, paging ends at an empty
 page, a null ``next_page_uri`` or ``offset`` ≥ ``total``, at most ``ahead`` requests

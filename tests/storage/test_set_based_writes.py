@@ -1,6 +1,6 @@
-"""The staged page write (binary COPY into staging, two statements) stores exactly what
-the per-table inserts store: every row, serial id, version, history bound and event,
-awkward values included."""
+"""The fused page write (two statements of arrays) and the staged one (binary COPY into
+staging, two statements) store exactly what the per-table inserts store: every row,
+serial id, version, history bound and event, awkward values included."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +24,8 @@ from worker.storage.writer import PostgresPageWriter
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TARGET = TargetKey(provider="vox_v3", account="acme")
 HUGE = int("9" * 4300)  # the longest integer Python's int/str conversion allows
-STAGED, PER_TABLE = 0, 10**9  # ``staged_from``: every page staged, or none
+# (staged_from, fused_from) of each write path: every page staged, fused, or per table.
+STAGED, FUSED, PER_TABLE = (0, 0), (2**31, 0), (2**31, 2**31)
 
 
 def campaign(cid: str, completed: int, status: Status = Status.RUNNING) -> Campaign:
@@ -52,12 +54,15 @@ async def write(
     lease: Lease,
     changes: Sequence[Change],
     at: datetime,
-    staged_from: int,
+    path: tuple[int, int],
     **extra: Any,
 ) -> Written:
     async with store.engine.begin() as conn:
         await fence(conn, lease, at)
-        writer = PostgresPageWriter(conn, TARGET, lease.run_id, (), staged_from=staged_from)
+        staged_from, fused_from = path
+        writer = PostgresPageWriter(
+            conn, TARGET, lease.run_id, (), staged_from=staged_from, fused_from=fused_from
+        )
         return await writer.write(changes, [], records=len(changes), **extra)
 
 
@@ -66,24 +71,26 @@ async def changes_for(store: PostgresStore, at: datetime, *snapshots: Campaign) 
     return [ch for c in snapshots if (ch := diff(stored.get(c.campaign_id), c, at))]
 
 
-async def scenario(engine: AsyncEngine, staged_from: int) -> tuple[list[Written], dict[str, Any]]:
+async def scenario(
+    engine: AsyncEngine, path: tuple[int, int]
+) -> tuple[list[Written], dict[str, Any]]:
     """New campaigns with drift; changes, one computed from a superseded version; a replay."""
     store = PostgresStore(engine)
     lease = await claim(store, TARGET, T)
     drift = [drift_event(TARGET, DriftNote(field="status", value="odd", campaign_id="1"), T)]
     written = []
     first = await changes_for(store, T, *(campaign(str(i), 0) for i in range(6)))
-    written.append(await write(store, lease, first, T, staged_from, drift=drift))
+    written.append(await write(store, lease, first, T, path, drift=drift))
     t2 = T + timedelta(minutes=5)
     second = await changes_for(
         store, t2, campaign("1", 3), campaign("2", 10, Status.COMPLETED), campaign("9", 1)
     )
-    written.append(await write(store, lease, second, t2, staged_from, listed_again=["3", "1"]))
+    written.append(await write(store, lease, second, t2, path, listed_again=["3", "1"]))
     # Computed from version 1 while version 2 is stored: nothing of it is written.
     stale = [ch for ch in first if ch.campaign.campaign_id == "1"]
-    written.append(await write(store, lease, stale, t2, staged_from))
+    written.append(await write(store, lease, stale, t2, path))
     # The same page again (a retried commit): nothing new, no duplicate event.
-    written.append(await write(store, lease, second, t2, staged_from))
+    written.append(await write(store, lease, second, t2, path))
     await store.finish(lease, t2, RunSummary(status="succeeded"))
     return written, await dump(engine)
 
@@ -107,8 +114,7 @@ async def dump(engine: AsyncEngine) -> dict[str, Any]:
         }
 
 
-async def test_staged_and_per_table_writes_store_the_same_rows(engine: AsyncEngine) -> None:
-    per_table = await scenario(engine, PER_TABLE)
+async def empty(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -116,9 +122,17 @@ async def test_staged_and_per_table_writes_store_the_same_rows(engine: AsyncEngi
                 "RESTART IDENTITY CASCADE"
             )
         )
-    staged = await scenario(engine, STAGED)
-    assert staged == per_table
-    written, rows = staged
+
+
+@pytest.mark.parametrize("path", [STAGED, FUSED], ids=["staged", "fused"])
+async def test_each_path_stores_what_per_table_inserts_store(
+    engine: AsyncEngine, path: tuple[int, int]
+) -> None:
+    per_table = await scenario(engine, PER_TABLE)
+    await empty(engine)
+    found = await scenario(engine, path)
+    assert found == per_table
+    written, rows = found
     assert [(w.changed, w.events, w.dropped) for w in written] == [
         (6, 7, 0),
         (3, 5, 0),
@@ -135,8 +149,9 @@ async def test_staged_and_per_table_writes_store_the_same_rows(engine: AsyncEngi
     assert {r["campaign_id"]: r["missed_listings"] for r in rows["campaigns"]}["3"] == 0
 
 
-async def test_awkward_values_survive_the_binary_copy(engine: AsyncEngine) -> None:
-    _, rows = await scenario(engine, STAGED)
+@pytest.mark.parametrize("path", [STAGED, FUSED], ids=["staged", "fused"])
+async def test_awkward_values_survive(engine: AsyncEngine, path: tuple[int, int]) -> None:
+    _, rows = await scenario(engine, path)
     stored = rows["campaigns"][0]
     assert stored["raw"]["huge"] == HUGE
     assert stored["raw"]["negative"] == -HUGE

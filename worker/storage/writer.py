@@ -1,11 +1,13 @@
 """One page's transaction: read stored heads and versions, write what changed.
 
 Every statement is set-based, so a page costs the same few statements whatever
-its size. A page of at least ``STAGED_FROM`` new versions goes through binary
-COPY into staging tables and two statements (``worker.storage.staging``); a
-smaller one through per-table inserts of arrays bound as one parameter each
-(``worker.storage.bulk``), where COPY's fixed cost would lose. Both store the
-same rows, ids and events. A change is applied
+its size. New versions and events go by ``worker.storage.fused``: two
+statements of arrays bound one per column, each version sent once (history rows
+are read back from the current rows just written). Two other paths store the
+same rows, ids and events and are kept as measured references: one insert per
+table (``worker.storage.bulk``, the path before issue 19, selected with
+``fused_from`` above the page's size) and binary COPY into temporary staging
+tables (``worker.storage.staging``, ``staged_from``). A change is applied
 only when the stored version is still the one it was computed from: the upsert
 of ``campaigns`` is guarded by ``version = new version - 1`` and reports which
 campaigns it moved, and only those get their history row closed, a history row
@@ -29,6 +31,7 @@ from worker.domain.records import Rejection
 from worker.errors import StorageError
 from worker.ports import Written
 from worker.storage.bulk import BulkInsert
+from worker.storage.fused import apply_fused
 from worker.storage.rejections import upsert_rejections
 from worker.storage.rows import campaign_row
 from worker.storage.sql import campaign_heads, close_history, update_by_campaign
@@ -44,11 +47,14 @@ from worker.storage.vanishing import count_misses, vanish
 
 __all__ = ["STAGED_FROM", "PostgresPageWriter"]
 
-# New versions in a page from which the staged path is used. Measured (issue 19):
-# on PostgreSQL 15/18 a transaction that touches an ``ON COMMIT DELETE ROWS`` temporary
-# table pays about 10 ms at commit (the truncation), so a page of 100 versions is
-# about 1.6x slower staged; at 1000 the two paths tie or the staged one wins.
-STAGED_FROM = 1000
+# Which path a page of n new versions takes: staged if n >= STAGED_FROM, else fused
+# if n >= FUSED_FROM, else one insert per table. Measured (issue 19, PostgreSQL 15,
+# pages of 1 to 1000 versions): fused is 10 to 30 % faster than per-table at every
+# size; staged ties with fused at 1000 and loses below, since a transaction that
+# touches an ``ON COMMIT DELETE ROWS`` table pays up to ~10 ms at commit. So staged
+# is off by default: no page reaches 2**31 versions.
+STAGED_FROM = 2**31
+FUSED_FROM = 1
 
 _REFRESHED = [
     c.name
@@ -92,9 +98,11 @@ class PostgresPageWriter:
         *,
         newer_page_at: datetime | None = None,
         staged_from: int = STAGED_FROM,
+        fused_from: int = FUSED_FROM,
     ) -> None:
         self.newer_page_at = newer_page_at
         self._staged_from = staged_from
+        self._fused_from = fused_from
         self._conn = conn
         self._target = target
         self._run_id = run_id
@@ -114,6 +122,8 @@ class PostgresPageWriter:
         """Persist a page's changes and rejections; see ``worker.ports.PageWriter.write``."""
         if changes and len(changes) >= self._staged_from:
             applied, kept, types = await self._write_staged(changes, drift)
+        elif changes and len(changes) >= self._fused_from:
+            applied, kept, types = await self._write_fused(changes, drift)
         else:
             applied, kept, types = await self._write_per_table(changes, drift)
         inserted = types.total()
@@ -205,6 +215,14 @@ class PostgresPageWriter:
     ) -> tuple[set[str], list[Change], Counter[str]]:
         """The large page's path: COPY into staging, two statements (``storage.staging``)."""
         done = await apply_staged(await _driver(self._conn), self._target, changes, drift)
+        kept = [ch for ch in changes if ch.campaign.campaign_id in done.applied]
+        return set(done.applied), kept, Counter(done.event_types)
+
+    async def _write_fused(
+        self, changes: Sequence[Change], drift: Sequence[ChangeEvent]
+    ) -> tuple[set[str], list[Change], Counter[str]]:
+        """Two statements of bound arrays (``storage.fused``)."""
+        done = await apply_fused(await _driver(self._conn), self._target, changes, drift)
         kept = [ch for ch in changes if ch.campaign.campaign_id in done.applied]
         return set(done.applied), kept, Counter(done.event_types)
 

@@ -164,3 +164,14 @@ def test_a_full_refresh_listing_skips_nothing() -> None:
     listing = Listing(VOX, seen=table, skip=False)
     entries, _ = listing.take([vox("1")])
     assert [e.campaign_id for e in entries] == ["1"] and listing.skipped == 0
+
+
+def test_a_skipped_record_is_known_by_its_id_as_record_id_reads_it() -> None:
+    padded, numeric, flag = vox(" 7 "), vox("x", id=8), vox("x", id=True)
+    table = DigestTable(max_entries=100)
+    for cid, record in (("7", padded), ("8", numeric), ("True", flag)):
+        table.load(cid, digest_of(record_fingerprint(record)))
+    listing = Listing(VOX, seen=table)
+    entries, _ = listing.take([padded, numeric, flag])
+    assert listing.skipped == 2 and "7" in listing.seen and "8" in listing.seen
+    assert [e.campaign_id for e in entries] == [None]  # a boolean is no id: read, rejected

@@ -112,6 +112,20 @@ class DigestTable:
             return slot
         return -1
 
+    def skip(self, campaign_id: str, digest: int) -> bool:
+        """:meth:`matches` and :meth:`keep` in one: whether the campaign was listed
+        with its confirmed digest kept."""
+        key = _key(campaign_id)
+        slot = self._slot(key)
+        if (
+            self._keys[slot] == key
+            and self._marks[slot] == self._last
+            and self._digests[slot] == digest
+        ):
+            self._marks[slot] = self._this
+            return True
+        return False
+
     def keep(self, slot: int) -> None:
         """List the campaign at ``slot`` (from :meth:`matches`) with its digest kept."""
         self._marks[slot] = self._this

@@ -14,6 +14,7 @@ are the ones that went missing. Memory is the table's (about 17 bytes a slot).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
@@ -78,17 +79,16 @@ class Listing:
         entries: list[Entry] = []
         rejections: list[Rejection] = []
         secrets = tuple(self._secrets)  # a snapshot: the collection may grow meanwhile
-        # A secret appears in JSON text as JSON writes it (quotes and backslashes escaped).
-        needles = tuple(orjson.dumps(secret)[1:-1] for secret in secrets if secret)
+        find_secret = _secret_finder(secrets)
+        skip = self._skip
         for record in page:
             fingerprint = None
             canonical = _canonical(record)
-            # (``needles and``: no generator at all when no secret is known, the usual case)
-            if canonical is not None and not (needles and any(n in canonical for n in needles)):
+            if canonical is not None and (find_secret is None or not find_secret(canonical)):
                 # No secret in it: the record is its own scrubbed form, and these bytes
                 # are what ``record_fingerprint`` hashes.
                 digest = hashlib.sha256(canonical)
-                if self._skip and self._known_unchanged(record, digest.digest()):
+                if skip and self._known_unchanged(record, digest.digest()):
                     self.skipped += 1
                     continue
                 raw, fingerprint = record, digest.hexdigest()
@@ -102,20 +102,25 @@ class Listing:
                 rejections.append(reader_error(self._provider, exc, None, raw))
         return entries, rejections
 
-    def _known_unchanged(self, record: Any, digest: bytes) -> bool:
-        """Whether the table holds this record's digest for its id, and its status is
-        not read against the clock (VOXO's ``READY``: read again every cycle)."""
+    def _known_unchanged(self, record: RawRecord, digest: bytes) -> bool:
+        """Whether the table holds this record's digest for its id (then it is listed,
+        and skipped), unless its status is read against the clock (VOXO's ``READY``:
+        read again every cycle). Run on every record of a quiet fleet, so it reads the
+        id as ``record_id`` does for the two types an id has, and leaves any other to
+        the long way."""
         try:
-            campaign_id = record_id(record, self._id_field)
-            if campaign_id is None:
+            value = record.get(self._id_field)
+            if type(value) is str:
+                campaign_id = value.strip()
+            elif type(value) is int:
+                campaign_id = str(value)
+            else:
                 return False
-            slot = self.seen.matches(campaign_id, int.from_bytes(digest[:8], "big") or 1)
-            if slot < 0 or self._dialect.reads_clock(record):
+            if not campaign_id or self._dialect.reads_clock(record):
                 return False
+            return self.seen.skip(campaign_id, int.from_bytes(digest[:8], "big") or 1)
         except Exception:  # noqa: BLE001 - read it the long way, where a bug costs its record
             return False
-        self.seen.keep(slot)
-        return True
 
     def _take_one(
         self,
@@ -187,6 +192,15 @@ class Listing:
             vanished += written.changed
             events.update(written.event_types)
         return vanished, events
+
+
+def _secret_finder(secrets: Sequence[str]) -> Callable[[bytes], object] | None:
+    """A search for any of ``secrets`` in JSON text (one C call a record), or ``None``.
+
+    A secret appears in JSON text as JSON writes it (quotes and backslashes escaped).
+    """
+    needles = [re.escape(orjson.dumps(secret)[1:-1]) for secret in secrets if secret]
+    return re.compile(b"|".join(needles)).search if needles else None
 
 
 def _canonical(record: Any) -> bytes | None:

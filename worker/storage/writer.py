@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worker.domain.campaign import CampaignKey, TargetKey
@@ -41,7 +41,6 @@ from worker.storage.tables import (
     campaign_events,
     campaign_history,
     campaigns,
-    sync_runs,
 )
 from worker.storage.vanishing import count_misses, vanish
 
@@ -83,6 +82,12 @@ _EVENTS = BulkInsert(
     ],
     "ON CONFLICT (event_id) DO NOTHING RETURNING id, type",
 )  # fmt: skip
+_COUNTERS = ("pages", "records", "changed", "events", "rejected", "deferred", "vanished")
+_COUNT = (
+    "UPDATE sync_runs SET "  # noqa: S608 (constants only)
+    + ", ".join(f"{name} = {name} + ${i}" for i, name in enumerate(_COUNTERS, 2))
+    + " WHERE id = $1"
+)
 _LISTED_AGAIN = update_by_campaign("campaigns", "missed_listings = 0", {"campaign_id": "text"})
 
 
@@ -276,11 +281,12 @@ class PostgresPageWriter:
 
     async def _count(self, **added: int) -> None:
         """Add to this run's counters, so a run that dies mid-cycle still shows its pages."""
-        values = {name: sync_runs.c[name] + value for name, value in added.items() if value}
-        if values:
-            await self._conn.execute(
-                update(sync_runs).where(sync_runs.c.id == self._run_id).values(values)
-            )
+        if unknown := set(added) - set(_COUNTERS):
+            raise StorageError(f"no run counter named {sorted(unknown)} (a bug)")
+        if any(added.values()):
+            # A prepared statement through the driver: every page that writes runs it.
+            values = [added.get(name, 0) for name in _COUNTERS]
+            await (await _driver(self._conn)).execute(_COUNT, self._run_id, *values)
 
 
 async def _driver(conn: AsyncConnection) -> asyncpg.Connection:

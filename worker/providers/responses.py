@@ -9,7 +9,6 @@ itself, so a credential echoed by a server cannot reach a message.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Collection
 from datetime import datetime
@@ -39,8 +38,10 @@ _DETAIL_LIMIT = 200
 
 
 # 19 digits or more may be an integer past 64 bits (below -2**63, above 2**64 - 1),
-# which orjson reads as a float.
-_LONG_NUMBER = re.compile(rb"\d{19,}")
+# which orjson reads as a float. Found as 19 zeros in the body with every digit made
+# "0" and every other byte " ": two C passes, a tenth of a regex search's time.
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
 class JsonTooDeep(ValueError):
@@ -69,7 +70,7 @@ def parse_json(body: bytes) -> Any:
         JsonTooDeep: nested deeper than either parser goes.
         ValueError: not JSON at all.
     """
-    if not _LONG_NUMBER.search(body):
+    if _LONG_NUMBER not in body.translate(_DIGITS_AS_ZEROS):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:

@@ -186,3 +186,22 @@ async def test_a_ready_campaign_is_read_against_the_clock_every_cycle_with_the_t
     assert (ran.changed, source.asked) == (1, ["7"])
     (row,) = [r for key, r in store.state.campaigns.rows.items() if key.campaign_id == "7"]
     assert row.campaign.status is Status.RUNNING
+
+
+async def test_a_full_detail_refresh_skips_nothing_and_the_next_cycle_loads_the_table() -> None:
+    store, clock = CountingStore(), ManualClock(T0.replace(2022, 2, 15, 12))
+    source = VoxoListing([[voxo(8, state="PAUSED"), voxo(9, state="PAUSED")]])
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    provider = Provider(source=source, dialect=VOXO)
+    await pipeline.sync_once(provider, POLICY)
+    clock.advance(timedelta(minutes=1))
+    store.calls.clear()
+    source.asked = []
+    refreshed = await pipeline.sync_once(provider, CyclePolicy(interval=60, detail_refresh=3600))
+    assert (refreshed.status, source.asked) == ("succeeded", ["8", "9"])  # every detail
+    assert store.calls["list_digests"] == 0
+    clock.advance(timedelta(minutes=1))
+    store.calls.clear()
+    source.asked = []
+    await pipeline.sync_once(provider, POLICY)
+    assert (store.calls, source.asked) == (Counter({"list_digests": 1}), [])

@@ -233,8 +233,10 @@ class SyncPipeline:
             )
         else:
             await self._vanish(lease, listing, policy, totals)
-        # Only a listing that ended well leaves a table the next cycle can trust.
-        self._digests.keep(lease, table)
+        # Only a listing that ended well leaves a table the next cycle can trust; a full
+        # refresh confirmed only what changed, so the next cycle loads the rest instead.
+        if not full_refresh:
+            self._digests.keep(lease, table)
 
     def _drift_of(self, target: TargetKey) -> DriftReports:
         if target not in self._drift:

@@ -1,3 +1,4 @@
+# longer than 300 lines: every phase of the bench in one place, in the order it runs
 """The phases and how one run of one method is measured.
 
 Per provider, in order, each phase running every method ``reps`` times:

@@ -105,15 +105,7 @@ async def offset_pages(
                 raise answer
             said = envelope_total(answer)
             if requested != wave[0][0] and said != total:
-                log.info(
-                    "%s: %s changed its total from %s to %s while paged; paging resumes at %d",
-                    target,
-                    where,
-                    total,
-                    said,
-                    offset,
-                    extra={"event": "provider.list_changed", "target": str(target)},
-                )
+                log_list_changed(target, where, total, said, offset)
                 break
             total = said
             items = envelope_items(target, where, answer, items_key)
@@ -125,6 +117,21 @@ async def offset_pages(
                 return
             stride = min(stride, len(items))
         wave = await _wave(fetch, _offsets(offset, stride, total, ahead))
+
+
+def log_list_changed(
+    target: TargetKey, where: str, total: int | None, said: int | None, offset: int
+) -> None:
+    """The list's total moved while its pages were out: paging resumes at ``offset``."""
+    log.info(
+        "%s: %s changed its total from %s to %s while paged; paging resumes at %d",
+        target,
+        where,
+        total,
+        said,
+        offset,
+        extra={"event": "provider.list_changed", "target": str(target)},
+    )
 
 
 def envelope_total(body: Any) -> int | None:

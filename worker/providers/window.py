@@ -20,7 +20,6 @@ would serve them (docs/providers.md 4.2, 5.6).
 from __future__ import annotations
 
 import itertools
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -30,13 +29,10 @@ import anyio
 from anyio.abc import TaskGroup
 
 from worker.domain.campaign import TargetKey
-from worker.observability import loggers
 from worker.ports import RawRecord
-from worker.providers.paging import envelope_items, envelope_total
+from worker.providers.paging import envelope_items, envelope_total, log_list_changed
 
 __all__ = ["offset_window"]
-
-log = logging.getLogger(loggers.PAGING)
 
 
 class _Request:
@@ -121,15 +117,7 @@ async def _walk(
             changed = overlapped and not failed and said != total
             if request.offset != offset or changed:
                 if changed:
-                    log.info(
-                        "%s: %s changed its total from %s to %s while paged; paging resumes at %d",
-                        target,
-                        where,
-                        total,
-                        said,
-                        offset,
-                        extra={"event": "provider.list_changed", "target": str(target)},
-                    )
+                    log_list_changed(target, where, total, said, offset)
                 _cancel(queue)
                 queue.append(window.request(offset))
                 continue

@@ -44,9 +44,9 @@ Recording again::
 rewrites the fixture from the code as it stands. Do it only for a deliberate change of what is
 stored (a new rule, a fixed bug), and say so in the commit; never to make a speed change pass.
 The simulators feed the script, so a change to what they serve shows here too. (The fixture
-was recorded in a worktree of 080e438, ``git worktree add /tmp/eq-base 080e438``, with
-``tests/equivalence/`` and this module copied in and ``PYTHONPATH=/tmp/eq-base``, which is
-how to record it from any other commit.)
+was recorded in a git worktree of 080e438 (``git worktree add <dir> 080e438``), with
+``tests/equivalence/`` and this module copied in and ``PYTHONPATH=<dir>`` ahead of the
+installed worker, which is how to record it from any other commit.)
 """
 
 from __future__ import annotations

@@ -8,25 +8,21 @@ five tokens and plain wildcards filter it::
     campaign-sync.vox_v3.acme.>               one account
     campaign-sync.*.*.campaign.paused         one type, from everyone
 
-A token keeps ``A-Z a-z 0-9 _ -``; every other byte of its UTF-8 form (``.``,
-``*``, ``>``, whitespace, ``~`` itself, anything else) becomes ``~XX``, its
-uppercase hex, so no value adds a token or a wildcard and :func:`unescape_token`
-gives it back: account ``eu.acme`` is the token ``eu~2Eacme``.
+Tokens are escaped as ``worker.delivery.subjects`` says, so no value adds a token or
+a wildcard: account ``eu.acme`` is the token ``eu~2Eacme``.
 
 A message is the event's CloudEvents 1.0 JSON envelope (``Content-Type:
 application/cloudevents+json``) with ``Nats-Msg-Id`` = the event id. The relay
 is the durable consumer ``nats:{stream}`` of the outbox: it publishes a batch in
 the gap-free order, awaiting each PubAck, then moves its PostgreSQL cursor to
-the batch's last event. A relay that dies in between publishes that batch again
-when it (or a standby) takes over, and JetStream drops the copies: it has seen
-their ``Nats-Msg-Id`` within the stream's duplicate window, which must therefore
-outlast a takeover (``lease_ttl``).
+the batch's last event. A relay that dies in between publishes the batch again on
+takeover, and JetStream drops the copies by ``Nats-Msg-Id`` within its duplicate
+window, which must therefore outlast a takeover (``lease_ttl``).
 
 The stream (subjects ``{subject_prefix}.>``) is created when missing; an
-existing one is left as it is. One relay process at a time holds the consumer;
-others wait as standbys. A lost connection is logged and opened again, and
-publishing resumes at the PostgreSQL cursor. Only a failed first connection is
-fatal: a server that cannot be used at start-up is a configuration error.
+existing one is left as it is. One relay at a time holds the consumer; others wait
+as standbys. A lost connection is opened again and publishing resumes at the
+PostgreSQL cursor; only a failed first connection is fatal (a configuration error).
 """
 
 from __future__ import annotations

@@ -41,11 +41,11 @@ from worker.config import WebhookSettings
 from worker.delivery.signing import RETRY_SCHEDULE, next_attempt, sign, signing_key
 from worker.delivery.subscribe import FeedFactory, Subscription
 from worker.domain.poison import safe_text
+from worker.domain.retry_after import parse_retry_after
 from worker.errors import ConsumerLost, StorageError, WorkerError
 from worker.observability import loggers, metrics
 from worker.observability.redaction import redact
 from worker.ports import Clock, ConsumerStore, DueDelivery, WebhookStore
-from worker.retry_after import parse_retry_after
 
 __all__ = ["RETRY_SCHEDULE", "WebhookSink"]
 

@@ -8,17 +8,13 @@ Errors name the field and the raw value, e.g. ``scheduled_at=-5: out of range``.
 DST rule for local wall-clock times (VOXO dates, naive ``lastrun``):
 
 * **gap** (the wall time does not exist, e.g. 02:30 on a spring-forward night):
-  the instant the gap ends, i.e. the transition itself (02:30 on a night that
-  jumps from 02:00 to 03:00 becomes 03:00 local). Something due "at 02:30"
-  happens as soon as that wall time has passed, and every time inside the gap
-  maps to the same instant, so the order of wall times is never inverted.
+  the transition itself (03:00 local): what is due "at 02:30" happens once that
+  wall time has passed, and every time in the gap maps to that one instant.
 * **fold** (the wall time happens twice, e.g. 01:30 on a fall-back night):
-  the *first* occurrence (the earlier instant, PEP 495 ``fold=0``) is taken.
+  the *first* occurrence (PEP 495 ``fold=0``).
 
-With both rules, later wall times never resolve to earlier instants.
-
-Both cases are reported as a :class:`LocalAdjustment` so the caller can flag the
-record instead of silently guessing.
+So later wall times never resolve to earlier instants. Both cases are reported as
+a :class:`LocalAdjustment`, so the caller can flag the record.
 """
 
 from __future__ import annotations

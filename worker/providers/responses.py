@@ -19,9 +19,9 @@ import httpx
 import orjson
 
 from worker.domain.poison import OversizedInteger, safe_text
+from worker.domain.retry_after import parse_retry_after
 from worker.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from worker.observability.redaction import redact
-from worker.retry_after import parse_retry_after
 
 __all__ = [
     "RETRYABLE_STATUS",

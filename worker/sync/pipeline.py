@@ -1,20 +1,13 @@
-"""One sync cycle of one target: claim its lease, list, diff and store page by page,
+"""One sync cycle of one target: claim its lease, list, plan and store page by page,
 vanish what a complete listing missed, record the run.
 
-Each page (see ``worker.sync.page``) is one transaction fenced by the lease
-(see ``worker.storage.leases``), or several for a page longer than
-``limits.write_chunk``. Before a record is normalized, the digest of its list
-item is compared with the one the target's digest table holds: an unchanged
-record costs one hash and nothing else (no database read). The table is kept
-from one cycle to the next while this pipeline holds the target's lease in turn,
-else loaded again from the store (``worker.sync.remembering``). Past
-``limits.max_remembered_campaigns``, records are checked against the stored heads
-(one indexed read per page), as they are on a full detail refresh.
-A record that cannot be stored or normalized is quarantined and the rest of its
-page goes on; a campaign whose detail fails keeps its stored state (the cycle is
-``partial``); a page that fails after retries, a listing past ``limits.max_pages``
-or a cycle past ``limits.cycle_deadline`` fails this target's cycle only. Nothing
-vanishes after a failed or partial cycle.
+Each page (``worker.sync.page``) is one transaction fenced by the lease, or several
+for a page longer than ``limits.write_chunk``. A record whose list item the target's
+digest table knows costs one hash (``worker.sync.remembering``; docs/architecture.md).
+A record that cannot be stored or read is quarantined and its page goes on; a failed
+detail keeps the stored state (the cycle is ``partial``); a failed page, a listing past
+``limits.max_pages`` or a cycle past ``limits.cycle_deadline`` fails this target's cycle
+only. Nothing vanishes after a failed or partial cycle.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change
 from worker.domain.events import ChangeEvent
 from worker.storage.engine import json_text
-from worker.storage.rows import campaign_row
+from worker.storage.rows import current_row
 from worker.storage.staging import StagedApply
 from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history, campaigns
 
@@ -98,17 +98,7 @@ _HISTORY_AND_EVENTS = (
 
 
 def _version_arrays(changes: Sequence[Change]) -> list[list[Any]]:
-    rows = [
-        campaign_row(ch)
-        | {
-            "first_seen_at": ch.observed_at,
-            "last_changed_at": ch.observed_at,
-            "vanished_at": None,
-            "missed_listings": 0,
-            "list_hash": ch.list_hash,
-        }
-        for ch in changes
-    ]
+    rows = [current_row(ch) for ch in changes]
     arrays = [
         [json_text(row[n]) if row[n] is not None else None for row in rows]
         if n in _JSON_CURRENT

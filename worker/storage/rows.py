@@ -11,7 +11,14 @@ from worker.domain.diff import Change, StoredHead
 from worker.domain.windows import CallWindow
 from worker.storage.engine import json_value
 
-__all__ = ["HEAD_COLUMNS", "campaign_from_row", "campaign_row", "head_from_row", "instant"]
+__all__ = [
+    "HEAD_COLUMNS",
+    "campaign_from_row",
+    "campaign_row",
+    "current_row",
+    "head_from_row",
+    "instant",
+]
 
 _COUNTER_COLUMNS = tuple(f.name for f in fields(Counters))  # columns share the field names
 
@@ -36,6 +43,17 @@ def campaign_row(change: Change) -> dict[str, Any]:
         "degraded": list(c.degraded),
         "raw": dict(c.raw),
         "content_hash": change.content_hash,
+    }
+
+
+def current_row(change: Change) -> dict[str, Any]:
+    """The ``campaigns`` row of a new version: its columns, seen and changed now, listed."""
+    return campaign_row(change) | {
+        "first_seen_at": change.observed_at,
+        "last_changed_at": change.observed_at,
+        "vanished_at": None,
+        "missed_listings": 0,
+        "list_hash": change.list_hash,
     }
 
 

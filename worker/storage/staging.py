@@ -38,7 +38,7 @@ from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change
 from worker.domain.events import ChangeEvent
 from worker.storage.engine import json_text
-from worker.storage.rows import campaign_row
+from worker.storage.rows import current_row
 from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history, campaigns
 
 __all__ = ["StagedApply", "apply_staged"]
@@ -140,14 +140,7 @@ def _version_records(changes: Sequence[Change]) -> list[tuple[Any, ...]]:
     json_columns = {n for n in _CURRENT_COLUMNS if _is_json(campaigns, n)}
     records = []
     for ord_, ch in enumerate(changes):
-        row = campaign_row(ch)
-        row |= {
-            "first_seen_at": ch.observed_at,
-            "last_changed_at": ch.observed_at,
-            "vanished_at": None,
-            "missed_listings": 0,
-            "list_hash": ch.list_hash,
-        }
+        row = current_row(ch)
         values = [_json(row[n]) if n in json_columns else row[n] for n in _CURRENT_COLUMNS]
         previous = ch.previous_version if ch.previous else None
         records.append((ord_, previous, *values))

@@ -33,7 +33,7 @@ from worker.ports import Written
 from worker.storage.bulk import BulkInsert
 from worker.storage.fused import apply_fused
 from worker.storage.rejections import upsert_rejections
-from worker.storage.rows import campaign_row
+from worker.storage.rows import campaign_row, current_row
 from worker.storage.sql import campaign_heads, close_history, update_by_campaign
 from worker.storage.staging import apply_staged
 from worker.storage.tables import (
@@ -241,17 +241,7 @@ class PostgresPageWriter:
         return value
 
     async def _write_current(self, changes: Sequence[Change]) -> set[str]:
-        rows = [
-            {
-                **campaign_row(ch),
-                "first_seen_at": ch.observed_at,
-                "last_changed_at": ch.observed_at,
-                "vanished_at": None,
-                "missed_listings": 0,
-                "list_hash": ch.list_hash,
-            }
-            for ch in changes
-        ]
+        rows = [current_row(ch) for ch in changes]
         return {row["campaign_id"] for row in await _CURRENT.run(self._conn, rows)}
 
     async def _insert_events(self, events: Sequence[ChangeEvent]) -> Counter[str]:

@@ -66,7 +66,7 @@ async def test_a_killed_worker_leaves_its_pages_counted_and_its_run_abandoned(
             "lease_ttl: 2\n"
             "targets:\n"
             f"  - {{provider: vox_v3, account: demo, base_url: '{url}', "
-            "api_key: {env: VOX_KEY}, page_size: 1}\n"
+            "api_key: {env: VOX_KEY}, page_size: 1, limits: {batch_wait: 0}}\n"
         )
         env = {
             **os.environ,

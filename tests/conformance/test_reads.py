@@ -69,6 +69,8 @@ async def test_listed_ids_page_through_the_stored_campaigns_not_vanished(
     assert list(await read(TARGET, after="11", limit=2)) == ["13", "14"]
     assert list(await read(TARGET, after="14", limit=2)) == []
     assert list(await read(OTHER, after="", limit=10)) == []
+    assert await stores.store.count_live(TARGET) == 4  # "12" vanished
+    assert await stores.store.count_live(OTHER) == 0
 
 
 async def test_list_digests_page_through_what_heads_would_answer_unchanged(

@@ -94,6 +94,21 @@ def test_unknown_keys_zones_and_duplicates_are_errors(
     too_big = "targets:\n  - {provider: vox_v3, account: a, base_url: 'https://x', api_key: {env: K}, page_size: 500}\n"
     with pytest.raises(ConfigError, match="page_size: Input should be less than or equal to 100"):
         load_settings(write(tmp_path, too_big))
+    held_past_deadline = (
+        "targets:\n  - {provider: vox_v3, account: a, base_url: 'https://x', api_key: {env: K},"
+        " limits: {cycle_deadline: 5, batch_wait: 5}}\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"limits.batch_wait \(5 s\) must be shorter than limits.cycle_deadline \(5 s\)",
+    ):
+        load_settings(write(tmp_path, held_past_deadline))
+    short = write(
+        tmp_path,
+        "targets:\n  - {provider: vox_v3, account: a, base_url: 'https://x', api_key: {env: K},"
+        " limits: {cycle_deadline: 1}}\n",
+    )
+    assert load_settings(short).targets[0].limits.batch_wait == 0.5  # unset: half the deadline
 
 
 def test_unreadable_or_invalid_files(tmp_path: Path) -> None:

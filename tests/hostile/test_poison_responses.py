@@ -79,7 +79,9 @@ async def test_a_cycle_past_its_deadline_fails_and_keeps_what_it_stored(
                 await release.wait()  # never set: the deadline must end the cycle
             await super().__call__(scope, receive, send)
 
-    target = TARGET.model_copy(update={"limits": LimitSettings(cycle_deadline=0.5)})
+    # batch_wait 0: each page is written as it comes, not held for the next ones.
+    limits = LimitSettings(cycle_deadline=0.5, batch_wait=0)
+    target = TARGET.model_copy(update={"limits": limits})
     async with runtime_for(engine, clock, {target: Stalling(slow_second_page)}) as rt:
         summary = await rt.sync_target(target.name)
     assert (summary.status, summary.pages) == ("failed", 1)

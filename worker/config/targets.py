@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from worker.config.base import HttpUrl, Model, Secret, zone_name
 
@@ -42,6 +42,9 @@ class HttpSettings(Model):
     )
 
 
+_BATCH_WAIT = 1.0
+
+
 class LimitSettings(Model):
     """Bounds on what one target's provider can make a cycle do."""
 
@@ -56,13 +59,27 @@ class LimitSettings(Model):
     )
     max_depth: int = Field(32, ge=4, le=512, description="deepest nesting a stored record may have")
     prefetch_pages: int = Field(
-        2,
+        10,
         ge=0,
         le=64,
         description="list pages fetched ahead while one is written (memory: this + 2 pages)",
     )
     write_chunk: int = Field(
-        1000, ge=1, description="records per write transaction; a longer page is written in chunks"
+        1000,
+        ge=1,
+        description=(
+            "records per write transaction: the records left to store of consecutive "
+            "pages are written together, up to this many"
+        ),
+    )
+    batch_wait: float = Field(
+        _BATCH_WAIT,
+        ge=0,
+        le=60,
+        description=(
+            "seconds of listing one write transaction may span: a page observed this "
+            "long after the batch's first record's page starts a new one (0: page by page)"
+        ),
     )
     max_drift_values: int = Field(
         50,
@@ -82,6 +99,26 @@ class LimitSettings(Model):
             "checked against the stored heads; 0 remembers none"
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_wait_default(cls, data: Any) -> Any:
+        """An unset ``batch_wait`` is half a ``cycle_deadline`` shorter than its default."""
+        if isinstance(data, dict) and "batch_wait" not in data:
+            deadline = data.get("cycle_deadline")
+            if isinstance(deadline, int | float) and 0 < deadline <= _BATCH_WAIT:
+                return {**data, "batch_wait": deadline / 2}
+        return data
+
+    @model_validator(mode="after")
+    def _batch_within_deadline(self) -> LimitSettings:
+        if self.batch_wait >= self.cycle_deadline:
+            # A batch still held when the deadline stops the cycle is not written.
+            raise ValueError(
+                f"limits.batch_wait ({self.batch_wait:g} s) must be shorter than "
+                f"limits.cycle_deadline ({self.cycle_deadline:g} s)"
+            )
+        return self
 
 
 class TargetBase(Model):

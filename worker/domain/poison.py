@@ -32,6 +32,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from worker.domain.scrub import blank
 
 __all__ = [
@@ -81,6 +83,12 @@ def _problem(text: str, max_chars: int) -> str | None:
 
 def find_poison(raw: Any, *, max_string_chars: int, max_depth: int) -> tuple[str, str] | None:
     """The first unstorable value of ``raw`` as ``(dotted path, reason)``, or ``None``."""
+    if _plainly_storable(raw, max_string_chars, max_depth):
+        return None
+    return _walk(raw, max_string_chars, max_depth)
+
+
+def _walk(raw: Any, max_string_chars: int, max_depth: int) -> tuple[str, str] | None:
     stack: list[tuple[str, Any, int]] = [("", raw, 0)]
     while stack:
         path, value, depth = stack.pop()
@@ -106,6 +114,41 @@ def find_poison(raw: Any, *, max_string_chars: int, max_depth: int) -> tuple[str
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
     return None
+
+
+def _plainly_storable(raw: Any, max_chars: int, max_depth: int) -> bool:
+    """A sufficient test, one C call and a few byte counts, that ``raw`` holds nothing
+    :func:`find_poison` looks for; ``False`` means "walk it". orjson refuses lone
+    surrogates, integers past 64 bits and (so told) dataclasses such as
+    :class:`OversizedInteger`; a text no longer than ``max_chars`` holds no
+    longer string or key; no more brackets than ``max_depth`` nest no deeper; a NUL
+    is written ``\\u0000``; a non-finite float is written ``null``, so only a text
+    with a ``null`` needs its floats looked at."""
+    try:
+        # A dataclass (an OversizedInteger) is refused, not written as an object.
+        text = orjson.dumps(raw, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:
+        return False
+    return (
+        len(text) <= max_chars
+        and text.count(b"{") + text.count(b"[") <= max_depth
+        and b"\\u0000" not in text
+        and (b"null" not in text or _finite_floats(raw))
+    )
+
+
+def _finite_floats(raw: Any) -> bool:
+    stack = [raw]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is float and not math.isfinite(value):
+            return False
+    return True
 
 
 def safe_text(text: str, limit: int = PREVIEW_CHARS) -> str:

@@ -106,6 +106,15 @@ class MemoryStore(MemoryLeases):
         )
         return ids[:limit]
 
+    async def count_live(self, target: TargetKey) -> int:
+        """How many of the target's stored campaigns are not vanished."""
+        return sum(
+            1
+            for key, row in self.state.campaigns.rows.items()
+            if (key.provider, key.account) == (target.provider, target.account)
+            and row.vanished_at is None
+        )
+
     async def list_digests(
         self, target: TargetKey, *, after: str, limit: int
     ) -> Sequence[tuple[str, str]]:

@@ -260,6 +260,11 @@ class CampaignReader(Protocol):
         """Ids of the target's stored, not vanished campaigns after ``after``, in order."""
         ...
 
+    async def count_live(self, target: TargetKey) -> int:
+        """How many of the target's stored campaigns are not vanished (what
+        ``listed_ids`` would give in all). One query."""
+        ...
+
     async def list_digests(
         self, target: TargetKey, *, after: str, limit: int
     ) -> Sequence[tuple[str, str]]:

@@ -95,6 +95,17 @@ class PostgresStore(PostgresLeases):
                 )
         return list(ids or ())
 
+    async def count_live(self, target: TargetKey) -> int:
+        """How many of the target's stored campaigns are not vanished."""
+        query = select(func.count()).where(
+            campaigns.c.provider == target.provider,
+            campaigns.c.account == target.account,
+            campaigns.c.vanished_at.is_(None),
+        )
+        with storage_errors(f"counting the campaigns of {target}"):
+            async with self.engine.connect() as conn:
+                return int(await conn.scalar(query) or 0)
+
     async def list_digests(
         self, target: TargetKey, *, after: str, limit: int
     ) -> Sequence[tuple[str, str]]:

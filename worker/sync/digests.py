@@ -27,6 +27,7 @@ SHA-256 prefix collision. Both are accepted as negligible.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 
 __all__ = ["DigestTable", "digest_of"]
 
@@ -98,6 +99,16 @@ class DigestTable:
             return
         self._digests[slot] = digest
         self._marks[slot] = self._last
+
+    def load_many(self, stored: Sequence[tuple[str, str]]) -> None:
+        """:meth:`load` each (id, ``list_hash`` prefix) pair, the table grown once for
+        all of them first (a load is where a table grows most)."""
+        wanted = min(self._used + len(stored), self.max_entries)
+        if wanted > _GROW_AT * self._slots:
+            self._rebuild(wanted)
+        load = self.load
+        for campaign_id, prefix in stored:
+            load(campaign_id, int(prefix, 16) or 1)
 
     def matches(self, campaign_id: str, digest: int) -> int:
         """The slot of this campaign if its digest is the one confirmed before this

@@ -170,15 +170,21 @@ class Listing:
         listed_at: datetime,
         lease_now: Callable[[], datetime],
         misses_to_vanish: int,
+        all_stored: bool = False,
     ) -> tuple[int, Counter[str]]:
         """After a complete listing: a miss for each stored campaign it lacked.
 
-        Reads the stored ids back in keyset batches (never the whole fleet at once)
-        and writes each batch's misses in a transaction fenced by ``lease``.
-        Returns (campaigns vanished, events written by type).
+        ``all_stored``: every campaign listed is now stored and not vanished (none
+        was quarantined or refused as stale). Then, when the store holds as many
+        live campaigns as were listed, none is missing and no id is read back.
+        Otherwise reads the stored ids back in keyset batches (never the whole
+        fleet at once) and writes each batch's misses in a transaction fenced by
+        ``lease``. Returns (campaigns vanished, events written by type).
         """
         vanished = 0
         events: Counter[str] = Counter()
+        if all_stored and await store.count_live(lease.target) == self.seen.listed:
+            return vanished, events
         after = ""
         while ids := await store.listed_ids(lease.target, after=after, limit=VANISH_BATCH):
             after = ids[-1]

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change
 from worker.domain.drift import DriftNote
 from worker.domain.records import Rejection
@@ -41,7 +42,7 @@ from worker.sync.planner import (
 )
 from worker.sync.policy import CycleLimits
 
-__all__ = ["PageStep", "StoredPage"]
+__all__ = ["PageStep", "PendingWrite", "StoredPage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,17 @@ class StoredPage:
     deferred: int = 0
     drift: tuple[DriftNote, ...] = ()
     unknown_statuses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A page's plan with something to store, and what its transaction counts."""
+
+    plan: PagePlan
+    entries: Sequence[Entry]
+    observed_at: datetime
+    records: int
+    pages: int
 
 
 class PageStep:
@@ -95,6 +107,10 @@ class PageStep:
         self._unwritten_pages = 0
         self._unwritten_records = 0
 
+    @property
+    def target(self) -> TargetKey:
+        return self._lease.target
+
     async def run(
         self,
         entries: Sequence[Entry],
@@ -105,6 +121,22 @@ class PageStep:
         pages: int = 1,
     ) -> StoredPage:
         """Plan and store one page (or chunk) of entries; see the module docstring."""
+        prepared = await self.prepare(
+            entries, rejections, observed_at=observed_at, records=records, pages=pages
+        )
+        return prepared if isinstance(prepared, StoredPage) else await self.write(prepared)
+
+    async def prepare(
+        self,
+        entries: Sequence[Entry],
+        rejections: Sequence[Rejection],
+        *,
+        observed_at: datetime,
+        records: int,
+        pages: int = 1,
+    ) -> StoredPage | PendingWrite:
+        """Stages 1-3: the plan, as a write to make, or what was set aside when there
+        is nothing to store."""
         plan = await self._plan(entries, rejections, observed_at)
         if not plan.writes:
             # Nothing to store: no transaction at all. The page still counts, in the
@@ -117,6 +149,20 @@ class PageStep:
                 stale=plan.stale,
                 unknown_statuses=plan.unknown_statuses,
             )
+        pending = PendingWrite(
+            plan,
+            entries,
+            observed_at,
+            records=records + self._unwritten_records,
+            pages=pages + self._unwritten_pages,
+        )
+        self._unwritten_pages = self._unwritten_records = 0
+        return pending
+
+    async def write(self, pending: PendingWrite) -> StoredPage:
+        """Stage 4: one transaction fenced by the lease; then tell the digest table
+        and the drift reports what committed."""
+        plan, observed_at = pending.plan, pending.observed_at
         stale = plan.stale
         changes = plan.changes
         async with self._store.page(
@@ -128,15 +174,14 @@ class PageStep:
             written = await writer.write(
                 changes,
                 plan.rejections,
-                records=records + self._unwritten_records,
-                pages=pages + self._unwritten_pages,
+                records=pending.records,
+                pages=pending.pages,
                 listed_again=plan.listed_again,
                 drift=plan.drift_events,
                 deferred=plan.deferred,
             )
-        self._unwritten_pages = self._unwritten_records = 0
         if not written.dropped:
-            self._confirm_written(entries, changes)
+            self._confirm_written(pending.entries, changes)
         self._drift.committed(plan.drift)
         return StoredPage(
             written=written,

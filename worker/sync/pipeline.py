@@ -1,8 +1,9 @@
 """One sync cycle of one target: claim its lease, list, plan and store page by page,
 vanish what a complete listing missed, record the run.
 
-Each page (``worker.sync.page``) is one transaction fenced by the lease, or several
-for a page longer than ``limits.write_chunk``. A record whose list item the target's
+Pages are stored in transactions fenced by the lease (``worker.sync.page``): a page,
+with the pages already fetched behind it when the last write ended, up to
+``limits.write_chunk`` records each. A record whose list item the target's
 digest table knows costs one hash (``worker.sync.remembering``; docs/architecture.md).
 A record that cannot be stored or read is quarantined and its page goes on; a failed
 detail keeps the stored state (the cycle is ``partial``); a failed page, a listing past
@@ -26,7 +27,8 @@ from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageErr
 from worker.observability import loggers, metrics
 from worker.observability.redaction import redact
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
-from worker.sync.cycle_report import CycleTotals, report_cycle, report_page
+from worker.sync.batches import page_batches
+from worker.sync.cycle_report import CycleTotals, report_cycle
 from worker.sync.drift_reports import DriftReports
 from worker.sync.leasing import under_lease
 from worker.sync.listing import Listing
@@ -34,6 +36,7 @@ from worker.sync.page import PageStep
 from worker.sync.policy import CycleLimits, CyclePolicy
 from worker.sync.prefetch import consume_prefetched
 from worker.sync.remembering import DigestTables
+from worker.sync.write_behind import write_behind
 
 __all__ = ["CycleLimits", "CyclePolicy", "SyncPipeline"]
 
@@ -197,19 +200,38 @@ class SyncPipeline:
         )
         listing = Listing(provider.dialect, self._secrets, seen=table, skip=not full_refresh)
 
-        async def page_step(observed_at: datetime, page: Sequence[RawRecord]) -> None:
-            if totals.pages >= limits.max_pages:
-                raise ProviderRejected(
-                    f"the listing passed {limits.max_pages} pages (limits.max_pages) and "
-                    "was stopped; the provider's paging may never end",
-                    target=str(lease.target),
-                )
-            await self._sync_page(step, lease.target, page, observed_at, listing, limits, totals)
-
+        failure: ProviderError | None = None
         with anyio.move_on_after(limits.cycle_deadline) as deadline:
-            await consume_prefetched(
-                provider.source.pages(), self.clock, limits.prefetch_pages, page_step
-            )
+            async with (
+                write_behind(depth=1) as submit,
+                page_batches(
+                    step,
+                    listing,
+                    totals,
+                    write_chunk=limits.write_chunk,
+                    wait=limits.batch_wait,
+                    submit=submit,
+                    secrets=self._secrets,
+                ) as batches,
+            ):
+
+                async def take_page(observed_at: datetime, page: Sequence[RawRecord]) -> None:
+                    if batches.pages_taken >= limits.max_pages:
+                        raise ProviderRejected(
+                            f"the listing passed {limits.max_pages} pages (limits.max_pages) "
+                            "and was stopped; the provider's paging may never end",
+                            target=str(lease.target),
+                        )
+                    await batches.add(observed_at, page)
+
+                try:
+                    await consume_prefetched(
+                        provider.source.pages(), self.clock, limits.prefetch_pages, take_page
+                    )
+                except ProviderError as exc:
+                    failure = exc  # raised once what was listed before it is stored
+        if failure is not None:
+            raise failure
         if deadline.cancelled_caught:
             raise ProviderRejected(
                 f"the cycle passed its deadline of {limits.cycle_deadline:g} s "
@@ -236,42 +258,6 @@ class SyncPipeline:
             self._drift[target] = DriftReports(self.store, target)
         return self._drift[target]
 
-    async def _sync_page(
-        self,
-        step: PageStep,
-        target: TargetKey,
-        page: Sequence[RawRecord],
-        observed_at: datetime,
-        listing: Listing,
-        limits: CycleLimits,
-        totals: CycleTotals,
-    ) -> None:
-        """Store one provider page, in chunks of ``limits.write_chunk`` records."""
-        entries, rejections = listing.take(page)
-        totals.observed(observed_at)
-        size = limits.write_chunk
-        for start in range(0, max(len(entries), 1), size):
-            chunk = entries[start : start + size]
-            stored = await step.run(
-                chunk,
-                rejections if start == 0 else (),
-                observed_at=observed_at,
-                records=len(page) if start == 0 else 0,
-                pages=1 if start == 0 else 0,
-            )
-            written = stored.written
-            first = start == 0
-            totals.add(
-                pages=int(first),
-                records=len(page) if first else 0,
-                changed=written.changed,
-                events=written.events,
-                rejections=stored.rejections,
-            )
-            totals.stale += len(stored.stale) + written.dropped
-            totals.deferred += stored.deferred
-            report_page(target, len(chunk), stored, self._secrets)
-
     async def _vanish(
         self, lease: Lease, listing: Listing, policy: CyclePolicy, totals: CycleTotals
     ) -> None:
@@ -290,6 +276,7 @@ class SyncPipeline:
             listed_at=self.clock.now(),
             lease_now=self.lease_clock.now,
             misses_to_vanish=policy.misses_to_vanish,
+            all_stored=not (totals.rejected or totals.stale),
         )
         totals.vanished += vanished
         totals.events += events.total()

@@ -26,8 +26,9 @@ class CycleLimits:
     cycle_deadline: float = 3600.0  # seconds one cycle may take; longer fails it
     max_string_chars: int = 65_536  # longest string a stored record may hold
     max_depth: int = 32  # deepest nesting a stored record may have
-    prefetch_pages: int = 2  # list pages fetched ahead while one is written
+    prefetch_pages: int = 10  # list pages fetched ahead while one is written
     write_chunk: int = 1000  # records per write transaction
+    batch_wait: float = 1.0  # seconds listed records may wait to fill a write transaction
     max_drift_values: int = 50  # distinct undocumented values reported per field
     # Campaigns whose list-item digest is remembered between cycles (see sync.digests).
     max_remembered_campaigns: int = 2_000_000

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from worker.domain.campaign import TargetKey
 from worker.ports import Lease, Store
-from worker.sync.digests import DigestTable, digest_of
+from worker.sync.digests import DigestTable
 
 __all__ = ["DIGEST_BATCH", "DigestTables"]
 
-DIGEST_BATCH = 10_000  # stored digests read per query when a target's table is loaded
+DIGEST_BATCH = 50_000  # stored digests read per query when a target's table is loaded
 
 
 class DigestTables:
@@ -40,8 +40,7 @@ class DigestTables:
         after = ""
         while not full_refresh and len(table) < bound:
             rows = await self._store.list_digests(lease.target, after=after, limit=DIGEST_BATCH)
-            for campaign_id, prefix in rows:
-                table.load(campaign_id, digest_of(prefix))
+            table.load_many(rows)
             if len(rows) < DIGEST_BATCH:
                 break
             after = rows[-1][0]

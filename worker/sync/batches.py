@@ -1,0 +1,189 @@
+"""A cycle's listed records, stored in batches: planned here, written behind.
+
+What a page's listing leaves to do (records not known unchanged, quarantined
+ones) waits in a batch until it holds ``limits.write_chunk`` records, or its
+first record has waited ``limits.batch_wait`` seconds (a timer: a stalled
+provider holds nothing back), or the listing ends; with ``batch_wait`` 0 each
+page is written alone. A batch counts as observed when the page of its first
+record was, so a record may be stamped up to about ``batch_wait`` before its
+own page. An unchanged cycle with a few changes writes them in a few
+transactions, not one per page; batching delays an event by ``batch_wait`` at
+most.
+
+Each batch is planned here and written by the cycle's write-behind task
+(``worker.sync.write_behind``) while the next is listed and planned. A plan that
+reports schema drift waits for its write: the next plan must know the values it
+reported, so each is reported once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from functools import partial
+
+import anyio
+
+from worker.domain.records import Rejection
+from worker.ports import RawRecord
+from worker.sync.cycle_report import CycleTotals, report_page
+from worker.sync.listing import Entry, Listing
+from worker.sync.page import PageStep, PendingWrite, StoredPage
+from worker.sync.write_behind import Submit
+
+__all__ = ["PageBatches", "page_batches"]
+
+
+@asynccontextmanager
+async def page_batches(
+    step: PageStep,
+    listing: Listing,
+    totals: CycleTotals,
+    *,
+    write_chunk: int,
+    wait: float,
+    submit: Submit,
+    secrets: Collection[str],
+) -> AsyncIterator[PageBatches]:
+    """Yield the cycle's batches, with their timer running; a clean exit writes
+    what the last batch holds. A failed timer write is raised here, unwrapped."""
+    batches = PageBatches(
+        step, listing, totals, write_chunk=write_chunk, wait=wait, submit=submit, secrets=secrets
+    )
+    failure: list[Exception] = []
+    async with anyio.create_task_group() as tg:
+        if wait > 0:
+            tg.start_soon(batches.flush_when_due, failure, tg.cancel_scope)
+        try:
+            yield batches
+            await batches.flush()
+        except Exception as exc:  # noqa: BLE001 (raised below, outside the task group, unwrapped)
+            failure.append(exc)
+        tg.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+
+
+class PageBatches:
+    """One cycle's listed pages in batches, and its totals (see the module docstring)."""
+
+    def __init__(
+        self,
+        step: PageStep,
+        listing: Listing,
+        totals: CycleTotals,
+        *,
+        write_chunk: int,
+        wait: float,
+        submit: Submit,
+        secrets: Collection[str],
+    ) -> None:
+        self._step = step
+        self._listing = listing
+        self._totals = totals
+        self._write_chunk = write_chunk
+        self._wait = wait
+        self._submit = submit
+        self._secrets = secrets
+        self._lock = anyio.Lock()
+        self._entries: list[Entry] = []
+        self._rejections: list[Rejection] = []
+        self._pages = self._records = 0
+        self.pages_taken = 0  # this cycle's, written or not
+        self._observed_at: datetime | None = None  # the page of the batch's first record
+        self._last_at = datetime.min
+        self._opened = anyio.Event()  # set when the batch takes its first record
+        self._generation = 0  # one more for every batch written
+
+    async def add(self, observed_at: datetime, page: Sequence[RawRecord]) -> None:
+        """Take one listed page; write the batch once it is full (or at once, with a
+        ``batch_wait`` of 0)."""
+        async with self._lock:
+            entries, rejections = self._listing.take(page)
+            self._totals.observed(observed_at)
+            self._last_at = observed_at
+            self._pages += 1
+            self.pages_taken += 1
+            self._records += len(page)
+            if entries or rejections:
+                if self._observed_at is None:
+                    self._observed_at = observed_at
+                    self._opened.set()
+                self._entries += entries
+                self._rejections += rejections
+            if len(self._entries) >= self._write_chunk or self._wait <= 0:
+                await self._flush()
+
+    async def flush(self) -> None:
+        """Write what the batch holds now."""
+        async with self._lock:
+            await self._flush()
+
+    async def flush_when_due(self, failure: list[Exception], scope: anyio.CancelScope) -> None:
+        """Runs beside the listing: writes each batch ``batch_wait`` seconds after its
+        first record came, if it is still held then."""
+        try:
+            while True:
+                await self._opened.wait()
+                generation = self._generation
+                await anyio.sleep(self._wait)
+                async with self._lock:
+                    if generation == self._generation:
+                        await self._flush()
+        except Exception as exc:  # noqa: BLE001 (handed to page_batches, raised there)
+            failure.append(exc)
+            scope.cancel()
+
+    async def _flush(self) -> None:
+        """Plan the batch in transactions of ``write_chunk`` records and queue their
+        writes (pages with nothing to do still count, in the next write)."""
+        if not self._pages:
+            return
+        entries, rejections = self._entries, self._rejections
+        observed_at = self._observed_at or self._last_at
+        counts = (self._pages, self._records)
+        self._entries, self._rejections = [], []
+        self._pages = self._records = 0
+        self._observed_at = None
+        self._opened = anyio.Event()
+        self._generation += 1
+        size = self._write_chunk
+        for start in range(0, max(len(entries), 1), size):
+            chunk = entries[start : start + size]
+            pages, records = counts if start == 0 else (0, 0)
+            prepared = await self._step.prepare(
+                chunk,
+                rejections if start == 0 else (),
+                observed_at=observed_at,
+                records=records,
+                pages=pages,
+            )
+            if isinstance(prepared, StoredPage):
+                self._tally(prepared, len(chunk), pages, records)
+                continue
+            written = anyio.Event()
+            await self._submit(
+                partial(self._write, prepared, len(chunk), (pages, records), written)
+            )
+            if prepared.plan.drift:
+                await written.wait()
+
+    async def _write(
+        self, pending: PendingWrite, size: int, counts: tuple[int, int], written: anyio.Event
+    ) -> None:
+        self._tally(await self._step.write(pending), size, *counts)
+        written.set()
+
+    def _tally(self, stored: StoredPage, size: int, pages: int, records: int) -> None:
+        written, totals = stored.written, self._totals
+        totals.add(
+            pages=pages,
+            records=records,
+            changed=written.changed,
+            events=written.events,
+            rejections=stored.rejections,
+        )
+        totals.stale += len(stored.stale) + written.dropped
+        totals.deferred += stored.deferred
+        report_page(self._step.target, size, stored, self._secrets)

@@ -115,8 +115,17 @@ class ProviderHttp:
             ProviderRejected: any other 4xx, or a 2xx that is not JSON after retries.
             ProviderUnavailable: transient failures that outlived the retries.
         """
+        # Most requests succeed at once: the retry loop is only built for one that did not
+        # (it costs about a tenth of a detail request), and its first attempt is that failure.
+        try:
+            return await self._once(method, path, params=params, json_body=json_body)
+        except Exception as exc:  # noqa: BLE001 - handed to the retry loop, which decides
+            failed: Exception | None = exc
         async for attempt in self.retrying():
             with attempt:
+                if failed is not None:
+                    first, failed = failed, None
+                    raise first
                 return await self._once(method, path, params=params, json_body=json_body)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 

@@ -7,7 +7,7 @@ high-water mark, imports included.
 
 Methods: ``campaign-sync`` (the product's own cycle through ``open_runtime`` and
 ``Runtime.sync_target``, what ``campaign-sync sync-once`` runs), ``fetch-only``,
-``copy``, ``copy-3`` (``bench.copy3``), ``naive``, ``dlt-merge`` and ``dlt-scd2``.
+``copy``, ``copy-3`` and ``copy-lean`` (``bench.copy3``), ``naive``, ``dlt-merge`` and ``dlt-scd2``.
 """
 
 from __future__ import annotations
@@ -114,6 +114,13 @@ async def copy_3(spec: Spec) -> dict[str, Any]:
         return await copy_three(spec, _fetcher(spec, client))
 
 
+async def copy_lean(spec: Spec) -> dict[str, Any]:
+    from bench.copy3 import copy_three
+
+    async with _client(spec) as client:
+        return await copy_three(spec, _fetcher(spec, client), lean=True)
+
+
 async def naive(spec: Spec) -> dict[str, Any]:
     import asyncpg
 
@@ -146,6 +153,7 @@ ASYNC_METHODS: dict[str, Callable[[Spec], Awaitable[dict[str, Any]]]] = {
     "fetch-only": fetch_only,
     "copy": copy,
     "copy-3": copy_3,
+    "copy-lean": copy_lean,
     "naive": naive,
 }
 

@@ -19,7 +19,7 @@ Per provider, in order, each phase running every method ``reps`` times:
   simulator answers every request after ``--latency`` seconds (``bench.latency``),
   campaign-sync and fetch-only against the floor the provider's paging allows.
 
-``copy-3`` (``bench.copy3``) runs in the initial phase only.
+``copy-3`` and ``copy-lean`` (``bench.copy3``) run in the initial phase only.
 """
 
 from __future__ import annotations
@@ -49,9 +49,12 @@ from bench.measure import (
 )
 
 PROVIDERS = ("vox_v3", "vox_v2", "voxo", "sarvam")
-PEERS = ("copy", "copy-3", "naive", "dlt-merge", "dlt-scd2")
+PEERS = ("copy", "copy-3", "copy-lean", "naive", "dlt-merge", "dlt-scd2")
 METHODS = ("campaign-sync", "fetch-only", *PEERS)
-INITIAL_ONLY = ("copy-3",)  # its keys refuse "insert everything again" (see bench.copy3)
+INITIAL_ONLY = (
+    "copy-3",
+    "copy-lean",
+)  # its keys refuse "insert everything again" (see bench.copy3)
 DATA_TABLES = ("campaigns", "campaign_history", "campaign_events")
 SECRETS_ENV = {
     "BENCH_VOX_V3_KEY": KEYS["vox_v3"],
@@ -160,7 +163,7 @@ class Bench:
 
     async def reset(self, method: str, provider: str) -> None:
         database = self.database(method, provider)
-        if method in ("campaign-sync", "copy-3"):  # copy-3 writes campaign-sync's own tables
+        if method in ("campaign-sync", *INITIAL_ONLY):  # these write campaign-sync's own tables
             await self.server.recreate(database, template=self.template)
         elif method in ("copy", "naive"):
             await self.server.peer_table(database, primary_key=method == "naive")

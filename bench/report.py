@@ -116,6 +116,16 @@ class _Provider:
             return None, ""
         return 1 / ratio, basis.replace(" ÷ ", " s against ") + " s"
 
+    def between(self, mine: str, other: str) -> tuple[float | None, str]:
+        """``mine``'s initial throughput ÷ ``other``'s (two peers, no campaign-sync)."""
+        a, b = (
+            _figure(self.row("initial", mine), "wall"),
+            _figure(self.row("initial", other), "wall"),
+        )
+        if not a or not b:
+            return None, ""
+        return b / a, f"{_num(a)} s against {_num(b)} s"
+
 
 def _targets(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     by = {(r["provider"], r["phase"], r["method"]): r for r in rows}
@@ -128,6 +138,12 @@ def _targets(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
             t.add("initial: throughput ÷ dlt scd2's", *t.throughput("dlt-scd2"), 1.0,
                   at_least=True)  # fmt: skip
             t.add("initial: throughput ÷ copy-3's", *t.throughput("copy-3"), 0.6, at_least=True)
+            # Item 1: under 1.5x, our schema is the limit and a leaner one is measured.
+            t.add("ceiling: copy-3's throughput ÷ dlt merge's", *t.between("copy-3", "dlt-merge"),
+                  1.5, at_least=True)  # fmt: skip
+            if t.row("initial", "copy-lean"):
+                t.add("ceiling: copy-lean's throughput ÷ dlt merge's",
+                      *t.between("copy-lean", "dlt-merge"), 1.5, at_least=True)  # fmt: skip
         else:
             t.add("initial: throughput ÷ fetch-only's", *t.throughput("fetch-only"), 0.9,
                   at_least=True)  # fmt: skip

@@ -469,7 +469,10 @@ async def test_a_lost_connection_is_logged_and_publishing_resumes_from_the_curso
     finally:
         logging.getLogger("worker.delivery.nats").removeHandler(reconnecting)
     assert [json.loads(m.data)["subject"] for m in got] == ["before", "while down"]
-    assert relay.duplicates == 0
+    # NATS may stop between "before"'s PubAck and the commit of the cursor past it; then
+    # the relay sends it again from the stored cursor and JetStream drops the copy (the
+    # stream holds 2, above). It is never stored or delivered twice.
+    assert relay.duplicates in (0, 1)
     lost = [r for r in caplog.records if getattr(r, "event", "") == "nats.connection_lost"]
     assert lost[0].levelno == logging.WARNING
     assert (

@@ -1,4 +1,5 @@
-"""One page of a listing, from raw records to one write transaction: the planner's shell.
+"""One batch of listed records (see ``worker.sync.batches``), from raw records to one write
+transaction: the planner's shell.
 
 Every decision is the pure planner's (:mod:`worker.sync.planner`); this does the
 I/O between its stages, in this order:
@@ -111,21 +112,6 @@ class PageStep:
     def target(self) -> TargetKey:
         return self._lease.target
 
-    async def run(
-        self,
-        entries: Sequence[Entry],
-        rejections: Sequence[Rejection],
-        *,
-        observed_at: datetime,
-        records: int,
-        pages: int = 1,
-    ) -> StoredPage:
-        """Plan and store one page (or chunk) of entries; see the module docstring."""
-        prepared = await self.prepare(
-            entries, rejections, observed_at=observed_at, records=records, pages=pages
-        )
-        return prepared if isinstance(prepared, StoredPage) else await self.write(prepared)
-
     async def prepare(
         self,
         entries: Sequence[Entry],
@@ -135,8 +121,8 @@ class PageStep:
         records: int,
         pages: int = 1,
     ) -> StoredPage | PendingWrite:
-        """Stages 1-3: the plan, as a write to make, or what was set aside when there
-        is nothing to store."""
+        """Stages 1-3 for one batch (or chunk) of entries: the plan, as a write to make
+        (:meth:`write`), or what was set aside when there is nothing to store."""
         plan = await self._plan(entries, rejections, observed_at)
         if not plan.writes:
             # Nothing to store: no transaction at all. The page still counts, in the

@@ -1,9 +1,10 @@
-"""One sync cycle of one target: claim its lease, list, plan and store page by page,
+"""One sync cycle of one target: claim its lease, list, plan and store in batches,
 vanish what a complete listing missed, record the run.
 
-Pages are stored in transactions fenced by the lease (``worker.sync.page``): a page,
-with the pages already fetched behind it when the last write ended, up to
-``limits.write_chunk`` records each. A record whose list item the target's
+What the pages leave to store is written in batches (``worker.sync.batches``: up to
+``limits.write_chunk`` records or ``limits.batch_wait`` seconds), each a transaction
+fenced by the lease (``worker.sync.page``), on a write-behind task while the listing
+goes on (``worker.sync.write_behind``). A record whose list item the target's
 digest table knows costs one hash (``worker.sync.remembering``; docs/architecture.md).
 A record that cannot be stored or read is quarantined and its page goes on; a failed
 detail keeps the stored state (the cycle is ``partial``); a failed page, a listing past

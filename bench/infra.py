@@ -98,12 +98,14 @@ class Server:
         return self.dsn_of(database).replace("postgresql://", "postgresql+asyncpg://", 1)
 
     def dlt_credentials(self, database: str) -> str:
-        """A DSN dlt can read: it wants a host and port even for a Unix socket."""
+        """A DSN dlt can read: it wants a host and port even for a Unix socket, and a
+        password even where the server asks none (trust): an empty one then."""
         parts = urlsplit(self.dsn_of(database))
-        if parts.hostname:
+        if parts.hostname and parts.password is not None:
             return parts.geturl()
         user = parts.username or "postgres"
-        return parts._replace(netloc=f"{user}:@localhost:5432").geturl()
+        where = f"{parts.hostname}:{parts.port or 5432}" if parts.hostname else "localhost:5432"
+        return parts._replace(netloc=f"{user}:@{where}").geturl()
 
     async def admin(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.dsn)

@@ -32,37 +32,7 @@ from worker.sync.listing import Entry, Listing
 from worker.sync.page import PageStep, PendingWrite, StoredPage
 from worker.sync.write_behind import Submit
 
-__all__ = ["PageBatches", "page_batches"]
-
-
-@asynccontextmanager
-async def page_batches(
-    step: PageStep,
-    listing: Listing,
-    totals: CycleTotals,
-    *,
-    write_chunk: int,
-    wait: float,
-    submit: Submit,
-    secrets: Collection[str],
-) -> AsyncIterator[PageBatches]:
-    """Yield the cycle's batches, with their timer running; a clean exit writes
-    what the last batch holds. A failed timer write is raised here, unwrapped."""
-    batches = PageBatches(
-        step, listing, totals, write_chunk=write_chunk, wait=wait, submit=submit, secrets=secrets
-    )
-    failure: list[Exception] = []
-    async with anyio.create_task_group() as tg:
-        if wait > 0:
-            tg.start_soon(batches.flush_when_due, failure, tg.cancel_scope)
-        try:
-            yield batches
-            await batches.flush()
-        except Exception as exc:  # noqa: BLE001 (raised below, outside the task group, unwrapped)
-            failure.append(exc)
-        tg.cancel_scope.cancel()
-    if failure:
-        raise failure[0]
+__all__ = ["PageBatches"]
 
 
 class PageBatches:
@@ -95,6 +65,23 @@ class PageBatches:
         self._last_at = datetime.min
         self._opened = anyio.Event()  # set when the batch takes its first record
         self._generation = 0  # one more for every batch written
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[PageBatches]:
+        """The batches with their timer running; a clean exit writes what the last batch
+        holds. A failed timer write is raised here, unwrapped."""
+        failure: list[Exception] = []
+        async with anyio.create_task_group() as tg:
+            if self._wait > 0:
+                tg.start_soon(self.flush_when_due, failure, tg.cancel_scope)
+            try:
+                yield self
+                await self.flush()
+            except Exception as exc:  # noqa: BLE001 (raised below, outside the task group)
+                failure.append(exc)
+            tg.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
 
     async def add(self, observed_at: datetime, page: Sequence[RawRecord]) -> None:
         """Take one listed page; write the batch once it is full (or at once, with a
@@ -131,7 +118,7 @@ class PageBatches:
                 async with self._lock:
                     if generation == self._generation:
                         await self._flush()
-        except Exception as exc:  # noqa: BLE001 (handed to page_batches, raised there)
+        except Exception as exc:  # noqa: BLE001 (handed to running(), raised there)
             failure.append(exc)
             scope.cancel()
 

@@ -28,7 +28,7 @@ from worker.errors import LeaseLost, ProviderError, ProviderRejected, StorageErr
 from worker.observability import loggers, metrics
 from worker.observability.redaction import redact
 from worker.ports import Clock, Lease, LeaseHeld, NotDue, Provider, RawRecord, RunSummary, Store
-from worker.sync.batches import page_batches
+from worker.sync.batches import PageBatches
 from worker.sync.cycle_report import CycleTotals, report_cycle
 from worker.sync.drift_reports import DriftReports
 from worker.sync.leasing import under_lease
@@ -203,9 +203,8 @@ class SyncPipeline:
 
         failure: ProviderError | None = None
         with anyio.move_on_after(limits.cycle_deadline) as deadline:
-            async with (
-                write_behind(depth=1) as submit,
-                page_batches(
+            async with write_behind(depth=1) as submit:
+                batches = PageBatches(
                     step,
                     listing,
                     totals,
@@ -213,8 +212,7 @@ class SyncPipeline:
                     wait=limits.batch_wait,
                     submit=submit,
                     secrets=self._secrets,
-                ) as batches,
-            ):
+                )
 
                 async def take_page(observed_at: datetime, page: Sequence[RawRecord]) -> None:
                     if batches.pages_taken >= limits.max_pages:
@@ -225,12 +223,13 @@ class SyncPipeline:
                         )
                     await batches.add(observed_at, page)
 
-                try:
-                    await consume_prefetched(
-                        provider.source.pages(), self.clock, limits.prefetch_pages, take_page
-                    )
-                except ProviderError as exc:
-                    failure = exc  # raised once what was listed before it is stored
+                async with batches.running():
+                    try:
+                        await consume_prefetched(
+                            provider.source.pages(), self.clock, limits.prefetch_pages, take_page
+                        )
+                    except ProviderError as exc:
+                        failure = exc  # raised once what was listed before it is stored
         if failure is not None:
             raise failure
         if deadline.cancelled_caught:

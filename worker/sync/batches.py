@@ -62,7 +62,7 @@ class PageBatches:
         self._pages = self._records = 0
         self.pages_taken = 0  # this cycle's, written or not
         self._observed_at: datetime | None = None  # the page of the batch's first record
-        self._last_at = datetime.min
+        self._last_at: datetime | None = None  # the batch's last page
         self._opened = anyio.Event()  # set when the batch takes its first record
         self._generation = 0  # one more for every batch written
 
@@ -129,6 +129,7 @@ class PageBatches:
             return
         entries, rejections = self._entries, self._rejections
         observed_at = self._observed_at or self._last_at
+        assert observed_at is not None  # a batch with pages has seen one
         counts = (self._pages, self._records)
         self._entries, self._rejections = [], []
         self._pages = self._records = 0

@@ -60,9 +60,11 @@ def _id_of(spec: Spec, record: dict[str, Any]) -> str:
 async def campaign_sync(spec: Spec) -> dict[str, Any]:
     from worker.config import load_settings
     from worker.runtime.app import open_runtime
+    from worker.runtime.heap import settle_heap
 
     settings = load_settings(Path(spec["config"]))
     async with open_runtime(settings) as runtime:
+        settle_heap()  # as the daemon and `campaign-sync sync` do
         [name] = runtime.providers
         started = time.perf_counter(), time.process_time()
         summary = await runtime.sync_target(name)

@@ -140,9 +140,11 @@ def _print_example(output: CliOutput) -> int:
 
 async def _sync_once(settings: Settings, args: argparse.Namespace) -> int:
     from worker.runtime.app import open_runtime
+    from worker.runtime.heap import settle_heap
 
     _require_targets(settings)
     async with open_runtime(settings, secrets=args.secrets) as runtime:
+        settle_heap()
         wanted = args.target or list(runtime.providers)
         unknown = sorted(set(wanted) - set(runtime.providers))
         if unknown:

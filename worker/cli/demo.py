@@ -40,6 +40,7 @@ from worker.delivery.signing import sign, signing_key
 from worker.domain.events import EventKind
 from worker.ports import Clock
 from worker.runtime.app import Runtime, open_runtime
+from worker.runtime.heap import settle_heap
 from worker.runtime.http_server import serve
 from worker.runtime.scheduler import SyncScheduler
 from worker.storage import migrate
@@ -136,6 +137,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> None:
         runtime = await stack.enter_async_context(
             open_runtime(settings, clock=clock, engine=engine)
         )
+        settle_heap()
         _banner(out, options, data_dir, url, targets)
         intervals = {t.name: t.poll_interval for t in settings.targets}
         async with anyio.create_task_group() as tg:

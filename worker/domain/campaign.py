@@ -13,7 +13,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -97,7 +97,13 @@ class Counters:
 
     def to_json(self) -> dict[str, int | None]:
         """Plain JSON form."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            "total_calls": self.total_calls,
+            "completed_calls": self.completed_calls,
+            "failed_calls": self.failed_calls,
+            "active_calls": self.active_calls,
+            "concurrency": self.concurrency,
+        }
 
 
 TIME_FIELDS = (

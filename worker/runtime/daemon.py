@@ -23,6 +23,7 @@ from worker.observability import loggers
 from worker.runtime.app import Runtime, open_relay, open_runtime
 from worker.runtime.database import require_schema
 from worker.runtime.health import WriteHealth, health_app
+from worker.runtime.heap import settle_heap
 from worker.runtime.http_server import serve
 from worker.runtime.scheduler import SyncScheduler
 from worker.runtime.watchdog import Watchdog
@@ -139,6 +140,7 @@ async def _run_daemon(
         runtime = await _first_of(_open_when_ready(stack, settings), _until_signal(signals))
         if runtime is None:
             return  # stopped before the database came
+        settle_heap()
         intervals = {t.name: t.poll_interval for t in settings.targets}
         scheduler = SyncScheduler(
             partial(runtime.sync_target, force=False),

@@ -25,20 +25,19 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
 
 from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change
 from worker.domain.events import ChangeEvent
 from worker.storage.engine import json_text
-from worker.storage.rows import current_row
+from worker.storage.rows import CURRENT_COLUMNS, current_values
 from worker.storage.staging import StagedApply
 from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history, campaigns
 
 __all__ = ["apply_fused"]
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-_CURRENT = tuple(c.name for c in campaigns.columns)
+_CURRENT = CURRENT_COLUMNS
 _HISTORY = tuple(c.name for c in campaign_history.columns if c.name not in {"id", "vanished_at"})
 _EVENTS = (
     "event_id", "type", "provider", "account", "campaign_id", "version",
@@ -46,7 +45,6 @@ _EVENTS = (
 )  # fmt: skip
 _KEPT = {"provider", "account", "campaign_id", "first_seen_at"}
 _REFRESHED = [n for n in _CURRENT if n not in _KEPT]
-_JSON_CURRENT = frozenset(n for n in _CURRENT if isinstance(campaigns.c[n].type, JSONB))
 
 
 def _arrays(table: Table, names: Sequence[str], first: int) -> str:
@@ -97,14 +95,10 @@ _HISTORY_AND_EVENTS = (
 )
 
 
-def _version_arrays(changes: Sequence[Change]) -> list[list[Any]]:
-    rows = [current_row(ch) for ch in changes]
-    arrays = [
-        [json_text(row[n]) if row[n] is not None else None for row in rows]
-        if n in _JSON_CURRENT
-        else [row[n] for row in rows]
-        for n in _CURRENT
-    ]
+def _version_arrays(changes: Sequence[Change]) -> list[Sequence[Any]]:
+    arrays: list[Sequence[Any]] = list(
+        zip(*(current_values(ch, json_text) for ch in changes), strict=True)
+    )
     arrays.append([ch.previous_version if ch.previous else None for ch in changes])
     return arrays
 

@@ -38,7 +38,7 @@ from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change
 from worker.domain.events import ChangeEvent
 from worker.storage.engine import json_text
-from worker.storage.rows import current_row
+from worker.storage.rows import current_values
 from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history, campaigns
 
 __all__ = ["StagedApply", "apply_staged"]
@@ -132,19 +132,11 @@ class StagedApply:
     event_types: tuple[str, ...]
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else json_text(value)
-
-
 def _version_records(changes: Sequence[Change]) -> list[tuple[Any, ...]]:
-    json_columns = {n for n in _CURRENT_COLUMNS if _is_json(campaigns, n)}
-    records = []
-    for ord_, ch in enumerate(changes):
-        row = current_row(ch)
-        values = [_json(row[n]) if n in json_columns else row[n] for n in _CURRENT_COLUMNS]
-        previous = ch.previous_version if ch.previous else None
-        records.append((ord_, previous, *values))
-    return records
+    return [
+        (ord_, ch.previous_version if ch.previous else None, *current_values(ch, json_text))
+        for ord_, ch in enumerate(changes)
+    ]
 
 
 def _event_key(ev: ChangeEvent) -> tuple[Any, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import tracemalloc
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from worker.providers.json_array import ArrayReader, ElementTooLarge, MalformedArray, NotAnArray
 from worker.providers.responses import JsonTooDeep
@@ -120,3 +123,45 @@ def peak_bytes(n: int) -> int:
 def test_what_the_reader_holds_does_not_grow_with_the_array() -> None:
     small, large = peak_bytes(1_000), peak_bytes(10_000)  # 10 times the elements
     assert large < 1.5 * small
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.sampled_from('ab{}[],:"\\ é\U0001f600\ud800'), max_size=8)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(alphabet="ab}{", max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    elements=st.lists(_VALUES, max_size=12),
+    sizes=st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=20),
+    spaced=st.booleans(),
+)
+def test_any_array_reads_as_the_standard_library_reads_it_whole(
+    elements: list[Any], sizes: list[int], spaced: bool
+) -> None:
+    """Whatever the elements (objects, NaN, long integers, lone surrogates, brackets in
+    strings) and the chunking, the orjson batches and the element-by-element reading
+    together give exactly what one standard-library parse gives."""
+    text = json.dumps(elements, separators=(", ", ": ") if spaced else (",", ":"))
+    body = text.encode("utf-8", "surrogatepass")
+    got = read(body, itertools.cycle(sizes))
+    assert json.dumps(got) == json.dumps(json.loads(text))
+    assert [type(v) for v in got] == [type(v) for v in json.loads(text)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_a_number_cut_before_its_fraction_or_exponent_waits_for_the_rest(size: int) -> None:
+    body = b"[0.0, -1.5e5, 2E-3, 10, -0]"
+    assert read(body, always(size)) == [0.0, -1.5e5, 2e-3, 10, 0]

@@ -14,11 +14,13 @@ from anyio import wait_all_tasks_blocked
 
 from tests.fast.planning import T0, vox
 from tests.fast.test_pipeline import ListedSource
+from tests.fast.test_prefetch import TickingClock
 from tests.fast.test_unchanged_cycles import CountingStore, FailingSource
 from worker.clock import ManualClock
 from worker.domain.campaign import TargetKey
 from worker.domain.dialects import VoxV3Dialect
 from worker.errors import StorageError
+from worker.memory import MemoryStore
 from worker.ports import Provider, RawRecord, RunSummary
 from worker.sync.pipeline import CycleLimits, CyclePolicy, SyncPipeline
 from worker.sync.write_behind import write_behind
@@ -70,9 +72,9 @@ async def test_a_batch_is_written_batch_wait_after_its_first_record_though_no_pa
 
     class StallingSource(ListedSource):
         async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-            yield self.listing[0]
+            yield self.listed[0]
             await release.wait()  # the provider stalls before its second page
-            yield self.listing[1]
+            yield self.listed[1]
 
     store = SignallingStore()
     pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
@@ -140,7 +142,7 @@ async def test_a_clean_listing_of_every_stored_campaign_reads_no_ids_back() -> N
     store.calls.clear()
     quiet = await sync(pipeline, source, clock, policy())
     assert (quiet.vanished, store.calls["listed_ids"]) == (0, 0)
-    source.listing[2] = source.listing[2][:2]  # "2-2" is gone
+    source.listed[2] = source.listed[2][:2]  # "2-2" is gone
     gone = await sync(pipeline, source, clock, policy())
     assert (gone.vanished, store.calls["listed_ids"]) == (1, 2)
 
@@ -151,7 +153,7 @@ async def test_a_quarantined_new_record_does_not_hide_a_missing_one() -> None:
     source = ListedSource(fleet(2))
     await sync(pipeline, source, clock, policy())
     # As many records listed as stored: "1-2" is missing, a poison record "9" is new.
-    source.listing[1][2] = vox("9", name="x" * 100_000)
+    source.listed[1][2] = vox("9", name="x" * 100_000)
     run = await sync(pipeline, source, clock, policy())
     assert (run.rejected, run.vanished) == (1, 1)
 
@@ -177,3 +179,33 @@ async def test_write_behind_runs_jobs_in_order_and_raises_a_failed_one_unwrapped
     with pytest.raises(StorageError, match="job 2 failed"):
         await submit_all(range(2, 10))
     assert done == [0, 1]  # nothing ran after the failed job
+
+
+class AheadSource(ListedSource):
+    """Pages whose requests went out ``ahead`` pages early, as Sarvam's window sends them."""
+
+    ahead: int = 0
+
+    @property
+    def pages_ahead(self) -> int:
+        return self.ahead
+
+
+@pytest.mark.parametrize(("ahead", "dated_by"), [(0, [0, 1, 2, 3]), (2, [0, 0, 0, 1])])
+async def test_a_page_requested_ahead_is_dated_no_later_than_its_request(
+    ahead: int, dated_by: list[int]
+) -> None:
+    """Page k of a source that asks ``ahead`` pages early is observed when page k - ahead
+    was asked for (the pipeline's clock ticks at every reading, so every ask differs)."""
+    store, clock, lease_clock = MemoryStore(), TickingClock(T0), ManualClock(T0)
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=lease_clock)
+    source = AheadSource(fleet(4, per_page=1))
+    source.ahead = ahead
+    run = await pipeline.sync_once(Provider(source=source, dialect=VOX), policy(batch_wait=0))
+    assert run.status == "succeeded"
+    detected = {row.event.key.campaign_id: row.event.detected_at for row in store.state.outbox()}
+    at = [detected[f"{page}-0"] for page in range(4)]
+    assert [at.index(instant) for instant in at] == [
+        dated_by.index(ask) for ask in dated_by
+    ]  # the same ask, the same instant; a later ask, a later one
+    assert at == sorted(at)

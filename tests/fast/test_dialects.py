@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -233,6 +234,12 @@ class _ListOnce:
     async def pages(self) -> AsyncIterator[Sequence[RawRecord]]:
         for page in self._pages:
             yield page
+
+    @asynccontextmanager
+    async def listing(self) -> AsyncIterator[AsyncIterator[Sequence[RawRecord]]]:
+        yield self.pages()
+
+    pages_ahead = 0
 
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
         return [Detail(record=item) for item in items]

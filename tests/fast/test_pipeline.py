@@ -5,6 +5,7 @@ by page on the in-memory store; a cycle's policy mirrors the target's settings."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -64,7 +65,7 @@ class ListedSource:
     """A provider's pages from memory, one list of records per page; the details of the
     ids in ``failing`` fail."""
 
-    listing: list[list[RawRecord]]
+    listed: list[list[RawRecord]]
     failing: frozenset[str] = frozenset()
     asked: list[str] = field(default_factory=list)  # ids whose details were asked for
 
@@ -76,8 +77,16 @@ class ListedSource:
         return self._pages()
 
     async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        for page in self.listing:
+        for page in self.listed:
             yield page
+
+    @asynccontextmanager
+    async def listing(self) -> AsyncIterator[AsyncIterator[Sequence[RawRecord]]]:
+        yield self.pages()
+
+    @property
+    def pages_ahead(self) -> int:
+        return 0
 
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
         self.asked.extend(str(item["id"]) for item in items)
@@ -104,7 +113,7 @@ async def test_a_cycle_writes_what_changed_and_counts_the_pages_that_wrote_nothi
     )
     clock.advance(timedelta(minutes=1))
     source.asked.clear()
-    source.listing = [[vox("1"), vox("2", status="ongoing")], [vox("3")]]
+    source.listed = [[vox("1"), vox("2", status="ongoing")], [vox("3")]]
     second = await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
     assert (second.status, second.pages, second.records, second.changed) == ("succeeded", 2, 3, 1)
     assert source.asked == ["2"]  # the unchanged list items were never read
@@ -120,7 +129,7 @@ async def test_a_failed_detail_makes_the_cycle_partial_and_nothing_vanishes() ->
     policy = CyclePolicy(interval=60)
     await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
     clock.advance(timedelta(minutes=1))
-    source.listing = [[vox("2", name="renamed")]]  # "1" is missing, "2" changed
+    source.listed = [[vox("2", name="renamed")]]  # "1" is missing, "2" changed
     source.failing = frozenset({"2"})
     summary = await pipeline.sync_once(Provider(source=source, dialect=VOX), policy)
     assert (summary.status, summary.deferred, summary.changed, summary.vanished) == (

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from anyio import wait_all_tasks_blocked
@@ -51,3 +51,41 @@ async def test_a_fetch_failure_reaches_the_writer_unwrapped() -> None:
     with pytest.raises(ProviderUnavailable, match="page 2 failed"):
         await consume_prefetched(pages(), ManualClock(T0), 2, write)
     assert written == [0]
+
+
+
+class TickingClock(ManualClock):
+    """Each reading a second after the last: the n-th ask is at T0 + n seconds."""
+
+    def now(self) -> datetime:
+        at = super().now()
+        self.advance(timedelta(seconds=1))
+        return at
+
+
+async def pages_of(count: int) -> AsyncIterator[int]:
+    for number in range(count):
+        yield number
+
+
+async def test_a_page_asked_for_ahead_is_dated_by_the_ask_lead_pages_before_it() -> None:
+    """A source that sends page k's request once page k - lead is handed on: page k is
+    dated no later than that request, by the ask for page k - lead."""
+    dated: list[tuple[int, datetime]] = []
+
+    async def write(observed_at: datetime, page: int) -> None:
+        dated.append((page, observed_at))
+
+    await consume_prefetched(pages_of(6), TickingClock(T0), 2, write, lead=2)
+    seconds = [0, 0, 0, 1, 2, 3]  # page k: the ask for page max(0, k - 2)
+    assert dated == [(k, T0 + timedelta(seconds=s)) for k, s in enumerate(seconds)]
+
+
+async def test_a_walk_one_page_at_a_time_dates_each_page_by_its_own_ask() -> None:
+    dated: list[datetime] = []
+
+    async def write(observed_at: datetime, page: int) -> None:
+        dated.append(observed_at)
+
+    await consume_prefetched(pages_of(3), TickingClock(T0), 2, write)
+    assert dated == [T0 + timedelta(seconds=s) for s in range(3)]

@@ -79,7 +79,7 @@ async def test_a_changed_record_is_read_and_written_then_skipped_again() -> None
     source = ListedSource([list(page) for page in FLEET])
     pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
     await cycle(pipeline, source, clock)
-    source.listing[1][1] = vox("4", status="ongoing")
+    source.listed[1][1] = vox("4", status="ongoing")
     store.calls.clear()
     changed = await cycle(pipeline, source, clock)
     assert (changed.changed, source.asked[-1:]) == (1, ["4"])
@@ -97,9 +97,9 @@ async def test_another_writer_in_between_makes_the_table_load_again() -> None:
     theirs = SyncPipeline(store, clock, owner="theirs", lease_clock=clock)
     await cycle(ours, source, clock)
     # Their cycle (a new token) changes "2" while ours remembers its old record.
-    source.listing[0][2] = vox("2", status="ongoing")
+    source.listed[0][2] = vox("2", status="ongoing")
     assert (await cycle(theirs, source, clock)).changed == 1
-    source.listing[0][2] = vox("2")  # and back: our table's digest, but not what is stored
+    source.listed[0][2] = vox("2")  # and back: our table's digest, but not what is stored
     store.calls.clear()
     back = await cycle(ours, source, clock)
     assert store.calls["list_digests"] == 1  # loaded again under the new token
@@ -122,7 +122,7 @@ class FailingSource(ListedSource):
     """Lists its pages, then fails on the last one."""
 
     async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
-        for page in self.listing[:-1]:
+        for page in self.listed[:-1]:
             yield page
         raise ProviderUnavailable("the list failed", target="vox_v3/acme")
 
@@ -146,10 +146,10 @@ async def test_a_campaign_that_missed_a_listing_is_read_again_when_it_returns() 
     policy_two_misses = CyclePolicy(interval=60, misses_to_vanish=2)
     provider = Provider(source=source, dialect=VOX)
     await pipeline.sync_once(provider, policy_two_misses)
-    kept = source.listing[2].pop()  # "8" misses one listing
+    kept = source.listed[2].pop()  # "8" misses one listing
     clock.advance(timedelta(minutes=1))
     await pipeline.sync_once(provider, policy_two_misses)
-    source.listing[2].append(kept)
+    source.listed[2].append(kept)
     clock.advance(timedelta(minutes=1))
     store.calls.clear()
     await pipeline.sync_once(provider, policy_two_misses)

@@ -8,6 +8,7 @@ composition root hands it both as one :class:`Provider`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -80,6 +81,18 @@ class Source(Protocol):
             ProviderUnavailable: after retries, for transient failures.
             ProviderRejected: for permanent ones (ProviderAuthError for 401/403).
         """
+        ...
+
+    def listing(self) -> AbstractAsyncContextManager[AsyncIterator[Sequence[RawRecord]]]:
+        """The pages of one listing, as :meth:`pages` yields them, with any list requests
+        sent ahead owned by this context. Enter and leave it in one task; the pages may
+        be iterated from another (the sync core's prefetch task)."""
+        ...
+
+    @property
+    def pages_ahead(self) -> int:
+        """How many list requests :meth:`listing` may send before the page in hand is
+        handed on (0: one page at a time); the sync core dates pages by it."""
         ...
 
     async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:

@@ -98,6 +98,11 @@ class SarvamSource(HttpSource[SarvamTarget]):
         ) as pages:
             yield pages
 
+    @property
+    def pages_ahead(self) -> int:
+        """Up to ``http.max_concurrency`` offsets are asked for ahead of the page in hand."""
+        return self.http.settings.max_concurrency
+
     async def _list_page(self, offset: int) -> Any:
         params = {
             "limit": self.settings.page_size,

@@ -98,9 +98,15 @@ class HttpSource(Generic[S]):
 
         By default :meth:`pages` itself; a source whose list can be requested ahead
         (Sarvam's offsets) keeps its next pages in flight here, which a generator
-        cannot (docs/providers.md 5.6). Not yet used by the sync core.
+        cannot (docs/providers.md 5.6).
         """
         yield self.pages()
+
+    @property
+    def pages_ahead(self) -> int:
+        """List requests sent before the page in hand is handed on: none by default
+        (cursor paging, one array); a source that requests ahead says how many."""
+        return 0
 
     @property
     def target(self) -> TargetKey:

@@ -223,11 +223,17 @@ class SyncPipeline:
                         )
                     await batches.add(observed_at, page)
 
+                source = provider.source
                 async with batches.running():
                     try:
-                        await consume_prefetched(
-                            provider.source.pages(), self.clock, limits.prefetch_pages, take_page
-                        )
+                        async with source.listing() as pages:
+                            await consume_prefetched(
+                                pages,
+                                self.clock,
+                                limits.prefetch_pages,
+                                take_page,
+                                lead=source.pages_ahead,
+                            )
                     except ProviderError as exc:
                         failure = exc  # raised once what was listed before it is stored
         if failure is not None:

@@ -3,7 +3,10 @@
 The provider's paging runs in a task of its own, at most ``depth`` pages ahead
 of the writer, so the provider, the worker and the database work at once
 instead of in turn; memory stays bounded by ``depth`` + 2 pages. Each page
-carries the instant its request started (its observation time).
+carries its observation time: no later than the instant its request started. A
+source that keeps ``lead`` requests ahead (Sarvam's offsets) may have sent page
+k's request as soon as page k - ``lead`` was handed on, so page k is stamped with
+the instant page k - ``lead`` was asked for; a walk one page at a time has lead 0.
 
 Errors keep their type: a failure while fetching is raised where the pages are
 consumed, and a failure while consuming stops the fetching; neither comes out
@@ -13,6 +16,7 @@ wrapped in an exception group.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
@@ -32,12 +36,15 @@ async def consume_prefetched(
     clock: Clock,
     depth: int,
     consume: Callable[[datetime, T], Awaitable[None]],
+    *,
+    lead: int = 0,
 ) -> None:
-    """Call ``consume(observed_at, page)`` for each page, in order, fetching ahead."""
+    """Call ``consume(observed_at, page)`` for each page, in order, fetching ahead
+    (``lead``: see the module docstring)."""
     send, receive = anyio.create_memory_object_stream[tuple[datetime, T] | Exception](depth)
     failure: Exception | None = None
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_fetch, pages, clock, send)
+        tg.start_soon(_fetch, pages, clock, send, lead)
         try:
             async with receive:
                 async for item in receive:
@@ -55,18 +62,20 @@ async def _fetch(
     pages: AsyncIterator[T],
     clock: Clock,
     send: MemoryObjectSendStream[tuple[datetime, T] | Exception],
+    lead: int,
 ) -> None:
+    # A page is observed no later than its request starts: an observation is stale when
+    # it was fetched before the stored version was. The oldest of the last lead + 1 asks.
+    asked: deque[datetime] = deque(maxlen=lead + 1)
     async with send:
         try:
             while True:
-                # A page is observed when its request starts: an observation is stale
-                # when it was fetched before the stored version was.
-                observed_at = clock.now()
+                asked.append(clock.now())
                 try:
                     page = await anext(pages)
                 except StopAsyncIteration:
                     return
-                await send.send((observed_at, page))
+                await send.send((asked[0], page))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             return  # the consumer stopped
         except Exception as exc:  # noqa: BLE001 (handed to the consumer, raised there)

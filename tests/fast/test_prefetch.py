@@ -53,7 +53,6 @@ async def test_a_fetch_failure_reaches_the_writer_unwrapped() -> None:
     assert written == [0]
 
 
-
 class TickingClock(ManualClock):
     """Each reading a second after the last: the n-th ask is at T0 + n seconds."""
 

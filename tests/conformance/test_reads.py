@@ -9,6 +9,7 @@ from dataclasses import replace
 from tests.conformance.backends import Backend
 from tests.conformance.values import OTHER, TARGET, at, campaign, changes, cycle, page
 from worker.domain.campaign import Status
+from worker.domain.diff import clocked_list_hash
 from worker.domain.drift import OVERFLOW, DriftNote, drift_event
 
 
@@ -108,3 +109,20 @@ async def test_known_drift_reads_the_reported_values_back(stores: Backend) -> No
         "<key>": frozenset({"surprise"}),
     }
     assert await stores.store.known_drift(OTHER) == {}
+
+
+async def test_a_derived_status_is_mixed_into_its_listed_digest(stores: Backend) -> None:
+    """A status read against the clock (VOXO's READY) comes back mixed with the stored
+    status, as the listing mixes the status it reads now (``clocked_list_hash``)."""
+    ready = replace(campaign("7", Status.SCHEDULED), status_derived=True)
+    async with cycle(stores.store, at(0)) as held:
+        found = await changes(stores.store, at(1), [ready, campaign("8")])
+        listed = [replace(c, list_hash=h) for c, h in zip(found, ("7" * 64, "8" * 64), strict=True)]
+        async with stores.store.page(held, at(1), observed_at=at(1)) as writer:
+            await writer.write(listed, [], records=2)
+    mixed = clocked_list_hash("7" * 64, Status.SCHEDULED)[:16]
+    assert mixed != "7" * 16 and mixed != clocked_list_hash("7" * 64, Status.RUNNING)[:16]
+    assert list(await stores.store.list_digests(TARGET, after="", limit=5)) == [
+        ("7", mixed),
+        ("8", "8" * 16),
+    ]

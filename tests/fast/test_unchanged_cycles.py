@@ -172,36 +172,65 @@ class VoxoListing(ListedSource):
         return [Detail(record=item) for item in items]
 
 
-async def test_a_ready_campaign_is_read_against_the_clock_every_cycle_with_the_table_warm() -> None:
+async def test_a_ready_campaign_is_skipped_while_it_reads_the_stored_status() -> None:
+    """VOXO's READY is read against its dates: the table holds its digest mixed with the
+    status stored, so the same item is skipped (no head read) while it reads that status,
+    and read again once its dates make it read another."""
     store, clock = CountingStore(), ManualClock(T0.replace(2022, 2, 15, 12))
     source = VoxoListing([[voxo(7, state="READY"), voxo(8, state="PAUSED")]])
     pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
     await cycle(pipeline, source, clock)
     store.calls.clear()
-    await cycle(pipeline, source, clock)
-    assert store.calls == Counter({"heads": 1})  # for "7" alone: "8" was skipped
+    quiet = await cycle(pipeline, source, clock)
+    assert (store.calls, quiet.changed) == (Counter(), 0)  # both skipped: nothing read
     clock.set(T0.replace(2022, 2, 16))  # inside its dates: the same item reads "running"
     source.asked = []
     ran = await cycle(pipeline, source, clock)
-    assert (ran.changed, source.asked) == (1, ["7"])
+    assert (ran.changed, source.asked, store.calls["heads"]) == (1, ["7"], 1)
     (row,) = [r for key, r in store.state.campaigns.rows.items() if key.campaign_id == "7"]
     assert row.campaign.status is Status.RUNNING
+    store.calls.clear()
+    assert (await cycle(pipeline, source, clock)).changed == 0
+    assert store.calls == Counter()  # confirmed with the status it was written with
 
 
-async def test_a_full_detail_refresh_skips_nothing_and_the_next_cycle_loads_the_table() -> None:
+async def test_a_ready_campaign_is_skipped_from_a_table_loaded_from_the_store() -> None:
+    """A restart loads the table from the store, whose digests mix in the stored status
+    the same way: the READY item is skipped until its dates move its status."""
     store, clock = CountingStore(), ManualClock(T0.replace(2022, 2, 15, 12))
-    source = VoxoListing([[voxo(8, state="PAUSED"), voxo(9, state="PAUSED")]])
-    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
-    provider = Provider(source=source, dialect=VOXO)
-    await pipeline.sync_once(provider, POLICY)
-    clock.advance(timedelta(minutes=1))
+    source = VoxoListing([[voxo(7, state="READY"), voxo(8, state="PAUSED")]])
+    await cycle(SyncPipeline(store, clock, owner="test", lease_clock=clock), source, clock)
+    restarted = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    store.calls.clear()
+    await cycle(restarted, source, clock)
+    assert store.calls == Counter({"list_digests": 1})
+    clock.set(T0.replace(2022, 2, 17))  # past its end: "completed"
+    store.calls.clear()
+    ran = await cycle(SyncPipeline(store, clock, owner="test", lease_clock=clock), source, clock)
+    assert (ran.changed, store.calls["heads"]) == (1, 1)
+
+
+class ForgetfulStore(CountingStore):
+    """A store whose ``list_digests`` tells nothing: a table loaded from it starts empty."""
+
+    async def list_digests(
+        self, target: TargetKey, *, after: str, limit: int
+    ) -> Sequence[tuple[str, str]]:
+        self.calls["list_digests"] += 1
+        return []
+
+
+async def test_a_ready_campaign_read_the_long_way_unchanged_is_confirmed() -> None:
+    """A READY item the table does not know, whose stored head still reads the stored
+    status, is confirmed mixed with that status: skipped from the next cycle on."""
+    store, clock = ForgetfulStore(), ManualClock(T0.replace(2022, 2, 15, 12))
+    source = VoxoListing([[voxo(7, state="READY")]])
+    await cycle(SyncPipeline(store, clock, owner="test", lease_clock=clock), source, clock)
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)  # a restart
     store.calls.clear()
     source.asked = []
-    refreshed = await pipeline.sync_once(provider, CyclePolicy(interval=60, detail_refresh=3600))
-    assert (refreshed.status, source.asked) == ("succeeded", ["8", "9"])  # every detail
-    assert store.calls["list_digests"] == 0
-    clock.advance(timedelta(minutes=1))
+    await cycle(pipeline, source, clock)
+    assert (store.calls["heads"], source.asked) == (1, [])  # known unchanged from its head
     store.calls.clear()
-    source.asked = []
-    await pipeline.sync_once(provider, POLICY)
-    assert (store.calls, source.asked) == (Counter({"list_digests": 1}), [])
+    await cycle(pipeline, source, clock)
+    assert store.calls == Counter()

@@ -23,6 +23,7 @@ only for campaigns that changed).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,7 @@ __all__ = [
     "Miss",
     "StoredHead",
     "StoredState",
+    "clocked_list_hash",
     "diff",
     "known_unchanged",
     "miss",
@@ -117,6 +119,14 @@ class Miss:
     version: int
     missed_listings: int
     event: ChangeEvent | None
+
+
+def clocked_list_hash(list_hash: str, status: Status) -> str:
+    """The list-item fingerprint of a record whose status is read against the clock,
+    mixed with the status it read (hex SHA-256 of ``<list_hash>/<status>``): equal only
+    while the same item reads the same status. The listing's unchanged check and the
+    stores' ``list_digests`` both use it (PostgreSQL computes it in SQL)."""
+    return hashlib.sha256(f"{list_hash}/{status.value}".encode()).hexdigest()
 
 
 def known_unchanged(

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from worker.domain.campaign import CampaignKey, TargetKey
-from worker.domain.diff import StoredState
+from worker.domain.campaign import Campaign, CampaignKey, TargetKey
+from worker.domain.diff import StoredState, clocked_list_hash
 from worker.domain.drift import OVERFLOW
 from worker.domain.events import EventKind
 from worker.memory.leases import MemoryLeases, fence
@@ -121,7 +121,7 @@ class MemoryStore(MemoryLeases):
         """(id, list hash prefix) of campaigns ``heads`` would find unchanged, in id
         order (code point; PostgreSQL orders by the database's collation)."""
         found = sorted(
-            (key.campaign_id, row.list_hash[:16])
+            (key.campaign_id, _stored_digest(row.list_hash, row.campaign))
             for key, row in self.state.campaigns.rows.items()
             if (key.provider, key.account) == (target.provider, target.account)
             and row.vanished_at is None
@@ -147,3 +147,10 @@ class MemoryStore(MemoryLeases):
     def _row(self, target: TargetKey, campaign_id: str) -> CampaignRow | None:
         key = CampaignKey(provider=target.provider, account=target.account, campaign_id=campaign_id)
         return self.state.campaigns.rows.get(key)
+
+
+def _stored_digest(list_hash: str, campaign: Campaign) -> str:
+    """As PostgreSQL's ``list_digests``: a derived status is mixed in."""
+    if campaign.status_derived:
+        return clocked_list_hash(list_hash, campaign.status)[:16]
+    return list_hash[:16]

@@ -46,6 +46,12 @@ class Dialect(Protocol):
         and ``reads_clock``, from its stored head alone (no normalizing)."""
         ...
 
+    def status_now(self, raw: RawRecord, observed_at: datetime) -> Status:
+        """The status ``normalize`` reads at ``observed_at`` for a record that
+        ``reads_clock``, from the fields it depends on alone (the listing's unchanged
+        check). Raises what ``normalize`` would for those fields."""
+        ...
+
     @property
     def lists_less(self) -> bool:
         """True when the list shows less than the detail (``details`` reads more)."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from worker.domain.campaign import TargetKey
@@ -109,13 +109,22 @@ class PostgresStore(PostgresLeases):
     async def list_digests(
         self, target: TargetKey, *, after: str, limit: int
     ) -> Sequence[tuple[str, str]]:
-        """(id, list hash prefix) of campaigns ``heads`` would find unchanged (keyset order);
-        see ``CampaignReader.list_digests``. One row of two arrays: the driver decodes
+        """(id, digest) of campaigns ``heads`` would find unchanged (keyset order); see
+        ``CampaignReader.list_digests``. One row of two arrays: the driver decodes
         them whole, where a row per campaign would cost a Python object each."""
+        # A derived status is mixed in: worker.domain.diff.clocked_list_hash, in SQL.
+        clocked = func.encode(
+            func.sha256(func.convert_to(campaigns.c.list_hash + "/" + campaigns.c.status, "UTF8")),
+            "hex",
+        )
         batch = (
             select(
                 campaigns.c.campaign_id.label("id"),
-                func.substr(campaigns.c.list_hash, 1, 16).label("digest"),
+                func.substr(
+                    case((campaigns.c.status_derived, clocked), else_=campaigns.c.list_hash),
+                    1,
+                    16,
+                ).label("digest"),
             )
             .where(
                 campaigns.c.provider == target.provider,

@@ -87,7 +87,7 @@ class PageBatches:
         """Take one listed page; write the batch once it is full (or at once, with a
         ``batch_wait`` of 0)."""
         async with self._lock:
-            entries, rejections = self._listing.take(page)
+            entries, rejections = self._listing.take(page, observed_at=observed_at)
             self._totals.observed(observed_at)
             self._last_at = observed_at
             self._pages += 1

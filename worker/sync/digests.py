@@ -7,7 +7,9 @@ cycle asks of every listed record, without a Python object per campaign:
 
 - *is this record the one stored?* (:meth:`matches`): the same digest, confirmed
   by the store in the previous cycle, or loaded from it when this one began, so
-  the record is skipped before any field of it is read;
+  the record is skipped before any field of it is read (a status read against the
+  clock is mixed into its digest, :func:`clocked_digest`, so such a record is
+  skipped only while it reads the stored status);
 - *was this campaign listed already this cycle?* (:meth:`see`, ``in``): the
   second listing of a campaign is quarantined, and after a complete listing the
   stored campaigns not in the table are the ones that went missing.
@@ -29,7 +31,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 
-__all__ = ["DigestTable", "digest_of"]
+from worker.domain.campaign import Status
+from worker.domain.diff import clocked_list_hash
+
+__all__ = ["DigestTable", "clocked_digest", "digest_of"]
 
 _MASK = (1 << 64) - 1
 _MIN_SLOTS = 1024
@@ -44,6 +49,14 @@ def digest_of(fingerprint: str) -> int:
     Never 0, which marks "no digest known".
     """
     return int(fingerprint[:16], 16) or 1
+
+
+def clocked_digest(fingerprint: str, status: Status) -> int:
+    """The table's digest of a list item whose status is read against the clock (VOXO's
+    ``READY``): of its fingerprint mixed with the status it read
+    (:func:`~worker.domain.diff.clocked_list_hash`, which the stores' ``list_digests``
+    return too), so the item is skipped only while it reads the stored status."""
+    return digest_of(clocked_list_hash(fingerprint, status))
 
 
 class DigestTable:

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -27,7 +27,10 @@ from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind, reader_error
 from worker.domain.scrub import scrub
 from worker.ports import Dialect, Lease, RawRecord, Store
-from worker.sync.digests import DigestTable
+from worker.sync.digests import DigestTable, clocked_digest
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 __all__ = ["MAX_ID_CHARS", "Entry", "Listing"]
 
@@ -72,10 +75,13 @@ class Listing:
         self.unidentified = 0  # records whose id could not be read: nothing may vanish
         self.skipped = 0  # records known unchanged from the table alone
 
-    def take(self, page: Sequence[RawRecord]) -> tuple[list[Entry], list[Rejection]]:
+    def take(
+        self, page: Sequence[RawRecord], *, observed_at: datetime | None = None
+    ) -> tuple[list[Entry], list[Rejection]]:
         """The page's entries, minus campaigns this cycle already listed (quarantined)
         and those the table knows unchanged (skipped), each with every known secret
-        blanked out of its record (``domain.scrub``)."""
+        blanked out of its record (``domain.scrub``). A record whose status is read
+        against the clock is skipped only given the page's ``observed_at``."""
         entries: list[Entry] = []
         rejections: list[Rejection] = []
         secrets = tuple(self._secrets)  # a snapshot: the collection may grow meanwhile
@@ -88,7 +94,7 @@ class Listing:
                 # No secret in it: the record is its own scrubbed form, and these bytes
                 # are what ``record_fingerprint`` hashes.
                 digest = hashlib.sha256(canonical)
-                if skip and self._known_unchanged(record, digest.digest()):
+                if skip and self._known_unchanged(record, digest, observed_at):
                     self.skipped += 1
                     continue
                 raw, fingerprint = record, digest.hexdigest()
@@ -102,12 +108,15 @@ class Listing:
                 rejections.append(reader_error(self._provider, exc, None, raw))
         return entries, rejections
 
-    def _known_unchanged(self, record: RawRecord, digest: bytes) -> bool:
+    def _known_unchanged(
+        self, record: RawRecord, digest: Hash, observed_at: datetime | None
+    ) -> bool:
         """Whether the table holds this record's digest for its id (then it is listed,
-        and skipped), unless its status is read against the clock (VOXO's ``READY``:
-        read again every cycle). Run on every record of a quiet fleet, so it reads the
-        id as ``record_id`` does for the two types an id has, and leaves any other to
-        the long way."""
+        and skipped). A status read against the clock (VOXO's ``READY``) is read from
+        the record's dates at ``observed_at`` and mixed into the digest
+        (:func:`clocked_digest`): the record is skipped while it reads the stored status.
+        Run on every record of a quiet fleet, so it reads the id as ``record_id`` does
+        for the two types an id has, and leaves any other to the long way."""
         try:
             value = record.get(self._id_field)
             if type(value) is str:
@@ -116,9 +125,14 @@ class Listing:
                 campaign_id = str(value)
             else:
                 return False
-            if not campaign_id or self._dialect.reads_clock(record):
+            if not campaign_id:
                 return False
-            return self.seen.skip(campaign_id, int.from_bytes(digest[:8], "big") or 1)
+            if self._dialect.reads_clock(record):
+                if observed_at is None:
+                    return False
+                status = self._dialect.status_now(record, observed_at)
+                return self.seen.skip(campaign_id, clocked_digest(digest.hexdigest(), status))
+            return self.seen.skip(campaign_id, int.from_bytes(digest.digest()[:8], "big") or 1)
         except Exception:  # noqa: BLE001 - read it the long way, where a bug costs its record
             return False
 

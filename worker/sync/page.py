@@ -30,7 +30,7 @@ from worker.domain.diff import Change
 from worker.domain.drift import DriftNote
 from worker.domain.records import Rejection
 from worker.ports import Dialect, Lease, PageHeads, RawRecord, Source, Store, Written
-from worker.sync.digests import DigestTable, digest_of
+from worker.sync.digests import DigestTable, clocked_digest, digest_of
 from worker.sync.drift_reports import DriftReports
 from worker.sync.listing import Entry
 from worker.sync.planner import (
@@ -194,6 +194,7 @@ class PageStep:
                 if entry.campaign_id in heads.unchanged and entry.fingerprint is not None:
                     self._digests.confirm(entry.campaign_id, digest_of(entry.fingerprint))
         to_read = entries_to_read(entries, heads, dialect, observed_at, full_refresh=full)
+        self._confirm_clocked(entries, to_read.unchanged, heads)
         raws = [e.raw for e in to_read.entries]
         details = await self._source.details(raws) if raws else ()
         reading = read_page(
@@ -219,9 +220,26 @@ class PageStep:
             known_drift=known_drift,
         )
 
+    def _confirm_clocked(
+        self, entries: Sequence[Entry], unchanged: Sequence[str], heads: PageHeads
+    ) -> None:
+        """Tell the table the list items whose status, read against the clock, is still
+        the stored one (``status_again``), mixed with that status (``clocked_digest``)."""
+        if self._digests is None or not unchanged:
+            return
+        by_id = {entry.campaign_id: entry for entry in entries}
+        for campaign_id in unchanged:
+            entry, head = by_id.get(campaign_id), heads.heads.get(campaign_id)
+            if entry is None or head is None or entry.fingerprint is None:
+                continue
+            if head.missed_listings or not _reads_clock(self._dialect, entry.raw):
+                continue
+            self._digests.confirm(campaign_id, clocked_digest(entry.fingerprint, head.status))
+
     def _confirm_written(self, entries: Sequence[Entry], changes: Sequence[Change]) -> None:
         """Tell the table the list items of the changes just committed (all of them
-        applied); a status read against the clock is never skipped, so never told."""
+        applied); one whose status is read against the clock, mixed with the status it
+        was stored with (``clocked_digest``)."""
         if self._digests is None or not changes:
             return
         by_id = {entry.campaign_id: entry for entry in entries}
@@ -230,9 +248,13 @@ class PageStep:
             entry = by_id.get(campaign_id)
             if entry is None or change.list_hash is None or entry.fingerprint is None:
                 continue
-            if change.list_hash != entry.fingerprint or _reads_clock(self._dialect, entry.raw):
+            if change.list_hash != entry.fingerprint:
                 continue
-            self._digests.confirm(campaign_id, digest_of(change.list_hash))
+            if _reads_clock(self._dialect, entry.raw):
+                digest = clocked_digest(change.list_hash, change.campaign.status)
+            else:
+                digest = digest_of(change.list_hash)
+            self._digests.confirm(campaign_id, digest)
 
 
 def _reads_clock(dialect: Dialect, raw: RawRecord) -> bool:

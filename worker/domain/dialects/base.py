@@ -46,6 +46,10 @@ class BaseDialect:
         """A status that does not read the clock stays what was stored."""
         return head.status
 
+    def status_now(self, raw: RawRecord, observed_at: datetime) -> Status:
+        """Only asked of a record that ``reads_clock``, which none does here."""
+        raise NotImplementedError(f"{self.name} reads no status against the clock")
+
     @property
     def lists_less(self) -> bool:
         """The list item is the whole record, unless a provider says otherwise."""

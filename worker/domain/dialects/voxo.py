@@ -119,6 +119,12 @@ class VoxoDialect(BaseDialect):
         """READY against the stored dates: an unchanged record has the same dates."""
         return _ready_status(head.scheduled_start_at, head.scheduled_end_at, observed_at)
 
+    def status_now(self, raw: RawRecord, observed_at: datetime) -> Status:
+        """READY against the record's own dates, read as ``normalize`` reads them."""
+        r = Record(raw)
+        start, end = _dates(r, _zone(r)[1], [])
+        return _ready_status(start, end, observed_at)
+
     def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
         """Normalize one list item or detail. Pure; raises NormalizationError."""
         r = Record(raw)
@@ -126,11 +132,9 @@ class VoxoDialect(BaseDialect):
         tenant_id = r.integer("tenantId", required=True)
         if tenant_id != self.tenant_id:
             raise r.error("tenantId", f"not this target's tenant ({self.tenant_id})")
-        zone_name = r.text("timezone")
-        zone = None if zone_name is None else load_zone(zone_name, r.path("timezone"))
+        zone_name, zone = _zone(r)
         flags: list[str] = []
-        start = _scheduled(r, zone, "dateStart", "timeStart", "scheduled_start_at", flags)
-        end = _scheduled(r, zone, "dateEnd", "timeEnd", "scheduled_end_at", flags)
+        start, end = _dates(r, zone, flags)
         state = r.text("state")
         status_raw = "" if state is None else state
         if status_raw in _DATE_DERIVED:
@@ -199,6 +203,20 @@ def _scheduled(
         time_field=r.path(time_field),
     )
     return _flagged(local, name, flags)
+
+
+def _zone(r: Record) -> tuple[str | None, ZoneInfo | None]:
+    zone_name = r.text("timezone")
+    return zone_name, None if zone_name is None else load_zone(zone_name, r.path("timezone"))
+
+
+def _dates(
+    r: Record, zone: ZoneInfo | None, flags: list[str]
+) -> tuple[datetime | None, datetime | None]:
+    """The scheduled start and end in ``zone``; notes on reading them go to ``flags``."""
+    start = _scheduled(r, zone, "dateStart", "timeStart", "scheduled_start_at", flags)
+    end = _scheduled(r, zone, "dateEnd", "timeEnd", "scheduled_end_at", flags)
+    return start, end
 
 
 def _ready_status(start: datetime | None, end: datetime | None, observed_at: datetime) -> Status:

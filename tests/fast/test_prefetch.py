@@ -88,3 +88,38 @@ async def test_a_walk_one_page_at_a_time_dates_each_page_by_its_own_ask() -> Non
 
     await consume_prefetched(pages_of(3), TickingClock(T0), 2, write)
     assert dated == [T0 + timedelta(seconds=s) for s in range(3)]
+
+
+async def test_the_first_pages_are_fetched_while_the_consumer_gets_ready() -> None:
+    fetched: list[int] = []
+
+    async def pages() -> AsyncIterator[int]:
+        for number in range(5):
+            fetched.append(number)
+            yield number
+
+    fetched_when_ready: list[int] = []
+
+    async def ready() -> None:
+        await wait_all_tasks_blocked()  # the fetcher went as far as it may
+        fetched_when_ready.extend(fetched)
+
+    written: list[int] = []
+
+    async def write(observed_at: datetime, page: int) -> None:
+        written.append(page)
+
+    await consume_prefetched(pages(), ManualClock(T0), 2, write, ready=ready)
+    assert written == [0, 1, 2, 3, 4]
+    assert fetched_when_ready == [0, 1, 2]  # two queued, the third waiting for room
+
+
+async def test_a_consumer_that_fails_to_get_ready_stops_the_fetching() -> None:
+    async def ready() -> None:
+        raise ProviderUnavailable("not ready", target="vox_v3/acme")
+
+    async def write(observed_at: datetime, page: int) -> None:
+        raise AssertionError("nothing is consumed")
+
+    with pytest.raises(ProviderUnavailable, match="not ready"):
+        await consume_prefetched(pages_of(100), ManualClock(T0), 2, write, ready=ready)

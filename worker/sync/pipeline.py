@@ -184,9 +184,12 @@ class SyncPipeline:
         full_refresh: bool,
     ) -> None:
         limits = policy.limits
-        table = await self._digests.take(
-            lease, bound=limits.max_remembered_campaigns, full_refresh=full_refresh
-        )
+        table, empty = self._digests.take(lease, bound=limits.max_remembered_campaigns)
+
+        async def fill_table() -> None:  # while the first pages are fetched
+            if empty:
+                await self._digests.fill(lease.target, table, full_refresh=full_refresh)
+
         step = PageStep(
             self.store,
             lease,
@@ -233,6 +236,7 @@ class SyncPipeline:
                                 limits.prefetch_pages,
                                 take_page,
                                 lead=source.pages_ahead,
+                                ready=fill_table,
                             )
                     except ProviderError as exc:
                         failure = exc  # raised once what was listed before it is stored

@@ -38,15 +38,19 @@ async def consume_prefetched(
     consume: Callable[[datetime, T], Awaitable[None]],
     *,
     lead: int = 0,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Call ``consume(observed_at, page)`` for each page, in order, fetching ahead
-    (``lead``: see the module docstring)."""
+    (``lead``: see the module docstring). ``ready`` is awaited before the first page is
+    consumed, while the first pages are fetched (a target's digest table loads then)."""
     send, receive = anyio.create_memory_object_stream[tuple[datetime, T] | Exception](depth)
     failure: Exception | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(_fetch, pages, clock, send, lead)
         try:
             async with receive:
+                if ready is not None:
+                    await ready()
                 async for item in receive:
                     if isinstance(item, Exception):
                         raise item

@@ -27,24 +27,28 @@ class DigestTables:
         self._store = store
         self._kept: dict[TargetKey, tuple[int, DigestTable]] = {}
 
-    async def take(self, lease: Lease, *, bound: int, full_refresh: bool) -> DigestTable:
+    def take(self, lease: Lease, *, bound: int) -> tuple[DigestTable, bool]:
         """The target's table for the cycle of ``lease``: the one kept by the cycle that
-        held the token just before, else one loaded from the store (left empty on a
-        full detail refresh, which skips nothing). Raises StorageError."""
+        held the token just before (``False``: ready), else a new, empty one (``True``:
+        :meth:`fill` it before it is used; the pipeline does while the first pages are
+        fetched)."""
         kept = self._kept.pop(lease.target, None)
         if kept is not None and kept[0] == lease.token - 1 and kept[1].max_entries == bound:
             table = kept[1]
             table.begin_cycle()
-            return table
-        table = DigestTable(bound)
+            return table, False
+        return DigestTable(bound), True
+
+    async def fill(self, target: TargetKey, table: DigestTable, *, full_refresh: bool) -> None:
+        """Load a new ``table`` from the store, in keyset batches (nothing on a full detail
+        refresh, which skips nothing). Raises StorageError."""
         after = ""
-        while not full_refresh and len(table) < bound:
-            rows = await self._store.list_digests(lease.target, after=after, limit=DIGEST_BATCH)
+        while not full_refresh and len(table) < table.max_entries:
+            rows = await self._store.list_digests(target, after=after, limit=DIGEST_BATCH)
             table.load_many(rows)
             if len(rows) < DIGEST_BATCH:
                 break
             after = rows[-1][0]
-        return table
 
     def keep(self, lease: Lease, table: DigestTable) -> None:
         """Keep ``table`` for the target's next cycle: its listing under ``lease`` ended well."""

@@ -1,18 +1,22 @@
 """A page's new versions and events in two statements of bound arrays, no staging table.
 
 1. upsert ``campaigns`` from one array per column over the expected version
-   (``version = new - 1``), returning the campaigns it moved, and close exactly
-   their previous history rows;
-2. insert those campaigns' history rows, read back from the ``campaigns`` rows
-   statement 1 just wrote (each version crosses the wire once), and the events
-   of the applied changes plus the schema-drift events, then ``pg_notify`` the
-   newest event id when any was inserted.
+   (``version = new - 1``), returning the campaigns it moved; close exactly
+   the previous history rows of those that had one, and insert the history rows
+   of the new ones (version 1) from the same arrays;
+2. insert the other moved campaigns' history rows, read back from the
+   ``campaigns`` rows statement 1 just wrote (each version crosses the wire once),
+   and the events of the applied changes plus the schema-drift events, then
+   ``pg_notify`` the newest event id when any was inserted.
 
-History rows are inserted by a second statement because
+A changed campaign's new history row is inserted by the second statement because
 ``ux_campaign_history_current`` allows one open row per campaign and the parts of
-one statement see one snapshot. Rows and serial ids are taken in the caller's
-order, as the per-table inserts of ``worker.storage.bulk`` take them; both store
-the same rows (``tests/storage/test_set_based_writes.py``). Lookups are keyed
+one statement see one snapshot (its old row is closed by the first); a new one
+has no row to close. Rows and serial ids are taken in the caller's order within
+each statement (so a batch's new campaigns' history ids come before its changed
+ones'); ``tests/storage/test_set_based_writes.py`` checks the rows against the
+per-table inserts of ``worker.storage.bulk``, the equivalence test against the
+rows stored before issue 19. Lookups are keyed
 probes per id (``LATERAL … OFFSET 0``, see ``worker.storage.sql``), so no plan
 depends on table statistics.
 """
@@ -57,6 +61,10 @@ def _arrays(table: Table, names: Sequence[str], first: int) -> str:
 # All SQL below is built from table metadata and constants only, never from input.
 # $1 provider, $2 account, $3 … one array per column of campaigns, then previous versions.
 _PREVIOUS = len(_CURRENT) + 3
+_FRESH = ", ".join(
+    {"valid_from": "u.last_changed_at", "valid_to": "NULL::timestamptz"}.get(n, f"u.{n}")
+    for n in _HISTORY
+)
 _UPSERT_AND_CLOSE = (
     f"WITH u AS MATERIALIZED (SELECT * FROM unnest({_arrays(campaigns, _CURRENT, 3)}, "  # noqa: S608
     f"${_PREVIOUS}::integer[]) WITH ORDINALITY "
@@ -65,14 +73,19 @@ _UPSERT_AND_CLOSE = (
     f"SELECT {', '.join(_CURRENT)} FROM u ORDER BY ord "
     "ON CONFLICT (provider, account, campaign_id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in _REFRESHED)
-    + " WHERE campaigns.version = excluded.version - 1 RETURNING campaign_id), "
+    + " WHERE campaigns.version = excluded.version - 1 RETURNING campaign_id), "  # noqa: S608
     "closed AS (UPDATE campaign_history AS t SET valid_to = k.at "
     "FROM (SELECT u.campaign_id, u.previous_version, u.last_changed_at AS at FROM u "
     "WHERE u.previous_version IS NOT NULL AND u.campaign_id IN (SELECT campaign_id FROM cur)) k "
     "CROSS JOIN LATERAL (SELECT x.ctid AS row FROM campaign_history AS x "
     "WHERE x.provider = $1 AND x.account = $2 AND x.campaign_id = k.campaign_id "
     "AND x.version = k.previous_version AND x.valid_to IS NULL OFFSET 0) AS found "
-    "WHERE t.ctid = found.row) "
+    "WHERE t.ctid = found.row), "
+    # A new campaign has no open history row to close first: its row goes in here, from
+    # the arrays (no read-back).
+    f"fresh AS (INSERT INTO campaign_history ({', '.join(_HISTORY)}) SELECT {_FRESH} FROM u "
+    "WHERE u.previous_version IS NULL AND u.campaign_id IN (SELECT campaign_id FROM cur) "
+    "ORDER BY u.ord ON CONFLICT (provider, account, campaign_id, version) DO NOTHING) "
     "SELECT campaign_id FROM cur"
 )
 _HISTORY_READ = {"valid_from": "c.last_changed_at", "valid_to": "NULL::timestamptz"}
@@ -134,7 +147,8 @@ async def apply_fused(
     events = [*(ev for ch in kept for ev in ch.events), *drift]
     types: list[str] = []
     if kept or events:
-        applied = [ch.campaign.campaign_id for ch in kept]
+        # New campaigns' history rows went in with statement 1.
+        applied = [ch.campaign.campaign_id for ch in kept if ch.previous is not None]
         rows = await driver.fetch(
             _HISTORY_AND_EVENTS, *who, applied, NOTIFY_CHANNEL, *_event_arrays(events)
         )

@@ -30,15 +30,13 @@ import orjson
 
 from worker.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from worker.providers.base import ProviderHttp
-from worker.providers.responses import JsonTooDeep, read_integer
+from worker.providers.responses import JsonTooDeep, may_hold_long_integer, read_integer
 
 __all__ = ["ArrayReader", "ElementTooLarge", "MalformedArray", "NotAnArray", "array_pages"]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER_START = frozenset("-0123456789")
 _NUMBER_PART = frozenset("0123456789.eE+-")
-# An integer orjson may read as a float (past 64 bits): the standard library reads it.
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
 _KINDS = {"{": "an object", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 
 _TRUNCATED = "the body ended before its array did (truncated?)"
@@ -154,11 +152,11 @@ class ArrayReader:
         end = buf.rfind("}", at) + 1
         if end == 0 or end - at > self._limit:  # so no element of it can pass the limit
             return None
-        text = buf[at:end]
-        if _LONG_DIGITS.search(text):
+        data = buf[at:end].encode()  # decoded UTF-8, so no lone surrogate to refuse
+        if may_hold_long_integer(data):
             return None
         try:
-            values = orjson.loads("[" + text + "]")
+            values = orjson.loads(b"[" + data + b"]")
         except orjson.JSONDecodeError:
             return None
         return values, end

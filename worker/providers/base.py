@@ -50,7 +50,7 @@ class RateLimiter(Protocol):
 
 
 def backoff_for(
-    exc: Exception, *, retry_after_max: float, remaining: float = float("inf")
+    exc: BaseException, *, retry_after_max: float, remaining: float = float("inf")
 ) -> bool | float:
     """stamina backoff hook: retry only transient errors; obey a clamped Retry-After.
 
@@ -135,7 +135,7 @@ class ProviderHttp:
         gives_up = time.monotonic() + s.retry_timeout
         labels = (self.target.provider, self.target.account)
 
-        def on(exc: Exception) -> bool | float:
+        def on(exc: BaseException) -> bool | float:
             wait = backoff_for(
                 exc, retry_after_max=s.retry_after_max, remaining=gives_up - time.monotonic()
             )

@@ -165,3 +165,10 @@ def test_any_array_reads_as_the_standard_library_reads_it_whole(
 def test_a_number_cut_before_its_fraction_or_exponent_waits_for_the_rest(size: int) -> None:
     body = b"[0.0, -1.5e5, 2E-3, 10, -0]"
     assert read(body, always(size)) == [0.0, -1.5e5, 2e-3, 10, 0]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_infinities_cut_by_any_chunking_are_read_whole(size: int) -> None:
+    body = b"[-Infinity, Infinity, NaN]"
+    got = read(body, always(size))
+    assert json.dumps(got) == "[-Infinity, Infinity, NaN]"

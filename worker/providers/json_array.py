@@ -192,8 +192,9 @@ class ArrayReader:
         return value, end
 
 
-# The longest token the decoder may refuse for being cut short: ``\uXXXX``.
-_LONGEST_TOKEN = 6
+# The longest token the decoder may refuse for being cut short: ``-Infinity`` (which
+# it reads, as ``parse_json`` does; ``\uXXXX`` is six).
+_LONGEST_TOKEN = len("-Infinity")
 
 
 def _unfinished(exc: json.JSONDecodeError, length: int) -> bool:

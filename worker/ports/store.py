@@ -268,11 +268,9 @@ class CampaignReader(Protocol):
     async def list_digests(
         self, target: TargetKey, *, after: str, limit: int
     ) -> Sequence[tuple[str, str]]:
-        """(id, first 16 hex digits of its list hash) of the target's stored campaigns
-        after ``after``, in id order, that ``heads`` would answer ``unchanged`` for that
-        list item: not vanished, no missed listings, a list hash stored. One query. For
-        a derived status (read against the clock), the hash is first mixed with the
-        stored status (``worker.domain.diff.clocked_list_hash``)."""
+        """(id, first 16 hex digits of its list hash, mixed with the status where that is
+        derived: ``domain.diff.clocked_list_hash``) of the target's campaigns after ``after``
+        in id order that ``heads`` would find unchanged (not vanished, no missed listing)."""
         ...
 
     async def known_drift(self, target: TargetKey) -> Mapping[str, frozenset[str]]:

@@ -2,14 +2,15 @@
 
 The same fetch as every method (``bench.fetchers``), the least per-record work
 there is (parse, pick the id, serialize: the raw bytes are hashed once for the
-content hash and the event id), and asyncpg binary COPY of the three rows a new
+content hash and the event id), and asyncpg binary COPY of the rows a new
 campaign needs into campaign-sync's own tables, in a database copied from the
 migrated template (so exactly the product's columns, indexes, constraints and
-defaults, whatever the migrations make them):
+defaults, whatever the migrations make them). Issue 19 named it for the three
+rows the schema needed then (a ``campaigns`` row too); since migration 0010 the
+current state is the open history row, so it is two:
 
-* ``campaigns``: version 1, the picked name and status, the raw record, its hash,
-  first seen and last changed;
-* ``campaign_history``: the same version, open (``valid_to`` NULL);
+* ``campaign_history``: version 1, open (``valid_to`` NULL), the picked name and
+  status, the raw record, its hash, first seen;
 * ``campaign_events``: one ``campaign.discovered`` whose data carries the record.
 
 Columns the product fills by normalizing (counters, schedule times, the call
@@ -21,10 +22,10 @@ s for 200, on a busy machine), and fetching overlaps the COPY (a queue of two
 pages), as a product with a writer task may.
 
 ``copy-lean`` measures a leaner schema the same way (issue 19, item 1: ``copy-3`` came
-out under 1.5x dlt merge's throughput): the current state kept only as the open
-``campaign_history`` row (``campaigns`` would be a view of the open rows), and events
-that carry no second copy of the record (the ``campaign.discovered`` event names its
-version; a reader joins the history row). Two rows a campaign, one copy of the record.
+out under 1.5x dlt merge's throughput): it first also dropped the ``campaigns`` row,
+which migration 0010 adopted; what is left of it is events that carry no second copy
+of the record (the ``campaign.discovered`` event would name its version and a reader
+join the history row). Two rows a campaign, one copy of the record.
 
 Both run in the initial phase only: the tables' keys make "insert everything
 again" fail in later phases, and a later phase's ceiling is the fetch-only one
@@ -45,10 +46,8 @@ import orjson
 
 from bench.fetchers import Fetcher, Page
 
-CURRENT = ("provider", "account", "campaign_id", "version", "name", "status", "status_raw",
-           "raw", "content_hash", "first_seen_at", "last_changed_at")  # fmt: skip
 HISTORY = ("provider", "account", "campaign_id", "version", "name", "status", "status_raw",
-           "raw", "content_hash", "valid_from")  # fmt: skip
+           "raw", "content_hash", "valid_from", "first_seen_at")  # fmt: skip
 EVENTS = ("event_id", "type", "provider", "account", "campaign_id", "version", "occurred_at",
           "detected_at", "data")  # fmt: skip
 ID_FIELD = {"sarvam": "campaign_id"}
@@ -70,30 +69,28 @@ async def _jsonb_as_bytes(conn: asyncpg.Connection) -> None:
 def rows_of(
     provider: str, account: str, page: Page, now: datetime, *, lean: bool = False
 ) -> tuple[list[Any], ...]:
-    """The current, history and event rows of one page of new campaigns (``lean``: no
-    current rows, and events without the record)."""
+    """The history and event rows of one page of new campaigns (``lean``: events
+    without the record)."""
     id_field, status_field = ID_FIELD.get(provider, "id"), STATUS_FIELD.get(provider, "status")
-    current, history, events = [], [], []
+    history, events = [], []
     for record in page:
         raw = orjson.dumps(record)
         digest = hashlib.sha256(raw).digest()
         campaign_id, status = str(record[id_field]), str(record.get(status_field))
         name = record.get("name")
         common = (provider, account, campaign_id, 1, name, status, status, raw, digest.hex())
-        if not lean:
-            current.append((*common, now, now))
-        history.append((*common, now))
+        history.append((*common, now, now))
         data = b'{"version":1}' if lean else b'{"campaign":' + raw + b"}"
         events.append((uuid.UUID(bytes=digest[:16]), "campaign.discovered", provider, account,
                        campaign_id, 1, now, now, data))  # fmt: skip
-    return current, history, events
+    return history, events
 
 
 async def copy_three(
     spec: dict[str, Any], fetcher: Fetcher, *, lean: bool = False
 ) -> dict[str, Any]:
-    """Fetch every page and COPY its three rows per campaign (``lean``: two), ten pages
-    per transaction."""
+    """Fetch every page and COPY its two rows per campaign (``lean``: events without the
+    record), ten pages per transaction."""
     conn = await asyncpg.connect(spec["dsn"])
     await _jsonb_as_bytes(conn)
     pages: asyncio.Queue[Page | None] = asyncio.Queue(maxsize=2)
@@ -106,10 +103,8 @@ async def copy_three(
 
     async def commit(batch: Page) -> None:
         now = datetime.now(UTC)
-        current, history, events = rows_of(spec["provider"], "bench", batch, now, lean=lean)
+        history, events = rows_of(spec["provider"], "bench", batch, now, lean=lean)
         async with conn.transaction():
-            if current:
-                await conn.copy_records_to_table("campaigns", records=current, columns=CURRENT)
             await conn.copy_records_to_table("campaign_history", records=history, columns=HISTORY)
             await conn.copy_records_to_table("campaign_events", records=events, columns=EVENTS)
 

@@ -119,6 +119,11 @@ async def history_count(engine: AsyncEngine) -> int:
     return await count(engine, campaign_history)
 
 
+async def select_all(engine: AsyncEngine, sql: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        return [dict(r._mapping) for r in await conn.execute(text(sql))]
+
+
 async def row(engine: AsyncEngine, sql: str, **params: Any) -> dict[str, Any]:
     async with engine.connect() as conn:
         return dict((await conn.execute(text(sql), params)).one()._mapping)

@@ -135,7 +135,7 @@ async def test_a_noinherit_member_of_the_owner_is_refused(
         (
             "CREATE ROLE {role}_app NOLOGIN; GRANT INSERT ON campaigns TO {role}_app; "
             "CREATE ROLE {role} NOLOGIN NOINHERIT; GRANT {role}_app TO {role}",
-            "it is a member of {role}_app, which may write table campaigns",
+            "it is a member of {role}_app, which may write view campaigns",
         ),
         (
             "CREATE ROLE {role} NOLOGIN; GRANT TRUNCATE ON campaign_history TO PUBLIC",

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 # What a subscriber must never do (each in its own savepoint).
 WRITES = {
-    "UPDATE campaigns SET name = 'x'": "permission denied for table campaigns",
+    "UPDATE campaigns SET name = 'x'": "permission denied for view campaigns",
     "INSERT INTO sync_targets (provider, account) VALUES ('p', 'a')": "permission denied",
     "UPDATE sync_targets SET lease_owner = 'x'": "permission denied for table sync_targets",
     "DELETE FROM campaign_events": "permission denied for table campaign_events",

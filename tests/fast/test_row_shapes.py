@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,14 +14,14 @@ from worker.domain.campaign import Campaign, Counters, PausedBy, Status
 from worker.domain.diff import diff
 from worker.domain.events import EVENT_NAMESPACE, stable_id
 from worker.domain.windows import EVERY_DAY, CallWindow, WindowRange
-from worker.storage import staging
 from worker.storage.engine import json_text
 from worker.storage.rows import (
     CAMPAIGN_COLUMNS,
     CURRENT_COLUMNS,
+    NEW_VERSION_COLUMNS,
     campaign_row,
-    current_row,
-    current_values,
+    new_version_row,
+    new_version_values,
 )
 from worker.storage.tables import campaign_history, campaigns
 
@@ -32,7 +32,7 @@ def test_the_row_tuples_list_the_tables_columns_in_order() -> None:
     assert tuple(c.name for c in campaigns.columns) == CURRENT_COLUMNS
     shared = [c.name for c in campaign_history.columns if c.name in CAMPAIGN_COLUMNS]
     assert tuple(shared) == CAMPAIGN_COLUMNS
-    assert staging._CURRENT_COLUMNS == CURRENT_COLUMNS
+    assert set(NEW_VERSION_COLUMNS) <= {c.name for c in campaign_history.columns}
 
 
 def test_a_versions_values_are_its_rows_values_with_jsonb_as_text() -> None:
@@ -49,11 +49,14 @@ def test_a_versions_values_are_its_rows_values_with_jsonb_as_text() -> None:
     )  # fmt: skip
     change = diff(None, campaign, T, list_hash="item")
     assert change is not None
-    row = current_row(change)
+    first_seen = T - timedelta(days=3)
+    row = new_version_row(change, first_seen)
     assert row["paused_by"] == "system" and row["concurrency"] == 2 and row["list_hash"] == "item"
-    assert row["first_seen_at"] == row["last_changed_at"] == T and row["missed_listings"] == 0
+    assert row["valid_from"] == T and row["first_seen_at"] == first_seen
     assert campaign_row(change) == {name: row[name] for name in CAMPAIGN_COLUMNS}
-    encoded = dict(zip(CURRENT_COLUMNS, current_values(change, json_text), strict=True))
+    encoded = dict(
+        zip(NEW_VERSION_COLUMNS, new_version_values(change, first_seen, json_text), strict=True)
+    )
     for name in ("call_window", "time_flags", "degraded", "raw"):
         assert encoded[name] == json_text(row[name]), name
     assert encoded["raw"] == '{"id":"7","nested":{"a":[1,2]}}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, inspect, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import count, history_count, runtime_for
+from tests.helpers import count, history_count, runtime_for, select_all
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.domain.campaign import Campaign, canonical_json
@@ -24,7 +25,6 @@ from worker.storage.rows import campaign_from_row
 from worker.storage.tables import campaign_events, campaign_history, campaigns, metadata
 
 TABLES = {
-    "campaigns",
     "campaign_history",
     "campaign_events",
     "sync_runs",
@@ -92,6 +92,43 @@ async def test_downgrade_to_base_then_upgrade_round_trips(empty_db_url: URL) -> 
         await engine.dispose()
 
 
+_CURRENT = "SELECT * FROM campaigns ORDER BY provider, account, campaign_id"
+
+
+async def test_0010_keeps_the_current_rows_as_the_open_history_rows_and_back(
+    empty_db_url: URL, clock: ManualClock
+) -> None:
+    kit = all_kits()["vox_v3"]
+    app, state = kit.build(clock, Faults(), 4)
+    kit.populate(state, 3)
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine)
+        async with runtime_for(engine, clock, {kit.target: app}) as rt:
+            await rt.sync_target(kit.target.name)
+            clock.advance(timedelta(hours=1))
+            await rt.sync_target(kit.target.name)
+        assert await history_count(engine) > await count(engine, campaigns)  # some closed
+        async with engine.begin() as conn:  # bookkeeping only the current row kept
+            await conn.execute(text("UPDATE campaigns SET missed_listings = 1, list_hash = 'x' "
+                                    "WHERE campaign_id = (SELECT min(campaign_id) FROM campaigns)"))  # fmt: skip
+        current = await select_all(engine, _CURRENT)
+        await migrate.downgrade(engine, "0009")
+        assert await select_all(engine, _CURRENT) == current  # a table again, same rows
+        await migrate.upgrade(engine)
+        assert await select_all(engine, _CURRENT) == current
+        assert len(current) == 3 and current[0]["missed_listings"] == 1
+        first_seen = await select_all(
+            engine,
+            "SELECT DISTINCT h.campaign_id, h.first_seen_at = c.first_seen_at AS same "
+            "FROM campaign_history h JOIN campaigns c USING (provider, account, campaign_id)",
+        )
+        assert [r["same"] for r in first_seen] == [True] * 3
+        assert await integrity_violations(engine) == []
+    finally:
+        await engine.dispose()
+
+
 def old_content_hash(campaign: Campaign) -> str:
     """How revision 0001's worker hashed a version: its own rendering plus the raw record."""
     rendering = {k: v for k, v in campaign.snapshot().items() if k != "degraded"}  # not in 0001
@@ -103,6 +140,8 @@ async def _rehash_the_old_way(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for table, key in ((campaigns, "campaign_id"), (campaign_history, "id")):
             later = {"missed_listings", "vanished_at", "degraded", "list_hash"}
+            if table is campaign_history:
+                later.add("first_seen_at")  # 0010
             at_0001 = [c for c in table.columns if c.name not in later]
             for stored in (await conn.execute(select(*at_0001))).all():
                 # Rebuilt as 0001's worker read it (it had no degraded fields).

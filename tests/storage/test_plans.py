@@ -4,7 +4,8 @@ Reproduced for issue 10: on a server with no statistics yet (a first sync, or
 autovacuum off), ``campaign_id = ANY(:ids)`` was planned as a scan of every row
 of the target per page, and a 100 000-campaign first sync went quadratic. Here
 the tables hold thousands of rows nobody analyzed; each statement a page sends
-must reach ``campaigns`` and ``campaign_history`` through an index only. (The
+must reach ``campaign_history`` (and ``campaigns``, the view of its open rows) through
+an index only. (The
 quadratic plan itself appeared only as a 100 000-row sync grew; at this size
 PostgreSQL may still pick an index for the old forms, so this guards the plan
 shape of today's statements, and the bench guards the time.)
@@ -20,7 +21,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from worker.storage.sql import _CLOSE_HISTORY, _HEADS, _STATES
-from worker.storage.vanishing import _COUNT_MISSES, _VANISH
+from worker.storage.vanishing import _COUNT_MISSES
 from worker.storage.writer import _LISTED_AGAIN
 
 N = 5000
@@ -53,15 +54,9 @@ async def test_page_statements_probe_by_key_without_statistics(engine: AsyncEngi
         await conn.execute(
             text(
                 _FILL.format(
-                    table="campaigns",
-                    times="first_seen_at, last_changed_at",
-                    values=":at, :at",
+                    table="campaign_history", times="valid_from, first_seen_at", values=":at, :at"
                 )
             ),
-            {"n": N, "at": AT},
-        )
-        await conn.execute(
-            text(_FILL.format(table="campaign_history", times="valid_from", values=":at")),
             {"n": N, "at": AT},
         )
         analyzed = await conn.execute(
@@ -83,7 +78,6 @@ async def test_page_statements_probe_by_key_without_statistics(engine: AsyncEngi
         updates: list[tuple[TextClause, dict[str, Any]]] = [
             (_CLOSE_HISTORY, keyed | {"at": AT, "version": [1] * len(IDS)}),
             (_COUNT_MISSES, keyed | {"missed": [1] * len(IDS)}),
-            (_VANISH, keyed | {"at": AT, "version": [2] * len(IDS), "missed": [1] * len(IDS)}),
             (_LISTED_AGAIN, keyed),
         ]
         for statement, params in updates:

@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import T0
-from tests.helpers import VOX_KEY, FailAfter, claim, runtime_for, secret
+from tests.helpers import VOX_KEY, FailAfter, claim, runtime_for, secret, select_all
 from worker.cli.status import render_status_table, status_json
 from worker.clock import ManualClock
 from worker.config import VoxV3Target
@@ -100,11 +99,6 @@ async def lifecycle(engine: AsyncEngine, clock: ManualClock) -> AsyncEngine:
         app.armed = False
         await poll(at(2, day=1))
     return engine
-
-
-async def select_all(engine: AsyncEngine, sql: str) -> list[dict[str, Any]]:
-    async with engine.connect() as conn:
-        return [dict(r._mapping) for r in await conn.execute(text(sql))]
 
 
 async def test_status_intervals_merge_versions_and_close_at_a_vanish(
@@ -243,7 +237,7 @@ async def reader_role(engine: AsyncEngine) -> AsyncIterator[str]:
 
 # A view that joins or aggregates is not updatable whoever asks; a table refuses the reader.
 WRITES = {
-    "UPDATE campaigns SET name = 'x'": "permission denied for table campaigns",
+    "UPDATE campaigns SET name = 'x'": "permission denied for view campaigns",
     "DELETE FROM campaign_history": "permission denied for table campaign_history",
     "TRUNCATE campaign_events": "permission denied for table campaign_events",
     "INSERT INTO sync_targets (provider, account) VALUES ('p', 'a')": "permission denied",

@@ -1,29 +1,34 @@
 """A page's new versions and events in two statements of bound arrays, no staging table.
 
-1. upsert ``campaigns`` from one array per column over the expected version
-   (``version = new - 1``), returning the campaigns it moved; close exactly
-   the previous history rows of those that had one, and insert the history rows
-   of the new ones (version 1) from the same arrays;
-2. insert the other moved campaigns' history rows, read back from the
-   ``campaigns`` rows statement 1 just wrote (each version crosses the wire once),
-   and the events of the applied changes plus the schema-drift events, then
-   ``pg_notify`` the newest event id when any was inserted.
+The current version of a campaign is its open history row (``campaigns`` is a
+view of those, migration 0010), so a new version is one row:
 
-A changed campaign's new history row is inserted by the second statement because
-``ux_campaign_history_current`` allows one open row per campaign and the parts of
-one statement see one snapshot (its old row is closed by the first); a new one
-has no row to close. Rows and serial ids are taken in the caller's order within
-each statement (so a batch's new campaigns' history ids come before its changed
-ones'); ``tests/storage/test_set_based_writes.py`` checks the rows against the
-per-table inserts of ``worker.storage.bulk``, the equivalence test against the
-rows stored before issue 19. Lookups are keyed
-probes per id (``LATERAL … OFFSET 0``, see ``worker.storage.sql``), so no plan
-depends on table statistics.
+1. insert the history rows of the new campaigns (version 1) from one array per
+   column, skipping any already stored; and close exactly the open rows the
+   changes were computed from (``version = new - 1``, still open). Both return
+   the campaigns they moved, with when each was first seen;
+2. insert the moved changed campaigns' new history rows (first seen as their
+   closed row says), the events of the applied changes plus the schema-drift
+   events, then ``pg_notify`` the newest event id when any was inserted.
+
+A changed campaign's new row waits for the second statement because
+``ux_campaign_history_current`` allows one open row per campaign and the parts
+of one statement see one snapshot (its old row is closed by the first). Each
+version crosses the wire once: the new campaigns' in the first statement, the
+changed ones' in the second. Rows and serial ids are taken in the caller's order
+within each statement (so a batch's new campaigns' history ids come before its
+changed ones'); ``tests/storage/test_set_based_writes.py`` checks the rows
+against the per-table inserts of ``worker.storage.bulk``, the equivalence test
+against the rows stored before issue 19. Lookups are keyed probes per id
+(``LATERAL … OFFSET 0``, see ``worker.storage.sql``), so no plan depends on
+table statistics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -34,100 +39,84 @@ from worker.domain.campaign import TargetKey
 from worker.domain.diff import Change
 from worker.domain.events import ChangeEvent
 from worker.storage.engine import json_text
-from worker.storage.rows import CURRENT_COLUMNS, current_values
-from worker.storage.staging import StagedApply
-from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history, campaigns
+from worker.storage.rows import NEW_VERSION_COLUMNS, new_version_values
+from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history
 
-__all__ = ["apply_fused"]
+__all__ = ["FusedApply", "apply_fused"]
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-_CURRENT = CURRENT_COLUMNS
-_HISTORY = tuple(c.name for c in campaign_history.columns if c.name not in {"id", "vanished_at"})
+_NEW = NEW_VERSION_COLUMNS
 _EVENTS = (
     "event_id", "type", "provider", "account", "campaign_id", "version",
     "occurred_at", "detected_at", "data",
 )  # fmt: skip
-_KEPT = {"provider", "account", "campaign_id", "first_seen_at"}
-_REFRESHED = [n for n in _CURRENT if n not in _KEPT]
 
 
-def _arrays(table: Table, names: Sequence[str], first: int) -> str:
-    return ", ".join(
+def _unnest(table: Table, names: Sequence[str], first: int, alias: str) -> str:
+    """``unnest`` of one bound array per column, in order, as ``alias(names…, ord)``."""
+    arrays = ", ".join(
         f"${i}::{table.c[name].type.compile(dialect=_DIALECT)}[]"
         for i, name in enumerate(names, first)
     )
+    return f"unnest({arrays}) WITH ORDINALITY AS {alias}({', '.join(names)}, ord)"
 
 
 # All SQL below is built from table metadata and constants only, never from input.
-# $1 provider, $2 account, $3 … one array per column of campaigns, then previous versions.
-_PREVIOUS = len(_CURRENT) + 3
-_FRESH = ", ".join(
-    {"valid_from": "u.last_changed_at", "valid_to": "NULL::timestamptz"}.get(n, f"u.{n}")
-    for n in _HISTORY
-)
-_UPSERT_AND_CLOSE = (
-    f"WITH u AS MATERIALIZED (SELECT * FROM unnest({_arrays(campaigns, _CURRENT, 3)}, "  # noqa: S608
-    f"${_PREVIOUS}::integer[]) WITH ORDINALITY "
-    f"AS u({', '.join(_CURRENT)}, previous_version, ord)), "
-    f"cur AS (INSERT INTO campaigns ({', '.join(_CURRENT)}) "
-    f"SELECT {', '.join(_CURRENT)} FROM u ORDER BY ord "
-    "ON CONFLICT (provider, account, campaign_id) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _REFRESHED)
-    + " WHERE campaigns.version = excluded.version - 1 RETURNING campaign_id), "  # noqa: S608
+# $1 provider, $2 account, $3 … one array per new column of the new campaigns, then the
+# changed campaigns' ids, the versions they were computed from, and their closing times.
+_CLOSING = len(_NEW) + 3
+_FRESH_AND_CLOSE = (
+    f"WITH fresh AS (INSERT INTO campaign_history ({', '.join(_NEW)}) "  # noqa: S608
+    f"SELECT {', '.join(_NEW)} FROM {_unnest(campaign_history, _NEW, 3, 'u')} ORDER BY ord "
+    # Any conflict: the campaign is stored already (a new campaign never overwrites one).
+    "ON CONFLICT DO NOTHING RETURNING campaign_id, first_seen_at), "
     "closed AS (UPDATE campaign_history AS t SET valid_to = k.at "
-    "FROM (SELECT u.campaign_id, u.previous_version, u.last_changed_at AS at FROM u "
-    "WHERE u.previous_version IS NOT NULL AND u.campaign_id IN (SELECT campaign_id FROM cur)) k "
+    f"FROM unnest(${_CLOSING}::text[], ${_CLOSING + 1}::integer[], "
+    f"${_CLOSING + 2}::timestamptz[]) AS k(campaign_id, version, at) "
     "CROSS JOIN LATERAL (SELECT x.ctid AS row FROM campaign_history AS x "
     "WHERE x.provider = $1 AND x.account = $2 AND x.campaign_id = k.campaign_id "
-    "AND x.version = k.previous_version AND x.valid_to IS NULL OFFSET 0) AS found "
-    "WHERE t.ctid = found.row), "
-    # A new campaign has no open history row to close first: its row goes in here, from
-    # the arrays (no read-back).
-    f"fresh AS (INSERT INTO campaign_history ({', '.join(_HISTORY)}) SELECT {_FRESH} FROM u "
-    "WHERE u.previous_version IS NULL AND u.campaign_id IN (SELECT campaign_id FROM cur) "
-    "ORDER BY u.ord ON CONFLICT (provider, account, campaign_id, version) DO NOTHING) "
-    "SELECT campaign_id FROM cur"
+    "AND x.version = k.version AND x.valid_to IS NULL OFFSET 0) AS found "
+    "WHERE t.ctid = found.row RETURNING t.campaign_id, t.first_seen_at) "
+    "SELECT campaign_id, first_seen_at FROM fresh "
+    "UNION ALL SELECT campaign_id, first_seen_at FROM closed"
 )
-_HISTORY_READ = {"valid_from": "c.last_changed_at", "valid_to": "NULL::timestamptz"}
-# $1 provider, $2 account, $3 the applied ids in order, $4 the notify channel, $5 … events.
+# $1 … one array per new column of the moved changed campaigns, then the notify
+# channel, then one array per event column.
+_CHANNEL = len(_NEW) + 1
 _HISTORY_AND_EVENTS = (
-    "WITH hist AS (INSERT INTO campaign_history "  # noqa: S608
-    f"({', '.join(_HISTORY)}) SELECT "
-    + ", ".join(_HISTORY_READ.get(n, f"c.{n}") for n in _HISTORY)
-    + " FROM unnest($3::text[]) WITH ORDINALITY AS k(campaign_id, ord) "  # noqa: S608
-    "CROSS JOIN LATERAL (SELECT * FROM campaigns AS c WHERE c.provider = $1 AND c.account = $2 "
-    "AND c.campaign_id = k.campaign_id OFFSET 0) AS c ORDER BY k.ord "
-    "ON CONFLICT (provider, account, campaign_id, version) DO NOTHING), "
+    f"WITH hist AS (INSERT INTO campaign_history ({', '.join(_NEW)}) "  # noqa: S608
+    f"SELECT {', '.join(_NEW)} FROM {_unnest(campaign_history, _NEW, 1, 'h')} ORDER BY ord), "
     f"ev AS (INSERT INTO campaign_events ({', '.join(_EVENTS)}) "
-    f"SELECT {', '.join(_EVENTS)} FROM unnest({_arrays(campaign_events, _EVENTS, 5)}) "
-    f"WITH ORDINALITY AS e({', '.join(_EVENTS)}, ord) ORDER BY ord "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING id, type), "
+    f"SELECT {', '.join(_EVENTS)} FROM {_unnest(campaign_events, _EVENTS, _CHANNEL + 1, 'e')} "
+    "ORDER BY ord ON CONFLICT (event_id) DO NOTHING RETURNING id, type), "
     # NOTIFY only wakes listeners; the payload is the newest id, never the event.
-    "note AS (SELECT pg_notify($4, max(id)::text) FROM ev HAVING count(*) > 0) "
+    f"note AS (SELECT pg_notify(${_CHANNEL}, max(id)::text) FROM ev HAVING count(*) > 0) "
     "SELECT type FROM ev UNION ALL SELECT NULL FROM note"
 )
 
 
-def _version_arrays(changes: Sequence[Change]) -> list[Sequence[Any]]:
-    arrays: list[Sequence[Any]] = list(
-        zip(*(current_values(ch, json_text) for ch in changes), strict=True)
-    )
-    arrays.append([ch.previous_version if ch.previous else None for ch in changes])
-    return arrays
+@dataclass(frozen=True, slots=True)
+class FusedApply:
+    """What the two statements did: the campaigns moved, the event types inserted."""
+
+    applied: frozenset[str]
+    event_types: tuple[str, ...]
 
 
-def _event_arrays(events: Sequence[ChangeEvent]) -> list[list[Any]]:
-    return [
-        [ev.event_id for ev in events],
-        [ev.type for ev in events],
-        [ev.key.provider for ev in events],
-        [ev.key.account for ev in events],
-        [ev.key.campaign_id for ev in events],
-        [ev.version for ev in events],
-        [ev.occurred_at for ev in events],
-        [ev.detected_at for ev in events],
-        [json_text(dict(ev.data)) for ev in events],
-    ]
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[Sequence[Any]]:
+    """Rows as one sequence per column (``width`` empty ones for no rows)."""
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+def _event_arrays(events: Sequence[ChangeEvent]) -> list[Sequence[Any]]:
+    return _columns(
+        [
+            (ev.event_id, ev.type, ev.key.provider, ev.key.account, ev.key.campaign_id,
+             ev.version, ev.occurred_at, ev.detected_at, json_text(dict(ev.data)))
+            for ev in events
+        ],
+        len(_EVENTS),
+    )  # fmt: skip
 
 
 async def apply_fused(
@@ -135,22 +124,39 @@ async def apply_fused(
     target: TargetKey,
     changes: Sequence[Change],
     drift: Sequence[ChangeEvent],
-) -> StagedApply:
+) -> FusedApply:
     """Apply ``changes`` and ``drift`` in ``driver``'s open transaction (see the module
     docstring); the caller has fenced it and counts the run."""
-    who = (target.provider, target.account)
-    moved: set[str] = set()
+    fresh = [ch for ch in changes if ch.previous is None]
+    changed = [ch for ch in changes if ch.previous is not None]
+    first_seen: dict[str, datetime] = {}
     if changes:
-        rows = await driver.fetch(_UPSERT_AND_CLOSE, *who, *_version_arrays(changes))
-        moved = {row[0] for row in rows}
-    kept = [ch for ch in changes if ch.campaign.campaign_id in moved]
+        rows = await driver.fetch(
+            _FRESH_AND_CLOSE,
+            target.provider,
+            target.account,
+            *_columns(
+                [new_version_values(ch, ch.observed_at, json_text) for ch in fresh], len(_NEW)
+            ),
+            [ch.campaign.campaign_id for ch in changed],
+            [ch.previous_version for ch in changed],
+            [ch.observed_at for ch in changed],
+        )
+        first_seen = {row[0]: row[1] for row in rows}
+    kept = [ch for ch in changes if ch.campaign.campaign_id in first_seen]
     events = [*(ev for ch in kept for ev in ch.events), *drift]
     types: list[str] = []
     if kept or events:
-        # New campaigns' history rows went in with statement 1.
-        applied = [ch.campaign.campaign_id for ch in kept if ch.previous is not None]
+        moved = [
+            new_version_values(ch, first_seen[ch.campaign.campaign_id], json_text)
+            for ch in changed
+            if ch.campaign.campaign_id in first_seen
+        ]
         rows = await driver.fetch(
-            _HISTORY_AND_EVENTS, *who, applied, NOTIFY_CHANNEL, *_event_arrays(events)
+            _HISTORY_AND_EVENTS,
+            *_columns(moved, len(_NEW)),
+            NOTIFY_CHANNEL,
+            *_event_arrays(events),
         )
         types = [row[0] for row in rows if row[0] is not None]
-    return StagedApply(applied=frozenset(moved), event_types=tuple(types))
+    return FusedApply(applied=frozenset(first_seen), event_types=tuple(types))

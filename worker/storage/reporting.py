@@ -40,7 +40,10 @@ __all__ = [
 ]
 
 READER_ROLE = "campaign_sync_reader"
+# Every view the migrations make: ``campaigns`` (the current state, 0010) and the
+# reporting views (0007, 0008).
 VIEWS = (
+    "campaigns",
     "current_campaigns",
     "campaign_status_intervals",
     "system_pauses_daily",

@@ -204,7 +204,7 @@ async def _require_views(conn: AsyncConnection, names: list[str]) -> None:
     missing = (await conn.execute(_MISSING, {"names": names})).scalars().all()
     if missing:
         raise StorageError(
-            f"the reporting views are missing ({', '.join(missing)}): run campaign-sync migrate"
+            f"the views are missing ({', '.join(missing)}): run campaign-sync migrate"
         )
 
 

@@ -1,4 +1,5 @@
-"""Mapping between Campaign values and the columns of ``campaigns`` and ``campaign_history``."""
+"""Mapping between Campaign values and the columns of ``campaign_history`` (and of
+``campaigns``, the view of its open rows)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ __all__ = [
     "CAMPAIGN_COLUMNS",
     "CURRENT_COLUMNS",
     "HEAD_COLUMNS",
+    "NEW_VERSION_COLUMNS",
     "campaign_from_row",
     "campaign_row",
     "campaign_values",
-    "current_row",
-    "current_values",
     "head_from_row",
     "instant",
+    "new_version_row",
+    "new_version_values",
 ]
 
 _COUNTER_COLUMNS = tuple(f.name for f in fields(Counters))  # columns share the field names
@@ -34,11 +36,15 @@ CAMPAIGN_COLUMNS = (
     "status_derived", "paused_by", *_COUNTER_COLUMNS, *TIME_FIELDS, "call_window",
     "time_flags", "degraded", "raw", "content_hash",
 )  # fmt: skip
-# ``campaigns``' own columns follow them: see :func:`current_values`.
+# The view ``campaigns`` adds the open row's bookkeeping (``last_changed_at`` is its
+# ``valid_from``).
 CURRENT_COLUMNS = (
     *CAMPAIGN_COLUMNS, "first_seen_at", "last_changed_at", "vanished_at", "missed_listings",
     "list_hash",
 )  # fmt: skip
+# The columns a new version's history row is inserted with (see
+# :func:`new_version_values`); the rest keep their defaults (open, listed, not vanished).
+NEW_VERSION_COLUMNS = (*CAMPAIGN_COLUMNS, "valid_from", "first_seen_at", "list_hash")
 
 
 def _same(value: Any) -> Any:
@@ -65,11 +71,12 @@ def campaign_values(change: Change, json: Callable[[Any], Any] = _same) -> tuple
     )  # fmt: skip
 
 
-def current_values(change: Change, json: Callable[[Any], Any] = _same) -> tuple[Any, ...]:
-    """The values of :data:`CURRENT_COLUMNS`: a new version's ``campaigns`` row, seen and
-    changed now, listed."""
-    at = change.observed_at
-    return (*campaign_values(change, json), at, at, None, 0, change.list_hash)
+def new_version_values(
+    change: Change, first_seen_at: datetime, json: Callable[[Any], Any] = _same
+) -> tuple[Any, ...]:
+    """The values of :data:`NEW_VERSION_COLUMNS`: a new version's history row, open from
+    its observation, for a campaign first seen at ``first_seen_at``."""
+    return (*campaign_values(change, json), change.observed_at, first_seen_at, change.list_hash)
 
 
 def campaign_row(change: Change) -> dict[str, Any]:
@@ -77,9 +84,9 @@ def campaign_row(change: Change) -> dict[str, Any]:
     return dict(zip(CAMPAIGN_COLUMNS, campaign_values(change), strict=True))
 
 
-def current_row(change: Change) -> dict[str, Any]:
-    """:func:`current_values` by column name."""
-    return dict(zip(CURRENT_COLUMNS, current_values(change), strict=True))
+def new_version_row(change: Change, first_seen_at: datetime) -> dict[str, Any]:
+    """:func:`new_version_values` by column name."""
+    return dict(zip(NEW_VERSION_COLUMNS, new_version_values(change, first_seen_at), strict=True))
 
 
 # The columns of ``campaigns`` that :func:`head_from_row` reads.

@@ -88,16 +88,18 @@ _CLOSE_HISTORY = update_by_campaign(
     "valid_to = :at",
     {"campaign_id": "text", "version": "integer"},
     match="AND x.version = k.version AND x.valid_to IS NULL",
+    returning="t.campaign_id, t.first_seen_at",
 )
 
 
 async def close_history(
     conn: AsyncConnection, target: TargetKey, keys: Sequence[tuple[str, int]], at: datetime
-) -> None:
-    """End the open history row of each (campaign id, version) at ``at``; others stay."""
+) -> dict[str, datetime]:
+    """End the open history row of each (campaign id, version) at ``at``; others stay.
+    Returns when each campaign whose row it closed was first seen."""
     if not keys:
-        return
-    await conn.execute(
+        return {}
+    closed = await conn.execute(
         _CLOSE_HISTORY,
         {
             "at": at,
@@ -107,6 +109,7 @@ async def close_history(
             "account": target.account,
         },
     )
+    return {cid: first_seen for cid, first_seen in closed.all()}
 
 
 # Every page of every cycle reads through these, so they go to the driver as

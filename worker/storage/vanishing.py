@@ -1,10 +1,9 @@
 """Writing misses and vanishes: the stored side of ``worker.domain.diff.miss``.
 
-A vanish is a version: the current row moves to the new version (guarded by
-the version it was computed from) with ``vanished_at`` set; the open history
-row closes at that instant, and a copy of it, with the new version number and
-``vanished_at``, opens. The copy is made in SQL, so no stored row is read into
-Python.
+A vanish is a version: the open history row of the version it was computed
+from closes at that instant (if it is still open), and a copy of it, with the
+new version number, ``vanished_at`` and the count of listings missed, opens.
+The copy is made in SQL, so no stored row is read into Python.
 """
 
 from __future__ import annotations
@@ -26,18 +25,13 @@ __all__ = ["count_misses", "vanish"]
 _COPIED = tuple(
     c.name
     for c in campaign_history.columns
-    if c.name not in {"id", "version", "valid_from", "valid_to", "vanished_at"}
+    if c.name not in {"id", "version", "valid_from", "valid_to", "vanished_at", "missed_listings"}
 )
 _COUNT_MISSES = update_by_campaign(
-    "campaigns", "missed_listings = k.missed", {"campaign_id": "text", "missed": "integer"}
-)
-# Only over the version the miss was computed from.
-_VANISH = update_by_campaign(
-    "campaigns",
-    "version = k.version, vanished_at = :at, last_changed_at = :at, missed_listings = k.missed",
-    {"campaign_id": "text", "version": "integer", "missed": "integer"},
-    match="AND x.version = k.version - 1",
-    returning="t.campaign_id",
+    "campaign_history",
+    "missed_listings = k.missed",
+    {"campaign_id": "text", "missed": "integer"},
+    match="AND x.valid_to IS NULL",
 )
 
 
@@ -61,26 +55,20 @@ async def vanish(
     if not vanishing:
         return []
     by_id = {m.key.campaign_id: m for m in vanishing}
-    moved = await conn.execute(
-        _VANISH,
-        {
-            "at": at,
-            "campaign_id": list(by_id),
-            "version": [m.version for m in by_id.values()],
-            "missed": [m.missed_listings for m in by_id.values()],
-            "provider": target.provider,
-            "account": target.account,
-        },
+    # Only over the version the miss was computed from.
+    closed = await close_history(
+        conn, target, [(m.key.campaign_id, m.version - 1) for m in vanishing], at
     )
-    done = [by_id[cid] for cid in moved.scalars().all()]
+    done = [by_id[cid] for cid in by_id if cid in closed]
     if not done:
         return []
-    await close_history(conn, target, [(m.key.campaign_id, m.version - 1) for m in done], at)
-    keys = (
+    added = (
         func.unnest(
-            text_array([m.key.campaign_id for m in done]), int_array([m.version for m in done])
+            text_array([m.key.campaign_id for m in done]),
+            int_array([m.version for m in done]),
+            int_array([m.missed_listings for m in done]),
         )
-        .table_valued("campaign_id", "version")
+        .table_valued("campaign_id", "version", "missed")
         .render_derived(name="k")
     )
     previous = (
@@ -88,8 +76,8 @@ async def vanish(
         .where(
             campaign_history.c.provider == target.provider,
             campaign_history.c.account == target.account,
-            campaign_history.c.campaign_id == keys.c.campaign_id,
-            campaign_history.c.version == keys.c.version - 1,
+            campaign_history.c.campaign_id == added.c.campaign_id,
+            campaign_history.c.version == added.c.version - 1,
         )
         .offset(0)  # a keyed probe per campaign (see worker.storage.sql)
         .lateral("previous")
@@ -97,15 +85,16 @@ async def vanish(
     stamp = cast(literal(at), DateTime(timezone=True))
     await conn.execute(
         insert(campaign_history).from_select(
-            [*_COPIED, "version", "valid_from", "valid_to", "vanished_at"],
+            [*_COPIED, "version", "missed_listings", "valid_from", "valid_to", "vanished_at"],
             select(
                 *(previous.c[name] for name in _COPIED),
-                keys.c.version,
+                added.c.version,
+                added.c.missed,
                 stamp,
                 cast(null(), DateTime(timezone=True)),
                 stamp,
             )
-            .select_from(keys)
+            .select_from(added)
             .join(previous, true()),
         )
     )

@@ -1,17 +1,16 @@
 """One page's transaction: read stored heads and versions, write what changed.
 
 Every statement is set-based, so a page costs the same few statements whatever
-its size. New versions and events go by ``worker.storage.fused``: two
-statements of arrays bound one per column, each version sent once (history rows
-are read back from the current rows just written). Two other paths store the
-same rows, ids and events and are kept as measured references: one insert per
-table (``worker.storage.bulk``, the path before issue 19, selected with
-``fused_from`` above the page's size) and binary COPY into temporary staging
-tables (``worker.storage.staging``, ``staged_from``). A change is applied
-only when the stored version is still the one it was computed from: the upsert
-of ``campaigns`` is guarded by ``version = new version - 1`` and reports which
-campaigns it moved, and only those get their history row closed, a history row
-added and their events inserted.
+its size. A campaign's current version is its open history row (``campaigns``
+is a view of them), so a new version is one history row, and closing the row it
+replaces. New versions and events go by ``worker.storage.fused``: two
+statements of arrays bound one per column, each version sent once. One insert
+per table (``worker.storage.bulk``, the path before issue 19, selected with
+``fused_from`` above the page's size) stores the same rows and is kept as the
+reference the fused path is checked against. A change is applied only when the
+stored version is still the one it was computed from: a new campaign's row goes
+in only if none is stored, a changed one's only if closing the open row of the
+version it was computed from closed one.
 """
 
 from __future__ import annotations
@@ -33,47 +32,27 @@ from worker.ports import Written
 from worker.storage.bulk import BulkInsert
 from worker.storage.fused import apply_fused
 from worker.storage.rejections import upsert_rejections
-from worker.storage.rows import campaign_row, current_row
+from worker.storage.rows import NEW_VERSION_COLUMNS, new_version_row
 from worker.storage.sql import campaign_heads, close_history, update_by_campaign
-from worker.storage.staging import apply_staged
-from worker.storage.tables import (
-    NOTIFY_CHANNEL,
-    campaign_events,
-    campaign_history,
-    campaigns,
-)
+from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history
 from worker.storage.vanishing import count_misses, vanish
 
-__all__ = ["STAGED_FROM", "PostgresPageWriter"]
+__all__ = ["FUSED_FROM", "PostgresPageWriter"]
 
-# Which path a page of n new versions takes: staged if n >= STAGED_FROM, else fused
-# if n >= FUSED_FROM, else one insert per table. Measured (issue 19, PostgreSQL 15,
-# pages of 1 to 1000 versions): fused is 10 to 30 % faster than per-table at every
-# size; staged ties with fused at 1000 and loses below, since a transaction that
-# touches an ``ON COMMIT DELETE ROWS`` table pays up to ~10 ms at commit. So staged
-# is off by default: no page reaches 2**31 versions.
-STAGED_FROM = 2**31
+# A page of n new versions goes fused if n >= FUSED_FROM, else one insert per table.
+# Measured (issue 19, PostgreSQL 15, pages of 1 to 1000 versions): fused is 10 to 30 %
+# faster at every size. A third path, binary COPY into temporary staging tables, tied
+# with fused at 1000 and lost below (a transaction that touches an ``ON COMMIT DELETE
+# ROWS`` table pays up to ~10 ms at commit); it was removed with migration 0010.
 FUSED_FROM = 1
 
-_REFRESHED = [
-    c.name
-    for c in campaigns.columns
-    if c.name not in {"provider", "account", "campaign_id", "first_seen_at"}
-]
-# Only over the version the change was computed from: never over a newer one,
-# never twice. A new campaign (version 1) never overwrites a stored one.
-_CURRENT = BulkInsert(
-    campaigns,
-    [c.name for c in campaigns.columns],
-    "ON CONFLICT (provider, account, campaign_id) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _REFRESHED)
-    + " WHERE campaigns.version = excluded.version - 1 RETURNING campaign_id",
-)
-_HISTORY = BulkInsert(
+# Any conflict means the campaign is stored: a new campaign never overwrites one.
+_FRESH = BulkInsert(
     campaign_history,
-    [c.name for c in campaign_history.columns if c.name not in {"id", "vanished_at"}],
-    "ON CONFLICT (provider, account, campaign_id, version) DO NOTHING",
+    NEW_VERSION_COLUMNS,
+    "ON CONFLICT DO NOTHING RETURNING campaign_id, first_seen_at",
 )
+_HISTORY = BulkInsert(campaign_history, NEW_VERSION_COLUMNS)
 _EVENTS = BulkInsert(
     campaign_events,
     [
@@ -88,7 +67,12 @@ _COUNT = (
     + ", ".join(f"{name} = {name} + ${i}" for i, name in enumerate(_COUNTERS, 2))
     + " WHERE id = $1"
 )
-_LISTED_AGAIN = update_by_campaign("campaigns", "missed_listings = 0", {"campaign_id": "text"})
+_LISTED_AGAIN = update_by_campaign(
+    "campaign_history",
+    "missed_listings = 0",
+    {"campaign_id": "text"},
+    match="AND x.valid_to IS NULL",
+)
 
 
 class PostgresPageWriter:
@@ -102,11 +86,9 @@ class PostgresPageWriter:
         secrets: Collection[str],
         *,
         newer_page_at: datetime | None = None,
-        staged_from: int = STAGED_FROM,
         fused_from: int = FUSED_FROM,
     ) -> None:
         self.newer_page_at = newer_page_at
-        self._staged_from = staged_from
         self._fused_from = fused_from
         self._conn = conn
         self._target = target
@@ -125,9 +107,7 @@ class PostgresPageWriter:
         deferred: int = 0,
     ) -> Written:
         """Persist a page's changes and rejections; see ``worker.ports.PageWriter.write``."""
-        if changes and len(changes) >= self._staged_from:
-            applied, kept, types = await self._write_staged(changes, drift)
-        elif changes and len(changes) >= self._fused_from:
+        if changes and len(changes) >= self._fused_from:
             applied, kept, types = await self._write_fused(changes, drift)
         else:
             applied, kept, types = await self._write_per_table(changes, drift)
@@ -191,37 +171,26 @@ class PostgresPageWriter:
     async def _write_per_table(
         self, changes: Sequence[Change], drift: Sequence[ChangeEvent]
     ) -> tuple[set[str], list[Change], Counter[str]]:
-        """The small page's path: one insert of bound arrays per table."""
-        applied = await self._write_current(changes) if changes else set()
-        kept = [ch for ch in changes if ch.campaign.campaign_id in applied]
-        types: Counter[str] = Counter()
-        if kept:
-            observed_at = kept[0].observed_at  # one page is observed at one instant
-            await close_history(
-                self._conn,
-                self._target,
-                [(ch.campaign.campaign_id, ch.previous_version) for ch in kept if ch.previous],
-                observed_at,
-            )
+        """The reference path: one insert of bound arrays per table."""
+        first_seen: dict[str, datetime] = {}
+        fresh = [ch for ch in changes if ch.previous is None]
+        if fresh:
+            rows = [new_version_row(ch, ch.observed_at) for ch in fresh]
+            inserted = await _FRESH.run(self._conn, rows)
+            first_seen.update((row["campaign_id"], row["first_seen_at"]) for row in inserted)
+        changed = [ch for ch in changes if ch.previous is not None]
+        if changed:
+            observed_at = changed[0].observed_at  # one page is observed at one instant
+            keys = [(ch.campaign.campaign_id, ch.previous_version) for ch in changed]
+            first_seen.update(await close_history(self._conn, self._target, keys, observed_at))
+            moved = [ch for ch in changed if ch.campaign.campaign_id in first_seen]
             await _HISTORY.run(
                 self._conn,
-                [
-                    {**campaign_row(ch), "valid_from": ch.observed_at, "valid_to": None}
-                    for ch in kept
-                ],
+                [new_version_row(ch, first_seen[ch.campaign.campaign_id]) for ch in moved],
             )
-            types = await self._insert_events([ev for ch in kept for ev in ch.events])
-        if drift:
-            types += await self._insert_events(drift)
-        return applied, kept, types
-
-    async def _write_staged(
-        self, changes: Sequence[Change], drift: Sequence[ChangeEvent]
-    ) -> tuple[set[str], list[Change], Counter[str]]:
-        """The large page's path: COPY into staging, two statements (``storage.staging``)."""
-        done = await apply_staged(await _driver(self._conn), self._target, changes, drift)
-        kept = [ch for ch in changes if ch.campaign.campaign_id in done.applied]
-        return set(done.applied), kept, Counter(done.event_types)
+        kept = [ch for ch in changes if ch.campaign.campaign_id in first_seen]
+        types = await self._insert_events([*(ev for ch in kept for ev in ch.events), *drift])
+        return set(first_seen), kept, types
 
     async def _write_fused(
         self, changes: Sequence[Change], drift: Sequence[ChangeEvent]
@@ -239,10 +208,6 @@ class PostgresPageWriter:
     async def _db_now(self) -> datetime:
         value: datetime = (await self._conn.execute(select(func.now()))).scalar_one()
         return value
-
-    async def _write_current(self, changes: Sequence[Change]) -> set[str]:
-        rows = [current_row(ch) for ch in changes]
-        return {row["campaign_id"] for row in await _CURRENT.run(self._conn, rows)}
 
     async def _insert_events(self, events: Sequence[ChangeEvent]) -> Counter[str]:
         """Insert what is not stored yet; the inserted ones, counted by type."""

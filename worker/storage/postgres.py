@@ -3,8 +3,8 @@
 A page's stored heads and versions are read first, outside its transaction
 (the lease keeps other writers away; the writes are guarded by version anyway).
 Then one transaction renews the target's lease under its fencing token (see
-``leases``) and commits current rows, history, events, rejections, run counters
-and ``pg_notify`` together or not at all.
+``leases``) and commits history rows (the open one is the current state),
+events, rejections, run counters and ``pg_notify`` together or not at all.
 """
 
 from __future__ import annotations

@@ -52,8 +52,8 @@ def _same(value: Any) -> Any:
 
 
 def campaign_values(change: Change, json: Callable[[Any], Any] = _same) -> tuple[Any, ...]:
-    """The values of :data:`CAMPAIGN_COLUMNS` of one new version (its current row and its
-    history row alike), each jsonb column's value passed through ``json``.
+    """The values of :data:`CAMPAIGN_COLUMNS` of one new version (its history
+    row, the current state while it is open), each jsonb column's value passed through ``json``.
 
     A tuple, not a dict: a batch of them turns into column arrays with one ``zip``
     (this runs once per stored version, on the hot path of an initial sync).

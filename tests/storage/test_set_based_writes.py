@@ -1,5 +1,6 @@
-"""The fused page write (two statements of arrays) stores exactly what the per-table
-inserts store: every row, version, history bound and event, awkward values included."""
+"""The fused page write (two statements of arrays, or COPY for the new campaigns) stores
+exactly what the per-table inserts store: every row, version, history bound and event,
+awkward values included."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,8 +25,11 @@ from worker.storage.writer import PostgresPageWriter
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TARGET = TargetKey(provider="vox_v3", account="acme")
 HUGE = int("9" * 4300)  # the longest integer Python's int/str conversion allows
-# fused_from of each write path: every page fused, or per table.
-FUSED, PER_TABLE = 0, 2**31
+# The writer's thresholds of each path: every page fused (arrays only, or the new
+# campaigns by COPY), or per table.
+FUSED = {"fused_from": 0, "copy_from": 2**31}
+COPY = {"fused_from": 0, "copy_from": 0}
+PER_TABLE = {"fused_from": 2**31}
 
 
 def campaign(cid: str, completed: int, status: Status = Status.RUNNING) -> Campaign:
@@ -53,12 +58,12 @@ async def write(
     lease: Lease,
     changes: Sequence[Change],
     at: datetime,
-    path: int,
+    path: dict[str, int],
     **extra: Any,
 ) -> Written:
     async with store.engine.begin() as conn:
         await fence(conn, lease, at)
-        writer = PostgresPageWriter(conn, TARGET, lease.run_id, (), fused_from=path)
+        writer = PostgresPageWriter(conn, TARGET, lease.run_id, (), **path)
         return await writer.write(changes, [], records=len(changes), **extra)
 
 
@@ -124,10 +129,13 @@ async def empty(engine: AsyncEngine) -> None:
         )
 
 
-async def test_the_fused_path_stores_what_per_table_inserts_store(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("path", [FUSED, COPY], ids=["fused", "copy"])
+async def test_each_path_stores_what_per_table_inserts_store(
+    engine: AsyncEngine, path: dict[str, int]
+) -> None:
     per_table = await scenario(engine, PER_TABLE)
     await empty(engine)
-    found = await scenario(engine, FUSED)
+    found = await scenario(engine, path)
     assert found == per_table
     written, rows = found
     assert [(w.changed, w.events, w.dropped) for w in written] == [
@@ -154,8 +162,8 @@ async def test_the_fused_path_stores_what_per_table_inserts_store(engine: AsyncE
     assert (current["9"]["first_seen_at"], current["9"]["version"]) == (T + timedelta(minutes=5), 1)
 
 
-@pytest.mark.parametrize("path", [FUSED, PER_TABLE], ids=["fused", "per-table"])
-async def test_awkward_values_survive(engine: AsyncEngine, path: int) -> None:
+@pytest.mark.parametrize("path", [FUSED, COPY, PER_TABLE], ids=["fused", "copy", "per-table"])
+async def test_awkward_values_survive(engine: AsyncEngine, path: dict[str, int]) -> None:
     _, rows = await scenario(engine, path)
     stored = rows["campaigns"][0]
     assert stored["raw"]["huge"] == HUGE
@@ -164,3 +172,36 @@ async def test_awkward_values_survive(engine: AsyncEngine, path: int) -> None:
     assert stored["raw"]["nested"] == {"a": [1, {"b": [None, True, 1.5, "\u2028"]}], "": {}}
     assert stored["name"] == "Kampagne «0» 🚀 \u00e9\u0301"
     assert str(HUGE) in rows["raw"][0]["raw"]
+
+
+async def test_a_page_of_new_campaigns_goes_by_copy_unless_one_is_stored(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copies: list[str] = []
+    copy = asyncpg.Connection.copy_records_to_table
+
+    async def counted(self: asyncpg.Connection, table: str, **kwargs: Any) -> str:
+        copies.append(table)
+        return await copy(self, table, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "copy_records_to_table", counted)
+    store = PostgresStore(engine)
+    lease = await claim(store, TARGET, T)
+    page = await changes_for(store, T, *(campaign(f"a{i}", 0) for i in range(120)))
+    first = await write(store, lease, page, T, {})
+    assert (first.changed, first.events, copies) == (
+        120,
+        120,
+        ["campaign_history", "campaign_events"],
+    )
+    # Computed as new, but "a7" is stored by now: the COPY is rolled back, the arrays skip it.
+    overlapping = [
+        ch for ch in await changes_for(store, T, *(campaign(f"b{i}", 0) for i in range(119)))
+    ] + [ch for ch in page if ch.campaign.campaign_id == "a7"]
+    second = await write(store, lease, overlapping, T, {})
+    assert (second.changed, second.events, second.dropped) == (119, 119, 1)
+    assert copies[2:] == ["campaign_history"]  # the failed COPY, then none
+    await store.finish(lease, T, RunSummary(status="succeeded"))
+    rows = await dump(engine)
+    assert len(rows["campaigns"]) == len(rows["history"]) == 239
+    assert len(rows["events"]) == 239

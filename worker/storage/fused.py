@@ -11,6 +11,13 @@ view of those, migration 0010), so a new version is one row:
    closed row says), the events of the applied changes plus the schema-drift
    events, then ``pg_notify`` the newest event id when any was inserted.
 
+A page of ``copy_from`` or more new campaigns and no changed one (an initial
+sync's) sends their history rows and events by binary COPY instead, in a savepoint: measured at
+1000 a page, a third less time and client CPU than the arrays (no per-element
+array checks, no ``unnest``). COPY cannot skip a row already stored, so a
+unique violation rolls the savepoint back and the arrays store the page, which
+skip it as before.
+
 A changed campaign's new row waits for the second statement because
 ``ux_campaign_history_current`` allows one open row per campaign and the parts
 of one statement see one snapshot (its old row is closed by the first). Each
@@ -42,7 +49,9 @@ from worker.storage.engine import json_text
 from worker.storage.rows import NEW_VERSION_COLUMNS, new_version_values
 from worker.storage.tables import NOTIFY_CHANNEL, campaign_events, campaign_history
 
-__all__ = ["FusedApply", "apply_fused"]
+__all__ = ["COPY_FROM", "FusedApply", "apply_fused"]
+
+COPY_FROM = 100
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 _NEW = NEW_VERSION_COLUMNS
@@ -93,6 +102,8 @@ _HISTORY_AND_EVENTS = (
     f"note AS (SELECT pg_notify(${_CHANNEL}, max(id)::text) FROM ev HAVING count(*) > 0) "
     "SELECT type FROM ev UNION ALL SELECT NULL FROM note"
 )
+# After a COPY that no second statement follows: wake listeners with the newest id.
+_NOTIFY = "SELECT pg_notify($1, currval(pg_get_serial_sequence('campaign_events', 'id'))::text)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +119,32 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[Sequence[Any]]
     return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
-def _event_arrays(events: Sequence[ChangeEvent]) -> list[Sequence[Any]]:
-    return _columns(
-        [
-            (ev.event_id, ev.type, ev.key.provider, ev.key.account, ev.key.campaign_id,
-             ev.version, ev.occurred_at, ev.detected_at, json_text(dict(ev.data)))
-            for ev in events
-        ],
-        len(_EVENTS),
-    )  # fmt: skip
+def _event_rows(events: Sequence[ChangeEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (ev.event_id, ev.type, ev.key.provider, ev.key.account, ev.key.campaign_id,
+         ev.version, ev.occurred_at, ev.detected_at, json_text(dict(ev.data)))
+        for ev in events
+    ]  # fmt: skip
+
+
+async def _copied(driver: asyncpg.Connection, fresh: Sequence[Change]) -> bool:
+    """COPY the new campaigns' rows and events in a savepoint; False (nothing written)
+    when one of them was stored already."""
+    try:
+        async with driver.transaction():
+            await driver.copy_records_to_table(
+                campaign_history.name,
+                records=[new_version_values(ch, ch.observed_at, json_text) for ch in fresh],
+                columns=_NEW,
+            )
+            await driver.copy_records_to_table(
+                campaign_events.name,
+                records=_event_rows([ev for ch in fresh for ev in ch.events]),
+                columns=_EVENTS,
+            )
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
 
 
 async def apply_fused(
@@ -124,13 +152,20 @@ async def apply_fused(
     target: TargetKey,
     changes: Sequence[Change],
     drift: Sequence[ChangeEvent],
+    *,
+    copy_from: int = COPY_FROM,
 ) -> FusedApply:
     """Apply ``changes`` and ``drift`` in ``driver``'s open transaction (see the module
     docstring); the caller has fenced it and counts the run."""
     fresh = [ch for ch in changes if ch.previous is None]
     changed = [ch for ch in changes if ch.previous is not None]
     first_seen: dict[str, datetime] = {}
-    if changes:
+    copied: list[Change] = []
+    # Only a page of new campaigns alone: its events keep the order the arrays give them.
+    if not changed and len(fresh) >= max(copy_from, 1) and await _copied(driver, fresh):
+        copied, fresh = fresh, []
+        first_seen = {ch.campaign.campaign_id: ch.observed_at for ch in copied}
+    if fresh or changed:
         rows = await driver.fetch(
             _FRESH_AND_CLOSE,
             target.provider,
@@ -142,11 +177,13 @@ async def apply_fused(
             [ch.previous_version for ch in changed],
             [ch.observed_at for ch in changed],
         )
-        first_seen = {row[0]: row[1] for row in rows}
+        first_seen.update((row[0], row[1]) for row in rows)
     kept = [ch for ch in changes if ch.campaign.campaign_id in first_seen]
-    events = [*(ev for ch in kept for ev in ch.events), *drift]
+    pending = [] if copied else kept  # what the COPY did not store
+    events = [*(ev for ch in pending for ev in ch.events), *drift]
+    copied_types = [ev.type for ch in copied for ev in ch.events]
     types: list[str] = []
-    if kept or events:
+    if pending or events:
         moved = [
             new_version_values(ch, first_seen[ch.campaign.campaign_id], json_text)
             for ch in changed
@@ -156,7 +193,9 @@ async def apply_fused(
             _HISTORY_AND_EVENTS,
             *_columns(moved, len(_NEW)),
             NOTIFY_CHANNEL,
-            *_event_arrays(events),
+            *_columns(_event_rows(events), len(_EVENTS)),
         )
         types = [row[0] for row in rows if row[0] is not None]
-    return FusedApply(applied=frozenset(first_seen), event_types=tuple(types))
+    elif copied_types:
+        await driver.execute(_NOTIFY, NOTIFY_CHANNEL)
+    return FusedApply(applied=frozenset(first_seen), event_types=(*copied_types, *types))

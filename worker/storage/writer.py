@@ -4,7 +4,8 @@ Every statement is set-based, so a page costs the same few statements whatever
 its size. A campaign's current version is its open history row (``campaigns``
 is a view of them), so a new version is one history row, and closing the row it
 replaces. New versions and events go by ``worker.storage.fused``: two
-statements of arrays bound one per column, each version sent once. One insert
+statements of arrays bound one per column, each version sent once (a page of
+many new campaigns sends their rows by binary COPY, ``copy_from``). One insert
 per table (``worker.storage.bulk``, the path before issue 19, selected with
 ``fused_from`` above the page's size) stores the same rows and is kept as the
 reference the fused path is checked against. A change is applied only when the
@@ -30,7 +31,7 @@ from worker.domain.records import Rejection
 from worker.errors import StorageError
 from worker.ports import Written
 from worker.storage.bulk import BulkInsert
-from worker.storage.fused import apply_fused
+from worker.storage.fused import COPY_FROM, apply_fused
 from worker.storage.rejections import upsert_rejections
 from worker.storage.rows import NEW_VERSION_COLUMNS, new_version_row
 from worker.storage.sql import campaign_heads, close_history, update_by_campaign
@@ -87,9 +88,11 @@ class PostgresPageWriter:
         *,
         newer_page_at: datetime | None = None,
         fused_from: int = FUSED_FROM,
+        copy_from: int = COPY_FROM,
     ) -> None:
         self.newer_page_at = newer_page_at
         self._fused_from = fused_from
+        self._copy_from = copy_from
         self._conn = conn
         self._target = target
         self._run_id = run_id
@@ -196,7 +199,8 @@ class PostgresPageWriter:
         self, changes: Sequence[Change], drift: Sequence[ChangeEvent]
     ) -> tuple[set[str], list[Change], Counter[str]]:
         """Two statements of bound arrays (``storage.fused``)."""
-        done = await apply_fused(await _driver(self._conn), self._target, changes, drift)
+        driver = await _driver(self._conn)
+        done = await apply_fused(driver, self._target, changes, drift, copy_from=self._copy_from)
         kept = [ch for ch in changes if ch.campaign.campaign_id in done.applied]
         return set(done.applied), kept, Counter(done.event_types)
 

@@ -17,7 +17,7 @@ from worker.storage.engine import create_engine
 from worker.storage.integrity import integrity_violations
 
 BREAKAGES = {
-    "one open history row per campaign, at its current version": (
+    "one open history row per campaign, at its newest version": (
         "UPDATE campaign_history SET valid_to = valid_from + interval '1 hour' "
         "WHERE valid_to IS NULL AND campaign_id = :cid"
     ),

@@ -1,4 +1,4 @@
-"""A page's new versions and events in two statements of bound arrays, no staging table.
+"""A page's new versions and events: two statements of bound arrays, or COPY.
 
 The current version of a campaign is its open history row (``campaigns`` is a
 view of those, migration 0010), so a new version is one row:
@@ -11,12 +11,14 @@ view of those, migration 0010), so a new version is one row:
    closed row says), the events of the applied changes plus the schema-drift
    events, then ``pg_notify`` the newest event id when any was inserted.
 
-A page of ``copy_from`` or more new campaigns and no changed one (an initial
-sync's) sends their history rows and events by binary COPY instead, in a savepoint: measured at
-1000 a page, a third less time and client CPU than the arrays (no per-element
-array checks, no ``unnest``). COPY cannot skip a row already stored, so a
-unique violation rolls the savepoint back and the arrays store the page, which
-skip it as before.
+A page of ``copy_from`` (100) or more new campaigns and no changed one (an
+initial sync's) sends their history rows and events by binary COPY instead, in a
+savepoint: measured at 1000 a page, a third less time and client CPU than the
+arrays (no per-element array checks, no ``unnest``); a smaller page keeps the
+single statement, as the COPY costs a savepoint and two more round trips. COPY
+cannot skip a row already stored, so a unique violation rolls the savepoint
+back and the arrays store the page, which skip it as before. A page with
+changed campaigns keeps the arrays, so its events keep the caller's order.
 
 A changed campaign's new row waits for the second statement because
 ``ux_campaign_history_current`` allows one open row per campaign and the parts

@@ -24,7 +24,7 @@ __all__ = ["CHECKS", "integrity_violations"]
 CHECKS: dict[str, str] = {
     # ``campaigns`` is the open rows (migration 0010) and the index allows one per
     # campaign, so what can break is a campaign whose rows are all closed.
-    "one open history row per campaign, at its current version": """
+    "one open history row per campaign, at its newest version": """
         SELECT h.provider || '/' || h.account || '/' || h.campaign_id || ' v' || max(h.version)
                || ': open rows ' || count(*) FILTER (WHERE h.valid_to IS NULL)
                || ', open version '

@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import count, history_count, runtime_for, select_all
-from tests.kits import all_kits
+from tests.kits import ProviderKit, all_kits
 from worker.clock import ManualClock
 from worker.domain.campaign import Campaign, canonical_json
 from worker.simulators.faults import Faults
@@ -95,12 +95,18 @@ async def test_downgrade_to_base_then_upgrade_round_trips(empty_db_url: URL) -> 
 _CURRENT = "SELECT * FROM campaigns ORDER BY provider, account, campaign_id"
 
 
-async def test_0010_keeps_the_current_rows_as_the_open_history_rows_and_back(
-    empty_db_url: URL, clock: ManualClock
-) -> None:
+def _three_vox_campaigns(clock: ManualClock) -> tuple[ProviderKit, Any]:
+    """The vox v3 kit and its simulator, serving three running campaigns."""
     kit = all_kits()["vox_v3"]
     app, state = kit.build(clock, Faults(), 4)
     kit.populate(state, 3)
+    return kit, app
+
+
+async def test_0010_keeps_the_current_rows_as_the_open_history_rows_and_back(
+    empty_db_url: URL, clock: ManualClock
+) -> None:
+    kit, app = _three_vox_campaigns(clock)
     engine = create_engine(empty_db_url)
     try:
         await migrate.upgrade(engine)
@@ -156,9 +162,7 @@ async def _rehash_the_old_way(engine: AsyncEngine) -> None:
 async def test_an_upgrade_over_rows_hashed_the_old_way_writes_nothing(
     empty_db_url: URL, clock: ManualClock
 ) -> None:
-    kit = all_kits()["vox_v3"]
-    app, state = kit.build(clock, Faults(), 4)
-    kit.populate(state, 3)
+    kit, app = _three_vox_campaigns(clock)
     engine = create_engine(empty_db_url)
     try:
         await migrate.upgrade(engine, "0001")

@@ -304,3 +304,51 @@ def test_only_a_ready_record_is_read_against_the_clock(
         before_start = START - timedelta(hours=1)
         assert voxo.normalize(ready, observed_at=before_start).status is Status.SCHEDULED
         assert voxo.normalize(ready, observed_at=OBSERVED).status is Status.RUNNING
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"timeStart": None},  # 00:00 assumed
+        {"dateEnd": None, "timeEnd": None},  # open end
+        {"dateStart": "2022-03-13", "timeStart": "02:30"},  # Chicago's DST gap
+        {"dateStart": None, "timeStart": 5},  # a time never read without its date
+        {"dateStart": None, "timeStart": True},  # equal to 1, and never read either
+        {"timezone": "Asia/Kolkata"},
+    ],
+)
+def test_the_listing_reads_a_ready_status_as_normalize_does(
+    voxo: VoxoDialect, changes: dict[str, Any]
+) -> None:
+    """``status_now`` reads each schedule once per process: every poll time, every
+    repeat, and a record without one of the fields, still read what ``normalize`` reads."""
+    ready = {**fixture("list_item.json"), "state": "READY", **changes}
+    without_end = {k: v for k, v in ready.items() if k not in ("dateEnd", "timeEnd")}
+    for record in (ready, without_end):
+        for observed_at in (START - timedelta(days=40), OBSERVED, END + timedelta(days=1)):
+            for _ in range(2):  # the second reading is the remembered one
+                expected = voxo.normalize(record, observed_at=observed_at).status
+                assert voxo.status_now(record, observed_at) is expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"dateStart": "2022-02-30"}, "dateStart"),
+        ({"timeStart": 9}, "timeStart"),
+        ({"dateEnd": ["2022-02-17"]}, "dateEnd"),  # unhashable: read the long way
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": None}, "timezone"),  # needed to read the dates
+    ],
+)
+def test_a_schedule_that_does_not_read_raises_every_time(
+    voxo: VoxoDialect, changes: dict[str, Any], field: str
+) -> None:
+    """A bad schedule is never remembered: each listing of it raises, naming the field,
+    and the record then goes the long way (where it is quarantined)."""
+    ready = {**fixture("list_item.json"), "state": "READY", **changes}
+    for _ in range(2):
+        with pytest.raises((NormalizationError, TimestampError)) as info:
+            voxo.status_now(ready, OBSERVED)
+        assert info.value.field == field

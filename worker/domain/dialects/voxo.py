@@ -29,14 +29,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from worker.domain.campaign import Campaign, PausedBy, Status
 from worker.domain.dialects.base import BaseDialect, RawRecord
 from worker.domain.diff import StoredHead
-from worker.domain.records import Record
+from worker.domain.records import MISSING, Record
 from worker.domain.timestamps import (
     LocalTime,
     load_zone,
@@ -120,7 +121,26 @@ class VoxoDialect(BaseDialect):
         return _ready_status(head.scheduled_start_at, head.scheduled_end_at, observed_at)
 
     def status_now(self, raw: RawRecord, observed_at: datetime) -> Status:
-        """READY against the record's own dates, read as ``normalize`` reads them."""
+        """READY against the record's own dates, read as ``normalize`` reads them.
+
+        Asked of every listed READY record in every cycle, and a fleet shares few
+        schedules: the dates of one made of plain strings are read once
+        (:func:`_schedule`)."""
+        if isinstance(raw, Mapping):
+            get = raw.get
+            fields = (  # _SCHEDULE_FIELDS, spelled out: this runs per record
+                get("dateStart", MISSING),
+                get("timeStart", MISSING),
+                get("dateEnd", MISSING),
+                get("timeEnd", MISSING),
+                get("timezone", MISSING),
+            )
+            try:
+                start, end = _schedule(fields)
+            except TypeError:  # a list or an object where a string belongs: no key
+                pass
+            else:
+                return _ready_status(start, end, observed_at)
         r = Record(raw)
         start, end = _dates(r, _zone(r)[1], [])
         return _ready_status(start, end, observed_at)
@@ -217,6 +237,20 @@ def _dates(
     start = _scheduled(r, zone, "dateStart", "timeStart", "scheduled_start_at", flags)
     end = _scheduled(r, zone, "dateEnd", "timeEnd", "scheduled_end_at", flags)
     return start, end
+
+
+_SCHEDULE_FIELDS = ("dateStart", "timeStart", "dateEnd", "timeEnd", "timezone")
+
+
+@lru_cache(maxsize=4096)
+def _schedule(fields: tuple[Any, ...]) -> tuple[datetime | None, datetime | None]:
+    """The scheduled start and end of a record whose ``_SCHEDULE_FIELDS`` hold
+    ``fields`` (``MISSING`` where absent). Raises as ``_dates`` does, and nothing is
+    cached then: a cached key holds strings wherever ``_dates`` read a field, so a
+    key equal to it without being it (``1`` and ``True``) differs only where the
+    reading never looked."""
+    r = Record({k: v for k, v in zip(_SCHEDULE_FIELDS, fields, strict=True) if v is not MISSING})
+    return _dates(r, _zone(r)[1], [])
 
 
 def _ready_status(start: datetime | None, end: datetime | None, observed_at: datetime) -> Status:

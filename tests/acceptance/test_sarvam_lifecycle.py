@@ -31,7 +31,8 @@ from worker.config import SarvamTarget
 from worker.domain.timestamps import to_iso8601
 from worker.simulators.sarvam import create_app
 from worker.simulators.sarvam_engine import SarvamCampaign, SarvamEngine, all_day
-from worker.storage.tables import campaign_events, campaigns
+from worker.storage.tables import campaign_events
+from worker.storage.views import campaigns
 
 KEY, ORG, WORKSPACE = "sarvam-acceptance-key", "org-acme", "ws-main"
 CAMPAIGNS = f"/v1/orgs/{ORG}/workspaces/{WORKSPACE}/campaigns"

@@ -29,7 +29,8 @@ from worker.domain.windows import CallWindow, Weekday, WindowRange
 from worker.simulators.faults import Faults
 from worker.simulators.vox_engine import VoxCampaign, VoxEngine
 from worker.simulators.vox_v3 import create_app
-from worker.storage.tables import campaign_events, campaigns, sync_errors
+from worker.storage.tables import campaign_events, sync_errors
+from worker.storage.views import campaigns
 
 TARGET = VoxV3Target(
     account="acme", base_url="http://vox.test", api_key=secret(VOX_KEY), page_size=2

@@ -14,11 +14,11 @@ from worker.storage.integrity import integrity_violations
 from worker.storage.tables import (
     campaign_events,
     campaign_history,
-    campaigns,
     sync_errors,
     sync_runs,
     sync_targets,
 )
+from worker.storage.views import campaigns
 
 __all__ = ["PostgresInspector"]
 

@@ -23,7 +23,8 @@ from worker.storage.rows import (
     new_version_row,
     new_version_values,
 )
-from worker.storage.tables import campaign_history, campaigns
+from worker.storage.tables import campaign_history
+from worker.storage.views import campaigns
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -27,7 +27,8 @@ from tests.hostile.wire_formats import wire_fields
 from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.simulators.faults import Faults
-from worker.storage.tables import campaigns, sync_errors
+from worker.storage.tables import sync_errors
+from worker.storage.views import campaigns
 
 EXAMPLES = int(os.environ.get("FUZZ_PAGE_EXAMPLES", "12"))
 ID_FIELDS = {"vox_v3": "id", "vox_v2": "id", "voxo": "id", "sarvam": "campaign_id"}

@@ -16,7 +16,8 @@ from tests.kits import all_kits
 from worker.clock import ManualClock
 from worker.config import HttpSettings, LimitSettings
 from worker.simulators.faults import Faults
-from worker.storage.tables import campaign_events, campaigns
+from worker.storage.tables import campaign_events
+from worker.storage.views import campaigns
 
 HEALTHY = all_kits()["vox_v3"]
 

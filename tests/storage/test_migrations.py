@@ -22,7 +22,8 @@ from worker.storage import migrate
 from worker.storage.engine import create_engine
 from worker.storage.integrity import integrity_violations
 from worker.storage.rows import campaign_from_row
-from worker.storage.tables import campaign_events, campaign_history, campaigns, metadata
+from worker.storage.tables import campaign_events, campaign_history, metadata
+from worker.storage.views import campaigns
 
 TABLES = {
     "campaign_history",

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from worker.errors import ConsumerLost
 from worker.ports import ConsumerHeld, ConsumerInfo, ConsumerLease, CursorMoved, Position
 from worker.storage.engine import storage_errors
-from worker.storage.tables import XID8, campaign_events, event_consumers
+from worker.storage.tables import campaign_events, event_consumers
+from worker.storage.xid8 import XID8
 
 __all__ = ["PostgresConsumers"]
 

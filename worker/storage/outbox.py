@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from worker.domain.campaign import CampaignKey
 from worker.domain.events import ChangeEvent, EventKind
 from worker.ports import OutboxEvent, Position
-from worker.storage.tables import XID8, campaign_events
+from worker.storage.tables import campaign_events
+from worker.storage.xid8 import XID8
 
 __all__ = ["event_from_row", "position_after_event", "position_before_time", "read_after"]
 

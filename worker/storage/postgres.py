@@ -24,7 +24,8 @@ from worker.ports import Lease, PageHeads
 from worker.storage.engine import storage_errors
 from worker.storage.leases import PostgresLeases, fence
 from worker.storage.sql import campaign_heads, campaign_states
-from worker.storage.tables import campaign_events, campaigns
+from worker.storage.tables import campaign_events
+from worker.storage.views import campaigns
 from worker.storage.writer import PostgresPageWriter
 
 __all__ = ["PostgresPageWriter", "PostgresStore"]

@@ -34,7 +34,7 @@ from worker.domain.campaign import TargetKey
 from worker.domain.diff import StoredState
 from worker.ports import PageHeads
 from worker.storage.rows import HEAD_COLUMNS, campaign_from_row, head_from_row
-from worker.storage.tables import campaigns
+from worker.storage.views import campaigns
 
 __all__ = [
     "campaign_heads",

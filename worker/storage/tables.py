@@ -1,10 +1,8 @@
-# longer than 300 lines: the whole schema in one place, as the migrations are checked against it
 """Table metadata: the single source the migrations are checked against.
 
 ``campaign_history`` holds every version of each campaign (SCD2: ``valid_to`` is
-NULL on the current one, which also carries the current-only bookkeeping);
-``campaigns`` is a view of those open rows (migration 0010), described here for
-the queries that read it but kept out of :data:`metadata`, which holds tables;
+NULL on the current one, which also carries the current-only bookkeeping; the
+view of those open rows, ``campaigns``, is in :mod:`worker.storage.views`);
 ``campaign_events`` is the outbox and event log; ``sync_targets`` holds each
 target's lease and schedule; ``sync_runs`` and ``sync_errors`` record cycles and
 what they set aside.
@@ -28,38 +26,27 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.types import UserDefinedType
+
+from worker.storage.xid8 import XID8
 
 __all__ = [
     "NOTIFY_CHANNEL",
+    "campaign_columns",
     "campaign_events",
     "campaign_history",
-    "campaigns",
     "event_consumers",
     "metadata",
     "sync_errors",
     "sync_runs",
     "sync_targets",
+    "tz_column",
     "webhook_deliveries",
     "webhook_sinks",
 ]
 
 NOTIFY_CHANNEL = "campaign_events"
 
-
-class XID8(UserDefinedType[int]):
-    """PostgreSQL's 64-bit transaction id (``xid8``), read and written as an int."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: object) -> str:
-        return "XID8"
-
-
-# Reflection (Alembic's drift check) must know the type too.
-postgresql.base.ischema_names["xid8"] = XID8
 
 metadata = MetaData(
     naming_convention={
@@ -72,11 +59,11 @@ metadata = MetaData(
 )
 
 
-def _tz(name: str, *, nullable: bool = True) -> Column[object]:
+def tz_column(name: str, *, nullable: bool = True) -> Column[object]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
-def _campaign_columns() -> list[Column[object]]:
+def campaign_columns() -> list[Column[object]]:
     """Normalized columns shared by the current-state and history tables."""
     return [
         Column("provider", Text, nullable=False),
@@ -93,13 +80,13 @@ def _campaign_columns() -> list[Column[object]]:
         Column("failed_calls", BigInteger),
         Column("active_calls", BigInteger),
         Column("concurrency", BigInteger),
-        _tz("created_at"),
-        _tz("scheduled_start_at"),
-        _tz("scheduled_end_at"),
-        _tz("paused_at"),
-        _tz("finished_at"),
-        _tz("provider_updated_at"),
-        _tz("last_run_at"),
+        tz_column("created_at"),
+        tz_column("scheduled_start_at"),
+        tz_column("scheduled_end_at"),
+        tz_column("paused_at"),
+        tz_column("finished_at"),
+        tz_column("provider_updated_at"),
+        tz_column("last_run_at"),
         Column("call_window", JSONB),
         Column("time_flags", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
         Column("degraded", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
@@ -108,29 +95,16 @@ def _campaign_columns() -> list[Column[object]]:
     ]
 
 
-# A view (migration 0010): the open history rows, with the columns the table had.
-# Its own MetaData: Alembic's drift check compares tables, and this is none.
-campaigns = Table(
-    "campaigns",
-    MetaData(),
-    *_campaign_columns(),
-    _tz("first_seen_at", nullable=False),
-    _tz("last_changed_at", nullable=False),  # the open row's valid_from
-    _tz("vanished_at"),
-    Column("missed_listings", Integer, nullable=False),
-    Column("list_hash", Text),
-)
-
 campaign_history = Table(
     "campaign_history",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    *_campaign_columns(),
-    _tz("valid_from", nullable=False),
-    _tz("valid_to"),
+    *campaign_columns(),
+    tz_column("valid_from", nullable=False),
+    tz_column("valid_to"),
     # Set on the version that records a vanish: it carries the last known values.
-    _tz("vanished_at"),
-    _tz("first_seen_at", nullable=False),
+    tz_column("vanished_at"),
+    tz_column("first_seen_at", nullable=False),
     # Kept on the open row only: complete listings without it, its list item's fingerprint
     # (unchanged means no detail GET).
     Column("missed_listings", Integer, nullable=False, server_default=text("0")),
@@ -161,8 +135,8 @@ campaign_events = Table(
     Column("account", Text, nullable=False),
     Column("campaign_id", Text, nullable=False),
     Column("version", Integer, nullable=False),
-    _tz("occurred_at", nullable=False),
-    _tz("detected_at", nullable=False),
+    tz_column("occurred_at", nullable=False),
+    tz_column("detected_at", nullable=False),
     Column("data", JSONB, nullable=False),
     # The writing transaction's id: readers pass an event only once every transaction
     # that could still commit before it has ended (see ``worker.storage.outbox``).
@@ -184,9 +158,9 @@ event_consumers = Table(
     # One process at a time receives a consumer's events.
     Column("owner", Text),
     Column("lease_token", BigInteger, nullable=False, server_default=text("0")),
-    _tz("lease_expires_at"),
-    _tz("created_at", nullable=False),
-    _tz("acked_at"),
+    tz_column("lease_expires_at"),
+    tz_column("created_at", nullable=False),
+    tz_column("acked_at"),
     # Bumped by every replay: a running consumer that read another epoch reads again.
     Column("epoch", BigInteger, nullable=False, server_default=text("0")),
 )
@@ -196,12 +170,12 @@ webhook_sinks = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("url", Text, nullable=False),
-    _tz("disabled_at"),
+    tz_column("disabled_at"),
     Column("disabled_reason", Text),
-    _tz("last_success_at"),
+    tz_column("last_success_at"),
     # The first failure since the last success: failing too long disables the sink.
-    _tz("failing_since"),
-    _tz("created_at", nullable=False),
+    tz_column("failing_since"),
+    tz_column("created_at", nullable=False),
 )
 
 webhook_deliveries = Table(
@@ -220,16 +194,16 @@ webhook_deliveries = Table(
     Column("body", Text, nullable=False),  # the CloudEvents JSON, byte for byte as signed
     Column("status", Text, nullable=False),  # pending | delivered | dead
     Column("attempts", Integer, nullable=False, server_default=text("0")),
-    _tz("next_attempt_at", nullable=False),
+    tz_column("next_attempt_at", nullable=False),
     # A sender claims a delivery until then: replicas never send one attempt twice.
-    _tz("locked_until"),
+    tz_column("locked_until"),
     Column("last_status", Integer),
     Column("last_error", Text),
-    _tz("created_at", nullable=False),
-    _tz("delivered_at"),
-    _tz("dead_at"),
+    tz_column("created_at", nullable=False),
+    tz_column("delivered_at"),
+    tz_column("dead_at"),
     # The last failure, if a later success of the sink may bring the next attempt forward.
-    _tz("early_after"),
+    tz_column("early_after"),
     UniqueConstraint("sink", "event_id"),
     # Pending deliveries in outbox order: a claim reads them from the front.
     Index("ix_webhook_deliveries_due", "sink", "status", "event_xid", "event_row"),
@@ -252,17 +226,17 @@ sync_targets = Table(
     # The lease: who may write this target, until when, under which fencing token.
     Column("lease_owner", Text),
     Column("lease_token", BigInteger, nullable=False, server_default=text("0")),
-    _tz("lease_expires_at"),
+    tz_column("lease_expires_at"),
     # When the newest committed page of this target was fetched: an older page is stale.
-    _tz("last_observed_at"),
+    tz_column("last_observed_at"),
     # When the last cycle that read every campaign's detail succeeded.
-    _tz("last_full_refresh_at"),
+    tz_column("last_full_refresh_at"),
     # The schedule: one cycle per interval slot, whichever replica runs it.
     Column("interval_seconds", Float),
-    _tz("next_due_at"),
-    _tz("last_started_at"),
-    _tz("last_finished_at"),
-    _tz("last_success_at"),
+    tz_column("next_due_at"),
+    tz_column("last_started_at"),
+    tz_column("last_finished_at"),
+    tz_column("last_success_at"),
     Column("last_status", Text),
     Column("last_error", Text),
     Column("last_run_id", BigInteger),
@@ -276,8 +250,8 @@ sync_runs = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("provider", Text, nullable=False),
     Column("account", Text, nullable=False),
-    _tz("started_at", nullable=False),
-    _tz("finished_at"),
+    tz_column("started_at", nullable=False),
+    tz_column("finished_at"),
     Column("status", Text, nullable=False),
     Column("pages", Integer, nullable=False, server_default=text("0")),
     Column("records", Integer, nullable=False, server_default=text("0")),
@@ -313,8 +287,8 @@ sync_errors = Table(
     Column("reason", Text, nullable=False),
     Column("raw", JSONB),
     Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    _tz("first_seen_at", nullable=False),
-    _tz("last_seen_at", nullable=False),
+    tz_column("first_seen_at", nullable=False),
+    tz_column("last_seen_at", nullable=False),
     Column("occurrences", Integer, nullable=False, server_default=text("1")),
     Column(
         "last_run_id",

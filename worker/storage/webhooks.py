@@ -1,17 +1,10 @@
-# longer than 300 lines: one adapter of the WebhookStore port, its queries side by side
 """Webhook delivery state: one row per (sink, event), claimed briefly by one sender.
 
-A delivery is *due* when it is pending, its next attempt time has come, no
-sender holds its claim, and it is the oldest pending delivery of its campaign
-for that sink (so each campaign's events arrive in order, while a slow campaign
-holds back only itself). Its time has also come *early* when its last attempt
-failed before the sink's last success (``early_after < last_success_at``): a
-receiver that answers again is healthy, so what failed during its outage need
-not wait for its retry slot. An early attempt that fails keeps its slot and
-its attempt count; a failure that came with a Retry-After is never brought
-forward. Claims are taken with ``FOR UPDATE SKIP LOCKED`` and
-last ``hold`` seconds, so replicas never send one attempt at once, and a sender
-that dies mid-attempt loses its claim to the next one.
+Which deliveries are due, and in what order, is :mod:`worker.storage.webhook_due`.
+An early attempt that fails keeps its slot and its attempt count; a failure that
+came with a Retry-After is never brought forward. Claims are taken with
+``FOR UPDATE SKIP LOCKED`` and last ``hold`` seconds, so replicas never send one
+attempt at once, and a sender that dies mid-attempt loses its claim to the next one.
 """
 
 from __future__ import annotations
@@ -21,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +23,7 @@ from worker.domain.events import to_cloudevent
 from worker.ports import DeadLetter, DueDelivery, OutboxEvent, SinkState
 from worker.storage.engine import storage_errors
 from worker.storage.tables import webhook_deliveries, webhook_sinks
+from worker.storage.webhook_due import due_deliveries
 
 __all__ = ["PostgresWebhooks"]
 
@@ -109,42 +103,7 @@ class PostgresWebhooks:
     ) -> list[DueDelivery]:
         """Claim up to ``limit`` due deliveries (one per campaign) for ``hold`` seconds,
         those brought forward by a later success of the sink included (``early``)."""
-        earlier = d.alias("earlier")
-        blocked = exists().where(
-            earlier.c.sink == d.c.sink,
-            earlier.c.provider == d.c.provider,
-            earlier.c.account == d.c.account,
-            earlier.c.campaign_id == d.c.campaign_id,
-            earlier.c.status == "pending",
-            tuple_(earlier.c.event_xid, earlier.c.event_row) < tuple_(d.c.event_xid, d.c.event_row),
-        )
-        last_success = (
-            select(webhook_sinks.c.last_success_at)
-            .where(webhook_sinks.c.name == sink)
-            .scalar_subquery()
-        )
-        early = and_(d.c.next_attempt_at > now, d.c.early_after < last_success)
-        query = (
-            select(
-                d.c.id,
-                d.c.event_id,
-                d.c.body,
-                d.c.attempts,
-                d.c.campaign_id,
-                d.c.next_attempt_at,
-                early.label("early"),
-            )
-            .where(
-                d.c.sink == sink,
-                d.c.status == "pending",
-                or_(d.c.next_attempt_at <= now, early),
-                or_(d.c.locked_until.is_(None), d.c.locked_until <= now),
-                ~blocked,
-            )
-            .order_by(d.c.event_xid, d.c.event_row)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=d)
-        )
+        query = due_deliveries(sink, now=now, limit=limit)
         with storage_errors(f"claiming webhook deliveries for {sink!r}"):
             async with self.engine.begin() as conn:
                 rows = (await conn.execute(query)).all()

@@ -6,7 +6,9 @@ line: ``{"wall", "cpu", "rss_mb", "records", ...}``. Peak RSS is the process's
 high-water mark, imports included.
 
 Methods: ``campaign-sync`` (the product's own cycle through ``open_runtime`` and
-``Runtime.sync_target``, what ``campaign-sync sync-once`` runs), ``fetch-only``,
+``Runtime.sync_target``, what ``campaign-sync sync-once`` runs; with ``"steady"``
+in the spec, a daemon's cycle: one cycle first, untimed, then the line
+``ready``, then the timed cycle once a line comes on stdin), ``fetch-only``,
 ``copy``, ``copy-3`` and ``copy-lean`` (``bench.copy3``), ``naive``, ``dlt-merge`` and ``dlt-scd2``.
 """
 
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import json
 import resource
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +30,7 @@ import orjson
 from bench.fetchers import ALL, NONE, Fetcher, Wanted, only
 
 Spec = dict[str, Any]
+READY = "ready"  # the steady child's first cycle is done (not JSON: see bench.phases)
 
 
 def _wanted(spec: Spec) -> Wanted:
@@ -63,15 +67,27 @@ async def campaign_sync(spec: Spec) -> dict[str, Any]:
     from worker.runtime.heap import settle_heap
 
     settings = load_settings(Path(spec["config"]))
+    first: dict[str, float] = {}
     async with open_runtime(settings) as runtime:
         settle_heap()  # as the daemon and `campaign-sync sync` do
         [name] = runtime.providers
+        if spec.get("steady"):
+            # A daemon's cycle: the one before it ran in this process (see bench.phases).
+            started = time.perf_counter(), time.process_time()
+            await runtime.sync_target(name)
+            first = {
+                "wall": time.perf_counter() - started[0],
+                "cpu": time.process_time() - started[1],
+            }
+            print(READY, flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         started = time.perf_counter(), time.process_time()
         summary = await runtime.sync_target(name)
         wall, cpu = time.perf_counter() - started[0], time.process_time() - started[1]
     return {
         "wall": wall,
         "cpu": cpu,
+        "first_cycle": first,
         "status": summary.status,
         "records": summary.records,
         "changed": summary.changed,

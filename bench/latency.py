@@ -6,9 +6,12 @@ answers every request after ``--latency`` seconds (100 ms by default), and each
 rep runs fetch-only and campaign-sync over a no-change cycle
 (``latency-no-change``) and, after 1 % of the campaigns changed, a change cycle
 (``latency-change-1``; fetch-only reads the changed campaigns' details only).
+campaign-sync's are a daemon's cycles, the cycle before each in the same process
+(``bench.phases.STEADY``).
 
 The floor of a cycle is computed from the requests the fetch-only client sent
-for the same data (``other`` O: VOXO's login; ``list`` L; ``detail`` D; R = O + L + D),
+for the same data (``list`` L; ``detail`` D) and the logins the cycle itself sent
+(``other`` O: VOXO's, none in a daemon's cycle that holds its token; R = O + L + D),
 the latency d, ``http.max_concurrency`` c and the rate cap r (none unless set):
 
 * vox v3, vox v2 (chained cursors: each page needs the previous page's cursor):
@@ -76,34 +79,28 @@ async def latency_phases(bench: Bench, fleet: Fleet) -> None:
                 await bench.measure(fleet, "latency-no-change", m, rep, details="none")
                 for m in methods
             ]
-            _floors(bench, fleet.provider, runs)
+            set_floors(bench, fleet.provider, runs)
         for rep in range(opts.reps):
-            changed = await fleet.mutate(1, 1000 + rep)
-            ids = bench.workdir / f"changed-{fleet.provider}-latency-{rep}.txt"
-            ids.write_text("\n".join(changed))
-            runs = []
-            for method in methods:
-                details = str(ids) if method == "fetch-only" else "all"
-                runs.append(
-                    await bench.measure(
-                        fleet, "latency-change-1", method, rep, details=details, changed=changed
-                    )
-                )
-            _floors(bench, fleet.provider, runs)
+            runs = await bench.change_phase(
+                fleet, "latency-change-1", methods, rep, percent=1, seed=1000 + rep
+            )
+            set_floors(bench, fleet.provider, runs)
     finally:
         await fleet.set_latency(0)
 
 
-def _floors(bench: Bench, provider: str, runs: list[dict[str, Any]]) -> None:
-    """Set each run's ``floor`` from the fetch-only run's requests (none without one)."""
+def set_floors(bench: Bench, provider: str, runs: list[dict[str, Any]]) -> None:
+    """Set each run's ``floor`` from the fetch-only run's list and detail requests and
+    the run's own other ones (none without a fetch-only run)."""
     fetched = next((r for r in runs if r["method"] == "fetch-only" and "error" not in r), None)
     if fetched is None:
         return
-    least = floor(
-        provider,
-        fetched["http"],
-        latency=bench.options.latency,
-        concurrency=bench.options.concurrency,
-    )
     for run in runs:
-        run["floor"] = least
+        # Each run's own logins (VOXO's): a daemon's cycle reuses the token it holds.
+        requests = {**fetched["http"], "other": run["http"].get("other", 0)}
+        run["floor"] = floor(
+            provider,
+            requests,
+            latency=bench.options.latency,
+            concurrency=bench.options.concurrency,
+        )

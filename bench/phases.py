@@ -20,14 +20,22 @@ Per provider, in order, each phase running every method ``reps`` times:
   campaign-sync and fetch-only against the floor the provider's paging allows.
 
 ``copy-3`` and ``copy-lean`` (``bench.copy3``) run in the initial phase only.
+
+campaign-sync's runs of the ``STEADY`` phases are a daemon's cycles: its child
+first runs the cycle before, untimed, in the same process, and the fleet
+changes only then, so the timed cycle starts with the digest table and the
+token that cycle kept (``worker.sync.remembering``). The untimed cycle of a
+no-change run is the first cycle of a process, the table loaded from the
+store: it is reported as ``no-change-first`` (wall and client CPU only). Its
+py-spy profile covers both cycles.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,7 @@ import asyncpg
 import yaml
 
 from bench.checks import check
+from bench.children import run_child
 from bench.fleet import KEYS, SARVAM_ORG, SARVAM_WORKSPACE, VOXO_EMAIL, VOXO_PASSWORD, VOXO_TENANT
 from bench.infra import Fleet, Server
 from bench.measure import (
@@ -55,6 +64,8 @@ INITIAL_ONLY = (
     "copy-3",
     "copy-lean",
 )  # its keys refuse "insert everything again" (see bench.copy3)
+# Phases whose campaign-sync run is a daemon's cycle, the one before it in the same process.
+STEADY = ("no-change", "change-1", "change-10", "latency-no-change", "latency-change-1")
 DATA_TABLES = ("campaigns", "campaign_history", "campaign_events")
 SECRETS_ENV = {
     "BENCH_VOX_V3_KEY": KEYS["vox_v3"],
@@ -182,14 +193,43 @@ class Bench:
             for method in methods:
                 await self.measure(fleet, "no-change", method, rep, details="none")
         for percent in (1, 10):
-            phase = f"change-{percent}"
             for rep in range(opts.reps):
-                changed = await fleet.mutate(percent, percent * 100 + rep)
-                ids = self.workdir / f"changed-{provider}-{phase}-{rep}.txt"
-                ids.write_text("\n".join(changed))
-                for method in methods:
-                    details = str(ids) if method == "fetch-only" else "all"
-                    await self.measure(fleet, phase, method, rep, details=details, changed=changed)
+                await self.change_phase(
+                    fleet,
+                    f"change-{percent}",
+                    methods,
+                    rep,
+                    percent=percent,
+                    seed=percent * 100 + rep,
+                )
+
+    async def change_phase(
+        self, fleet: Fleet, phase: str, methods: list[str], rep: int, *, percent: float, seed: int
+    ) -> list[dict[str, Any]]:
+        """One rep of a change phase: ``percent`` % of the fleet changes, then each method
+        runs over that state. campaign-sync runs first, its fleet changed between its
+        two cycles (``measure``); fetch-only reads the changed campaigns' details only."""
+        changed: list[str] = []
+        ids = self.workdir / f"changed-{fleet.provider}-{phase}-{rep}.txt"
+
+        async def change() -> None:
+            changed.extend(await fleet.mutate(percent, seed))
+            ids.write_text("\n".join(changed))
+
+        runs: list[dict[str, Any]] = []
+        for method in sorted(methods, key=lambda m: m != "campaign-sync"):
+            between = None
+            if not runs and method == "campaign-sync":
+                between = change
+            elif not runs:
+                await change()
+            details = str(ids) if method == "fetch-only" else "all"
+            runs.append(
+                await self.measure(
+                    fleet, phase, method, rep, details=details, changed=changed, between=between
+                )
+            )
+        return runs
 
     async def rate_phase(self, fleet: Fleet) -> None:
         if "campaign-sync" not in self.options.methods:
@@ -218,7 +258,11 @@ class Bench:
         changed: list[str] | None = None,
         page: int | None = None,
         rate: float | None = None,
+        between: Callable[[], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
+        """One run of ``method``, measured. A campaign-sync run of a phase in ``STEADY``
+        is a daemon's cycle: its child runs a cycle first, then ``between`` (the fleet's
+        change, if any), and only the second cycle is measured."""
         provider = fleet.provider
         database = self.database(method, provider)
         page_size = page or self.options.page_size
@@ -233,22 +277,36 @@ class Bench:
             "dlt_credentials": self.server.dlt_credentials(database),
             "work_dir": str(self.workdir / "dlt"),
         }
+        steady = method == "campaign-sync" and phase in STEADY
         if method == "campaign-sync":
             http = {"rate_per_second": rate} if rate else {}
             spec["config"] = str(
                 self._config(provider, fleet.base_url, database, page_size, **http)
             )
+            spec["steady"] = steady
         if stored and not self.options.autovacuum:
             await self.server.quiet(database)  # tables a peer made in an earlier run, too
-        writes_before = await table_writes(self.server.dsn_of(database)) if stored else {}
-        counts_before = await self._counts(database) if method == "campaign-sync" else {}
         admin = await self.server.admin()
-        try:
+        before: dict[str, Any] = {}
+
+        async def measure_from_here() -> None:
+            if between is not None:
+                await between()
+            before["writes"] = await table_writes(self.server.dsn_of(database)) if stored else {}
+            before["counts"] = await self._counts(database) if method == "campaign-sync" else {}
             await reset_statements(admin)
-            http_before = await fleet.stats()
-            sims_before, pg_before = process_cpu(fleet.process.pid), self._pg_cpu.seconds()
+            before["http"] = await fleet.stats()
+            before["sims"], before["pg"] = process_cpu(fleet.process.pid), self._pg_cpu.seconds()
+
+        try:
             profile = self._profile_path(method, provider, phase, rep)
-            result = await self._child(method, spec, profile)
+            if steady:
+                result = await self._child(method, spec, profile, ready=measure_from_here)
+            else:
+                await measure_from_here()
+                result = await self._child(method, spec, profile)
+            writes_before, counts_before = before["writes"], before["counts"]
+            http_before, sims_before, pg_before = before["http"], before["sims"], before["pg"]
             sims_cpu = process_cpu(fleet.process.pid) - sims_before
             http_after = await fleet.stats()
             sent = await statements(admin, database) if stored else 0
@@ -287,6 +345,15 @@ class Bench:
         self.runs.append(run)
         label = f"{provider:7} {phase:12} {method:14} rep {rep}"
         print(f"{label}: {_brief(run)}", file=sys.stderr, flush=True)
+        first = result.get("first_cycle")
+        if phase == "no-change" and first:
+            # The untimed cycle of a no-change run is the first cycle of a process (its
+            # digest table loaded from the store): what runs before this one measured.
+            self.runs.append(
+                {"provider": provider, "phase": "no-change-first", "method": method,
+                 "rep": rep, "n": fleet.n, "records": run.get("records"), "http": {},
+                 "sql_statements": None, **first}
+            )  # fmt: skip
         return run
 
     def _profile_path(self, method: str, provider: str, phase: str, rep: int) -> Path | None:
@@ -296,32 +363,15 @@ class Bench:
         return self.options.profile / f"{provider}-{phase}-{rep}.txt"
 
     async def _child(
-        self, method: str, spec: dict[str, Any], profile: Path | None = None
+        self,
+        method: str,
+        spec: dict[str, Any],
+        profile: Path | None = None,
+        *,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
-        command = [sys.executable, "-m", "bench.child", method, "--spec", json.dumps(spec)]
-        if profile is not None:
-            # Collapsed stacks (one line per stack, then its sample count): see bench.profile.
-            spy = ["py-spy", "record", "--format", "raw", "--rate", "200", "--nonblocking"]
-            command = [*spy, "--output", str(profile), "--", *command]
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self._env(),
-        )  # fmt: skip
         cap = self.options.dlt_cap if method.startswith("dlt") else None
-        try:
-            out, err = await asyncio.wait_for(process.communicate(), cap)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            return {"over_cap": cap, "wall": cap}
-        # The child's figures are its last JSON line (py-spy prints its own lines after it,
-        # and exits 0 whatever the child did).
-        lines = [li for li in out.decode().splitlines() if li.startswith("{")]
-        if process.returncode != 0 or not lines:
-            tail = err.decode(errors="replace").strip().splitlines()[-5:]
-            return {"error": f"exit {process.returncode}: " + " | ".join(tail)}
-        result: dict[str, Any] = json.loads(lines[-1])
-        return result
+        return await run_child(method, spec, self._env(), cap=cap, profile=profile, ready=ready)
 
     async def _counts(self, database: str) -> dict[str, int]:
         conn = await asyncpg.connect(self.server.dsn_of(database))

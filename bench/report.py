@@ -23,8 +23,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-PHASES = ("initial", "no-change", "change-1", "change-10", "rate-limited", "latency-setup",
-          "latency-no-change", "latency-change-1")  # fmt: skip
+PHASES = ("initial", "no-change", "no-change-first", "change-1", "change-10", "rate-limited",
+          "latency-setup", "latency-no-change", "latency-change-1")  # fmt: skip
 
 
 def _median(values: list[float]) -> float | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from bench.latency import floor
+from bench.latency import set_floors, floor
 from bench.report import rss_limit, summarize
 
 
@@ -110,3 +111,14 @@ def test_peak_rss_limit_grows_with_the_fleet() -> None:
     runs = [_run("initial", "campaign-sync", 1.0, rss_mb=160.0)]
     assert _targets(runs)["peak RSS at 100 000 campaigns, MB ≤ 150"] == (160.0, False)
     assert _targets(runs, 1_000_000)["peak RSS at 1 000 000 campaigns, MB ≤ 200"] == (160, True)
+
+
+def test_a_cycle_that_holds_its_token_has_no_login_in_its_floor() -> None:
+    """A daemon's VOXO cycle reuses its token: its floor is the list and the details, one
+    round less than the fetch-only run's, which logs in."""
+    bench = SimpleNamespace(options=SimpleNamespace(latency=0.1, concurrency=4))
+    fetched = {"method": "fetch-only", "http": {"other": 1, "list": 1, "detail": 100}}
+    steady = {"method": "campaign-sync", "http": {"other": 0, "list": 1, "detail": 100}}
+    set_floors(bench, "voxo", [fetched, steady])  # type: ignore[arg-type]
+    assert fetched["floor"] == pytest.approx(0.1 * (1 + 1 + 25))
+    assert steady["floor"] == pytest.approx(0.1 * (1 + 25))

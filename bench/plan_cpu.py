@@ -4,7 +4,8 @@
 way the bench fleet's simulator does, then times, per campaign, what the worker does
 to each of them between the HTTP body and the database driver: listing (id and
 fingerprint), reading (poison check, normalize), planning (diff, events) and
-building the write's column arrays (``worker.storage.fused``). ``--profile`` prints
+building the rows the write sends (``worker.storage.fused``: a new campaign's
+history row and its events, what the COPY encodes). ``--profile`` prints
 cProfile's top functions of the whole. It prints figures; it is not a test.
 """
 
@@ -25,7 +26,9 @@ from worker.domain.campaign import TargetKey
 from worker.domain.dialects import VoxV3Dialect
 from worker.ports import Detail, PageHeads
 from worker.simulators.vox_v3 import render_v3
-from worker.storage.fused import _event_arrays, _version_arrays
+from worker.storage.engine import json_text
+from worker.storage.fused import _event_rows
+from worker.storage.rows import new_version_values
 from worker.sync.listing import Listing
 from worker.sync.planner import entries_to_read, heads_wanted, plan_page, read_page
 from worker.sync.policy import CycleLimits
@@ -46,7 +49,7 @@ def initial_sync(items: list[dict[str, Any]]) -> dict[str, float]:
     target = TargetKey(provider="vox_v3", account="bench")
     limits = CycleLimits()
     listing = Listing(dialect)
-    spent = dict.fromkeys(("list", "read", "plan", "arrays"), 0.0)
+    spent = dict.fromkeys(("list", "read", "plan", "rows"), 0.0)
 
     def timed(step: str, call: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -76,8 +79,8 @@ def initial_sync(items: list[dict[str, Any]]) -> dict[str, float]:
             ),
         )  # fmt: skip
         assert len(plan.changes) == len(page), plan.rejections[:1]
-        timed("arrays", lambda: _version_arrays(plan.changes))  # noqa: B023
-        timed("arrays", lambda: _event_arrays([e for c in plan.changes for e in c.events]))  # noqa: B023
+        timed("rows", lambda: [new_version_values(c, NOW, json_text) for c in plan.changes])  # noqa: B023
+        timed("rows", lambda: _event_rows([e for c in plan.changes for e in c.events]))  # noqa: B023
     return spent
 
 

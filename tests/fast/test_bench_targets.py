@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.latency import set_floors, floor
+from bench.latency import floor, set_floors
 from bench.report import rss_limit, summarize
 
 

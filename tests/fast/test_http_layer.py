@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -134,3 +135,22 @@ def test_log_records_have_secrets_blanked(caplog: pytest.LogCaptureFixture) -> N
     assert SECRET not in line
     assert '"event": "sync.failed"' in line
     assert "[REDACTED]" in line
+
+
+async def test_httpcore_asks_for_the_event_loop_without_searching_the_path() -> None:
+    """httpcore asks sniffio which loop runs several times a request; were sniffio
+    missing, every ask would be a failed import that searches sys.path (about 60 µs)."""
+    from httpcore._synchronization import current_async_library
+
+    searched: list[str] = []
+
+    class Recorder:
+        def find_spec(self, name: str, *_: object) -> None:
+            searched.append(name)
+
+    sys.meta_path.insert(0, Recorder())  # type: ignore[arg-type]
+    try:
+        assert current_async_library() == "asyncio"
+    finally:
+        del sys.meta_path[0]
+    assert searched == []

@@ -108,6 +108,35 @@ async def test_status_codes_map_onto_the_error_tree(
     assert SECRET not in str(info.value)  # never the query string, never a header
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://p.test", "http://p.test/", "http://p.test:8080/api/scheduling", "http://p.test/v1/"],
+)
+@pytest.mark.parametrize(
+    "path",
+    ["/campaigns", "campaigns", "/v1/orgs/o%2F1/campaigns/c%20d", "/a/b/", "/ümlaut/x y"],
+)
+async def test_a_path_joins_the_base_url_as_httpx_joins_it(base_url: str, path: str) -> None:
+    """ProviderHttp joins paths to ``base_url`` itself (cheaper than httpx per request):
+    the provider sees the URL httpx would have sent."""
+    seen: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json={})
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url=base_url
+    ) as client:
+        http = ProviderHttp(
+            client, target=TargetKey(provider="sarvam", account="ws"), settings=HttpSettings()
+        )
+        await http.request_json("GET", path, params={"limit": 5, "cursor": "a b"})
+        expected = client.build_request("GET", path, params={"limit": 5, "cursor": "a b"}).url
+    assert seen == [expected]
+    assert seen[0].raw_path == expected.raw_path
+
+
 async def test_connection_failures_are_transient_and_name_no_url() -> None:
     # In process, a transport that fails as a refused connection does, URL and all in its
     # message; tests/acceptance/test_provider_http_refused.py gets a real refusal on loopback.

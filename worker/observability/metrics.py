@@ -30,6 +30,7 @@ __all__ = [
     "UNKNOWN_STATUS",
     "WEBHOOK_DELIVERIES",
     "WEBHOOK_SINK_DISABLED",
+    "ProviderRequestMetrics",
     "status_class",
 ]
 
@@ -123,3 +124,30 @@ def status_class(status: int | None) -> str:
     if status is None:
         return "error"
     return "429" if status == 429 else f"{status // 100}xx"
+
+
+class ProviderRequestMetrics:
+    """One target's provider request counts and timings.
+
+    Keeps the labelled children it has used: ``labels()`` builds a key and takes a
+    lock on every call, a cost paid on every request otherwise.
+    """
+
+    def __init__(self, provider: str, account: str) -> None:
+        self._target = (provider, account)
+        self._timings: dict[str, Histogram] = {}
+        self._counts: dict[tuple[str, str], Counter] = {}
+
+    def observe(self, method: str, status: int | None, seconds: float) -> None:
+        """One request sent with ``method``: its status (None: no response) and duration."""
+        klass = status_class(status)
+        timing = self._timings.get(method)
+        if timing is None:
+            timing = self._timings[method] = PROVIDER_REQUEST_SECONDS.labels(*self._target, method)
+        count = self._counts.get((method, klass))
+        if count is None:
+            count = self._counts[method, klass] = PROVIDER_REQUESTS.labels(
+                *self._target, method, klass
+            )
+        timing.observe(seconds)
+        count.inc()

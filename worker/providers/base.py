@@ -99,6 +99,11 @@ class ProviderHttp:
         if rate is None and settings.rate_per_second:
             rate = AsyncLimiter(settings.rate_per_second, 1.0)
         self._rate = rate
+        # httpx joins a relative path to base_url on every request (about 45 µs, a
+        # twentieth of a request): _url joins them as httpx does, from a prefix kept here.
+        base = client.base_url
+        self._prefix = str(base).rstrip("/") + "/" if base.is_absolute_url else None
+        self._metrics = metrics.ProviderRequestMetrics(target.provider, target.account)
 
     async def request_json(
         self,
@@ -172,7 +177,7 @@ class ProviderHttp:
                 self._observed(method) as seen,
                 anyio.fail_after(self.settings.deadline),
             ):
-                request = self.client.build_request(method, path, params=params)
+                request = self.client.build_request(method, self._url(path), params=params)
                 response = await self.client.send(
                     request,
                     auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
@@ -206,15 +211,19 @@ class ProviderHttp:
                 await self._rate.acquire()
             with self.translate(where), self._observed(method) as seen:
                 with anyio.fail_after(self.settings.deadline):
-                    async with self.client.stream(
-                        method,
-                        path,
-                        params=params,
-                        json=json_body,
+                    request = self.client.build_request(
+                        method, self._url(path), params=params, json=json_body
+                    )
+                    response = await self.client.send(
+                        request,
                         auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
-                    ) as response:
+                        stream=True,
+                    )
+                    try:
                         seen.append(response.status_code)
                         body = await self._read(where, response)
+                    finally:
+                        await response.aclose()
                 return decode_response(
                     where,
                     response,
@@ -224,19 +233,22 @@ class ProviderHttp:
                     secrets=self._secrets,
                 )
 
+    def _url(self, path: str) -> httpx.URL | str:
+        """``path`` joined to the client's ``base_url`` (see ``__init__``)."""
+        if self._prefix is None:
+            return path
+        return httpx.URL(self._prefix + path.lstrip("/"))
+
     @contextlib.contextmanager
     def _observed(self, method: str) -> Iterator[list[int]]:
         """Count one request by its status class (``error`` when no status came) and time it."""
-        labels = (self.target.provider, self.target.account)
         began = time.monotonic()
         status: list[int] = []
         try:
             yield status
         finally:
             seconds = time.monotonic() - began
-            metrics.PROVIDER_REQUEST_SECONDS.labels(*labels, method).observe(seconds)
-            klass = metrics.status_class(status[0] if status else None)
-            metrics.PROVIDER_REQUESTS.labels(*labels, method, klass).inc()
+            self._metrics.observe(method, status[0] if status else None, seconds)
 
     async def _read(self, where: str, response: httpx.Response) -> bytes:
         """The body, read as it streams in, refused past ``max_body_bytes``."""

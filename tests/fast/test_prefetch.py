@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
+import anyio
+import anyio.lowlevel
 import pytest
 from anyio import wait_all_tasks_blocked
 
 from tests.conftest import T0
 from worker.clock import ManualClock
 from worker.errors import ProviderUnavailable
-from worker.sync.prefetch import consume_prefetched
+from worker.sync.prefetch import FETCHER_HEADSTART, consume_prefetched
 
 
 async def test_pages_are_fetched_ahead_while_one_is_written_and_no_further() -> None:
@@ -123,3 +125,34 @@ async def test_a_consumer_that_fails_to_get_ready_stops_the_fetching() -> None:
 
     with pytest.raises(ProviderUnavailable, match="not ready"):
         await consume_prefetched(pages_of(100), ManualClock(T0), 2, write, ready=ready)
+
+
+@pytest.mark.parametrize("checkpoints", [0, 1, 3, FETCHER_HEADSTART - 1])
+async def test_the_next_request_is_on_the_wire_before_a_page_takes_the_cpu(
+    checkpoints: int,
+) -> None:
+    """A page's work (which does not yield: reading and planning are pure) starts once
+    the fetcher has sent the next page's request, so the provider works meanwhile. The
+    fetcher passes ``checkpoints`` on its way to the socket, as an httpx request does
+    (three: the limiter, httpcore's pool lock, the socket's send)."""
+    sent: list[int] = []
+    answered: dict[int, anyio.Event] = {}
+
+    async def pages() -> AsyncIterator[int]:
+        for number in range(6):
+            for _ in range(checkpoints):
+                await anyio.lowlevel.checkpoint()
+            sent.append(number)
+            answered[number] = anyio.Event()
+            answered[number].set()  # the provider answers once asked
+            await answered[number].wait()
+            yield number
+
+    sent_when_page_began: dict[int, list[int]] = {}
+
+    async def work(observed_at: datetime, page: int) -> None:
+        sent_when_page_began[page] = list(sent)
+
+    await consume_prefetched(pages(), ManualClock(T0), 2, work)
+    for page, sent_then in sent_when_page_began.items():
+        assert min(page + 1, 5) in sent_then, (page, sent_then)

@@ -27,9 +27,12 @@ def test_settling_freezes_start_up_and_raises_the_thresholds_once() -> None:
     frozen = gc.get_freeze_count()
     assert frozen > 0
     gc.set_threshold(700, 10, 10)
+    gc.collect()  # young garbage a second freeze would keep
     heap.settle_heap()  # a second command in the same process changes nothing
     assert gc.get_threshold() == (700, 10, 10)
-    assert gc.get_freeze_count() == frozen
+    # Not frozen again (that would add every object made since). A frozen object can
+    # still be freed meanwhile, by another thread of the test process: "at most".
+    assert gc.get_freeze_count() <= frozen
 
 
 @pytest.mark.usefixtures("restored_collector")

@@ -114,9 +114,19 @@ async def test_status_codes_map_onto_the_error_tree(
 )
 @pytest.mark.parametrize(
     "path",
-    ["/campaigns", "campaigns", "/v1/orgs/o%2F1/campaigns/c%20d", "/a/b/", "/ümlaut/x y"],
+    [
+        "/campaigns",
+        "campaigns",
+        "/v1/orgs/o%2F1/campaigns/c%20d",
+        "/a/b/",
+        "/ümlaut/x y",
+        "/list?cursor=old&x=1",
+    ],
 )
-async def test_a_path_joins_the_base_url_as_httpx_joins_it(base_url: str, path: str) -> None:
+@pytest.mark.parametrize("own_params", [None, {"tenant": "t1", "limit": 9}])
+async def test_a_path_joins_the_base_url_as_httpx_joins_it(
+    base_url: str, path: str, own_params: dict[str, object] | None
+) -> None:
     """ProviderHttp joins paths to ``base_url`` itself (cheaper than httpx per request):
     the provider sees the URL httpx would have sent."""
     seen: list[httpx.URL] = []
@@ -126,15 +136,20 @@ async def test_a_path_joins_the_base_url_as_httpx_joins_it(base_url: str, path: 
         return httpx.Response(200, json={})
 
     async with httpx.AsyncClient(
-        transport=httpx.MockTransport(answer), base_url=base_url
+        transport=httpx.MockTransport(answer), base_url=base_url, params=own_params
     ) as client:
         http = ProviderHttp(
             client, target=TargetKey(provider="sarvam", account="ws"), settings=HttpSettings()
         )
-        await http.request_json("GET", path, params={"limit": 5, "cursor": "a b"})
-        expected = client.build_request("GET", path, params={"limit": 5, "cursor": "a b"}).url
-    assert seen == [expected]
-    assert seen[0].raw_path == expected.raw_path
+        params = {"limit": 5, "cursor": "a b/c=", "on": True, "none": None, "ids": [1, 2]}
+        await http.request_json("GET", path, params=params)
+        await http.request_json("GET", path)
+        expected = [
+            client.build_request("GET", path, params=params).url,
+            client.build_request("GET", path).url,
+        ]
+    assert [url.raw_path for url in seen] == [url.raw_path for url in expected]
+    assert seen == expected
 
 
 async def test_connection_failures_are_transient_and_name_no_url() -> None:

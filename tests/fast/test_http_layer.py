@@ -110,7 +110,13 @@ async def test_status_codes_map_onto_the_error_tree(
 
 @pytest.mark.parametrize(
     "base_url",
-    ["http://p.test", "http://p.test/", "http://p.test:8080/api/scheduling", "http://p.test/v1/"],
+    [
+        "http://p.test",
+        "http://p.test/",
+        "http://p.test:8080/api/scheduling",
+        "http://p.test/v1/",
+        "http://p.test/v1?region=eu",
+    ],
 )
 @pytest.mark.parametrize(
     "path",

@@ -104,7 +104,7 @@ class ProviderHttp:
         # httpx joins a path to base_url and merges the query into it on every request
         # (about 70 µs, a tenth of a request): _send builds the same URL in one parse.
         base = client.base_url
-        plain = base.is_absolute_url and not client.params
+        plain = base.is_absolute_url and not base.query and not client.params
         self._prefix = str(base).rstrip("/") + "/" if plain else None
         self._metrics = metrics.ProviderRequestMetrics(target.provider, target.account)
 
@@ -225,7 +225,7 @@ class ProviderHttp:
     ) -> httpx.Response:
         """Send one request, its body unread. The URL is ``path`` joined to ``base_url``
         with ``params`` as its query, in one parse (``__init__``), unless httpx must
-        join them (a path with a query already, a client with params of its own)."""
+        join them (a query in the path or the base URL, a client with params of its own)."""
         url: httpx.URL | str = path
         if self._prefix is not None and "?" not in path:
             url = self._prefix + path.lstrip("/")

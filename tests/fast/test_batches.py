@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -17,7 +19,7 @@ from tests.fast.test_pipeline import ListedSource
 from tests.fast.test_prefetch import TickingClock
 from tests.fast.test_unchanged_cycles import CountingStore, FailingSource
 from worker.clock import ManualClock
-from worker.domain.campaign import TargetKey
+from worker.domain.campaign import Campaign, TargetKey
 from worker.domain.dialects import VoxV3Dialect
 from worker.errors import StorageError
 from worker.memory import MemoryStore
@@ -209,3 +211,36 @@ async def test_a_page_requested_ahead_is_dated_no_later_than_its_request(
         dated_by.index(ask) for ask in dated_by
     ]  # the same ask, the same instant; a later ask, a later one
     assert at == sorted(at)
+
+
+async def test_the_event_loop_runs_other_tasks_while_a_batch_is_planned() -> None:
+    # Reading a batch of a thousand records takes tens of milliseconds of CPU: on the
+    # event loop, the write of the batch before it, the fetches ahead and the lease
+    # renewals would all wait for it. The first record's reading rules here hold on
+    # until a task of the loop answers them: they are answered only if the loop runs.
+    loop = asyncio.get_running_loop()
+    asked, answered = anyio.Event(), threading.Event()
+    held: list[bool] = []
+
+    class WaitingDialect(VoxV3Dialect):
+        def normalize(self, raw: RawRecord, *, observed_at: datetime) -> Campaign:
+            if not held:
+                loop.call_soon_threadsafe(asked.set)
+                held.append(answered.wait(timeout=5))
+            return super().normalize(raw, observed_at=observed_at)
+
+    async def answer() -> None:
+        await asked.wait()
+        answered.set()
+
+    store, clock = CountingStore(), ManualClock(T0)
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    clock.advance(timedelta(minutes=1))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(answer)
+        run = await pipeline.sync_once(
+            Provider(source=ListedSource(fleet(2)), dialect=WaitingDialect(account="acme")),
+            policy(),
+        )
+    assert held == [True]
+    assert (run.status, run.changed, run.rejected) == ("succeeded", 6, 0)

@@ -14,16 +14,17 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 
-from tests.fast.planning import T0, vox
+from tests.fast.planning import T0, vox, voxo
 from tests.fast.test_pipeline import ListedSource
 from tests.fast.test_prefetch import TickingClock
-from tests.fast.test_unchanged_cycles import CountingStore, FailingSource
+from tests.fast.test_unchanged_cycles import VOXO, CountingStore, FailingSource, VoxoListing
 from worker.clock import ManualClock
 from worker.domain.campaign import Campaign, TargetKey
 from worker.domain.dialects import VoxV3Dialect
 from worker.errors import StorageError
 from worker.memory import MemoryStore
-from worker.ports import Provider, RawRecord, RunSummary
+from worker.ports import Detail, Provider, RawRecord, RunSummary
+from worker.sync.batches import GATHER_FROM
 from worker.sync.pipeline import CycleLimits, CyclePolicy, SyncPipeline
 from worker.sync.write_behind import write_behind
 
@@ -244,3 +245,50 @@ async def test_the_event_loop_runs_other_tasks_while_a_batch_is_planned() -> Non
         )
     assert held == [True]
     assert (run.status, run.changed, run.rejected) == ("succeeded", 6, 0)
+
+
+async def test_a_page_s_details_are_read_while_the_listing_goes_on() -> None:
+    # VOXO lists less than its details: a batch of changed campaigns waited for its
+    # details until it was written (full, timed out or the listing's end). Here the
+    # provider sends its second page only once the first page's details were asked
+    # for, and the batch is neither full nor due before the listing ends.
+    first_asked = anyio.Event()
+    order: list[str] = []
+
+    class WaitingListing(VoxoListing):
+        async def _pages(self) -> AsyncIterator[Sequence[RawRecord]]:
+            yield self.listed[0]
+            with anyio.move_on_after(5):  # never reached when the details are read ahead
+                await first_asked.wait()
+            order.append("page 2")
+            yield self.listed[1]
+
+        async def details(self, items: Sequence[RawRecord]) -> Sequence[Detail]:
+            order.append(f"details of {len(items)}")
+            first_asked.set()
+            return await super().details(items)
+
+    store, clock = CountingStore(), ManualClock(T0.replace(2022, 2, 15, 12))
+    first = [voxo(n) for n in range(1, GATHER_FROM + 1)]
+    source = WaitingListing([first, [voxo(100)]])
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    chosen = CyclePolicy(interval=60, limits=CycleLimits(write_chunk=1000, batch_wait=30))
+    with anyio.fail_after(10):
+        run = await pipeline.sync_once(Provider(source=source, dialect=VOXO), chosen)
+    assert order == [f"details of {GATHER_FROM}", "page 2", "details of 1"]
+    assert (run.status, run.changed) == ("succeeded", GATHER_FROM + 1)
+    assert store.calls["page"] == 1  # one batch, read ahead in two parts
+
+
+async def test_a_batch_read_ahead_is_written_in_chunks_of_its_own_entries() -> None:
+    store, clock = CountingStore(), ManualClock(T0.replace(2022, 2, 15, 12))
+    source = VoxoListing([[voxo(n) for n in range(p * 3 + 1, p * 3 + 4)] for p in range(2)])
+    pipeline = SyncPipeline(store, clock, owner="test", lease_clock=clock)
+    chosen = CyclePolicy(interval=60, limits=CycleLimits(write_chunk=2, batch_wait=30))
+    run = await pipeline.sync_once(Provider(source=source, dialect=VOXO), chosen)
+    # Each page of 3 fills a batch, written as 2 and 1; each campaign's detail read once.
+    assert (run.status, run.changed, store.calls["page"]) == ("succeeded", 6, 4)
+    assert sorted(source.asked) == [str(n) for n in range(1, 7)]
+    assert sorted(key.campaign_id for key in store.state.campaigns.rows) == [
+        str(n) for n in range(1, 7)
+    ]

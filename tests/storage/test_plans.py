@@ -85,3 +85,19 @@ async def test_page_statements_probe_by_key_without_statistics(engine: AsyncEngi
             plan = explained.scalar_one()[0]["Plan"]
             assert _sequential(_scans(plan)) == [], statement.text
         await transaction.rollback()
+
+
+async def test_a_probe_is_planned_for_its_own_ids_every_time(engine: AsyncEngine) -> None:
+    # Reproduced for issue 19: a probe the driver prepared while ``campaign_history`` was
+    # nearly empty kept PostgreSQL's cached generic plan, one that scanned the table for
+    # each id, as the table grew; a VOXO first sync of 100 000 campaigns, reading its
+    # heads page by page, spent 214 s of server CPU on it. The engine's connections plan
+    # every execution afresh (``plan_cache_mode``), so statistics and table size count.
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        for _ in range(8):  # PostgreSQL weighs a generic plan from the sixth execution on
+            await driver.fetch(_HEADS, "vox_v3", "acme", IDS, [None] * len(IDS))
+        generic = await driver.fetchval(
+            "SELECT sum(generic_plans) FROM pg_prepared_statements WHERE statement = $1", _HEADS
+        )
+    assert generic == 0

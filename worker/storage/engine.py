@@ -114,8 +114,14 @@ def _connect_args(query: Mapping[str, Any]) -> dict[str, Any]:
         args["ssl"] = context
     elif mode is not None:
         args["ssl"] = str(mode)
+    # Plan every execution for its own parameters: a statement the driver prepared
+    # while a table was nearly empty (a first sync) could keep a cached generic plan
+    # that scans the table for each id of a probe as the table grows (measured: a VOXO
+    # first sync of 100 000 campaigns, 214 s of server CPU). Planning costs ~0.1 ms.
+    settings = {"plan_cache_mode": "force_custom_plan"}
     if (name := query.get("application_name")) is not None:
-        args["server_settings"] = {"application_name": str(name)}
+        settings["application_name"] = str(name)
+    args["server_settings"] = settings
     if (timeout := query.get("connect_timeout")) is not None:
         args["timeout"] = float(str(timeout))
     if (socket_dir := query.get(_SOCKET)) is not None:

@@ -10,6 +10,13 @@ own page. An unchanged cycle with a few changes writes them in a few
 transactions, not one per page; batching delays an event by ``batch_wait`` at
 most.
 
+For a provider whose list shows less than its details (``PageStep.reads_ahead``),
+the stored heads and details of each ``GATHER_FROM`` entries are read as soon as
+they are listed (the rest when the batch is written), on a task of their own (at
+most ``page.HEAD_READS_AT_ONCE`` head reads at a time; the detail requests share
+the provider's ``http.max_concurrency``): a batch's detail requests then overlap
+the listing instead of starting when the batch is written.
+
 Each batch is planned here and written by the cycle's write-behind task
 (``worker.sync.write_behind``) while the next is listed and planned. A plan that
 reports schema drift waits for its write: the next plan must know the values it
@@ -24,15 +31,23 @@ from datetime import datetime
 from functools import partial
 
 import anyio
+from anyio.abc import TaskGroup
 
 from worker.domain.records import Rejection
 from worker.ports import RawRecord
 from worker.sync.cycle_report import CycleTotals, report_page
 from worker.sync.listing import Entry, Listing
 from worker.sync.page import PageStep, PendingWrite, StoredPage
+from worker.sync.reading import Gathered
 from worker.sync.write_behind import Submit
 
-__all__ = ["PageBatches"]
+__all__ = ["GATHER_FROM", "PageBatches"]
+
+# Entries read ahead together (one head read, their details at once): enough to keep
+# a provider's requests in flight, few enough to start while the listing goes on.
+# Measured on VOXO (100 000 campaigns, 1 % changed, pages of about 100 items): one
+# read per page cost 0.6 s more client CPU than the batch's one read.
+GATHER_FROM = 16
 
 
 class PageBatches:
@@ -65,6 +80,9 @@ class PageBatches:
         self._last_at: datetime | None = None  # the batch's last page
         self._opened = anyio.Event()  # set when the batch takes its first record
         self._generation = 0  # one more for every batch written
+        self._gathering: list[_Gathering] = []  # the batch's entries read ahead
+        self._ungathered: list[Entry] = []  # not yet: fewer than GATHER_FROM
+        self._tasks: TaskGroup | None = None  # runs them (while ``running``)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[PageBatches]:
@@ -74,11 +92,14 @@ class PageBatches:
         async with anyio.create_task_group() as tg:
             if self._wait > 0:
                 tg.start_soon(self.flush_when_due, failure, tg.cancel_scope)
+            if self._step.reads_ahead:
+                self._tasks = tg
             try:
                 yield self
                 await self.flush()
             except Exception as exc:  # noqa: BLE001 (raised below, outside the task group)
                 failure.append(exc)
+            self._tasks = None
             tg.cancel_scope.cancel()
         if failure:
             raise failure[0]
@@ -99,6 +120,10 @@ class PageBatches:
                     self._opened.set()
                 self._entries += entries
                 self._rejections += rejections
+                if self._tasks is not None:
+                    self._ungathered += entries
+                    if len(self._ungathered) >= GATHER_FROM:
+                        self._gather_ungathered()
             if len(self._entries) >= self._write_chunk or self._wait <= 0:
                 await self._flush()
 
@@ -128,6 +153,10 @@ class PageBatches:
         if not self._pages:
             return
         entries, rejections = self._entries, self._rejections
+        if self._ungathered:
+            self._gather_ungathered()
+        gathering, self._gathering = self._gathering, []
+        gathered = Gathered.joined([await g.result() for g in gathering]) if gathering else None
         observed_at = self._observed_at or self._last_at
         assert observed_at is not None  # a batch with pages has seen one
         counts = (self._pages, self._records)
@@ -146,6 +175,7 @@ class PageBatches:
                 observed_at=observed_at,
                 records=records,
                 pages=pages,
+                gathered=gathered.part(chunk) if gathered is not None else None,
             )
             if isinstance(prepared, StoredPage):
                 self._tally(prepared, len(chunk), pages, records)
@@ -156,6 +186,14 @@ class PageBatches:
             )
             if prepared.plan.drift:
                 await written.wait()
+
+    def _gather_ungathered(self) -> None:
+        assert self._tasks is not None  # while running
+        assert self._observed_at is not None  # the batch has entries
+        gathering, entries = _Gathering(), self._ungathered
+        self._tasks.start_soon(gathering.run, self._step, entries, self._observed_at)
+        self._gathering.append(gathering)
+        self._ungathered = []
 
     async def _write(
         self, pending: PendingWrite, size: int, counts: tuple[int, int], written: anyio.Event
@@ -175,3 +213,27 @@ class PageBatches:
         totals.stale += len(stored.stale) + written.dropped
         totals.deferred += stored.deferred
         report_page(self._step.target, size, stored, self._secrets)
+
+
+class _Gathering:
+    """One listed page's stages 1 and 2 (``PageStep.gather``), run ahead of its batch."""
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self._gathered: Gathered | None = None
+        self._failure: Exception | None = None
+
+    async def run(self, step: PageStep, entries: Sequence[Entry], observed_at: datetime) -> None:
+        try:
+            self._gathered = await step.gather(entries, observed_at)
+        except Exception as exc:  # noqa: BLE001 (raised where the batch is planned)
+            self._failure = exc
+        finally:
+            self._done.set()
+
+    async def result(self) -> Gathered:
+        await self._done.wait()
+        if self._failure is not None:
+            raise self._failure
+        assert self._gathered is not None  # set before done, unless it failed
+        return self._gathered

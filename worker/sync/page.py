@@ -12,6 +12,10 @@ I/O between its stages, in this order:
 4. write the plan in one transaction fenced by the lease. A page with nothing to
    store (the common case: nothing changed) opens no transaction at all.
 
+Stages 1 and 2 are :meth:`PageStep.gather`: where the list shows less than the
+details (``reads_ahead``), ``worker.sync.batches`` runs them as entries are listed
+and hands the batch's plan what they read.
+
 The pure stages that read and diff the records (:func:`read_page`,
 :func:`plan_page`: tens of milliseconds of CPU for a thousand records) run in a
 worker thread, on values no other task changes (the secrets and the reported drift
@@ -34,17 +38,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import anyio
 from anyio import to_thread
 
 from worker.domain.campaign import TargetKey
-from worker.domain.diff import Change
 from worker.domain.drift import DriftNote
 from worker.domain.records import Rejection
-from worker.ports import Dialect, Lease, PageHeads, RawRecord, Source, Store, Written
-from worker.sync.digests import DigestTable, clocked_digest, digest_of
+from worker.ports import Dialect, Lease, PageHeads, Source, Store, Written
+from worker.sync.confirmed import confirm_unchanged, confirm_written
+from worker.sync.digests import DigestTable
 from worker.sync.drift_reports import DriftReports
 from worker.sync.listing import Entry
 from worker.sync.planner import (
+    Gathered,
     PagePlan,
     entries_to_read,
     heads_wanted,
@@ -54,7 +60,11 @@ from worker.sync.planner import (
 )
 from worker.sync.policy import CycleLimits
 
-__all__ = ["PageStep", "PendingWrite", "StoredPage"]
+__all__ = ["HEAD_READS_AT_ONCE", "PageStep", "PendingWrite", "StoredPage"]
+
+# Entries read ahead (``PageStep.reads_ahead``) read their heads in groups: at most
+# this many such reads hold a database connection at once, per target.
+HEAD_READS_AT_ONCE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,7 @@ class PageStep:
         # Pages and records read since the last page that wrote (see ``run``).
         self._unwritten_pages = 0
         self._unwritten_records = 0
+        self._head_reads = anyio.CapacityLimiter(HEAD_READS_AT_ONCE)
 
     @property
     def target(self) -> TargetKey:
@@ -131,10 +142,12 @@ class PageStep:
         observed_at: datetime,
         records: int,
         pages: int = 1,
+        gathered: Gathered | None = None,
     ) -> StoredPage | PendingWrite:
         """Stages 1-3 for one batch (or chunk) of entries: the plan, as a write to make
-        (:meth:`write`), or what was set aside when there is nothing to store."""
-        plan = await self._plan(entries, rejections, observed_at)
+        (:meth:`write`), or what was set aside when there is nothing to store.
+        ``gathered``: stages 1 and 2, done already (:meth:`gather`)."""
+        plan = await self._plan(entries, rejections, observed_at, gathered)
         if not plan.writes:
             # Nothing to store: no transaction at all. The page still counts, in the
             # next page that writes and in the run's totals when the cycle finishes.
@@ -177,8 +190,8 @@ class PageStep:
                 drift=plan.drift_events,
                 deferred=plan.deferred,
             )
-        if not written.dropped:
-            self._confirm_written(pending.entries, changes)
+        if not written.dropped and self._digests is not None:
+            confirm_written(self._digests, self._dialect, pending.entries, changes)
         self._drift.committed(plan.drift)
         return StoredPage(
             written=written,
@@ -189,25 +202,41 @@ class PageStep:
             unknown_statuses=plan.unknown_statuses,
         )
 
-    async def _plan(
-        self, entries: Sequence[Entry], rejections: Sequence[Rejection], observed_at: datetime
-    ) -> PagePlan:
-        """Read what the planner needs, stage by stage, and return its plan."""
+    @property
+    def reads_ahead(self) -> bool:
+        """Whether a page's stored heads and details are read as soon as it is listed
+        (:meth:`gather`), not when its batch is written: the provider's list shows less
+        than its details, so a batch waits for detail requests."""
+        return self._dialect.lists_less
+
+    async def gather(self, entries: Sequence[Entry], observed_at: datetime) -> Gathered:
+        """Stages 1 and 2 for ``entries``: their stored heads (at most
+        ``HEAD_READS_AT_ONCE`` reads at a time) and the details of those read."""
         target, dialect, full = self._lease.target, self._dialect, self._full_refresh
         wanted = heads_wanted(entries, dialect, full_refresh=full)
-        heads = (
-            await self._store.heads(target, wanted.ids, list_hashes=wanted.list_hashes)
-            if wanted.ids
-            else PageHeads({})
-        )
-        if self._digests is not None and heads.unchanged:
-            for entry in entries:
-                if entry.campaign_id in heads.unchanged and entry.fingerprint is not None:
-                    self._digests.confirm(entry.campaign_id, digest_of(entry.fingerprint))
+        heads = PageHeads({})
+        if wanted.ids:
+            async with self._head_reads:
+                heads = await self._store.heads(target, wanted.ids, list_hashes=wanted.list_hashes)
         to_read = entries_to_read(entries, heads, dialect, observed_at, full_refresh=full)
-        self._confirm_clocked(entries, to_read.unchanged, heads)
+        if self._digests is not None:
+            confirm_unchanged(self._digests, dialect, entries, heads, to_read.unchanged)
         raws = [e.raw for e in to_read.entries]
         details = await self._source.details(raws) if raws else ()
+        return Gathered(heads, to_read, tuple(details))
+
+    async def _plan(
+        self,
+        entries: Sequence[Entry],
+        rejections: Sequence[Rejection],
+        observed_at: datetime,
+        gathered: Gathered | None,
+    ) -> PagePlan:
+        """Read what the planner needs, stage by stage, and return its plan."""
+        target, dialect = self._lease.target, self._dialect
+        if gathered is None:
+            gathered = await self.gather(entries, observed_at)
+        to_read, details, heads = gathered.to_read, gathered.details, gathered.heads
         reading = await to_thread.run_sync(
             partial(
                 read_page,
@@ -239,46 +268,3 @@ class PageStep:
                 known_drift=known_drift,
             )
         )
-
-    def _confirm_clocked(
-        self, entries: Sequence[Entry], unchanged: Sequence[str], heads: PageHeads
-    ) -> None:
-        """Tell the table the list items whose status, read against the clock, is still
-        the stored one (``status_again``), mixed with that status (``clocked_digest``)."""
-        if self._digests is None or not unchanged:
-            return
-        by_id = {entry.campaign_id: entry for entry in entries}
-        for campaign_id in unchanged:
-            entry, head = by_id.get(campaign_id), heads.heads.get(campaign_id)
-            if entry is None or head is None or entry.fingerprint is None:
-                continue
-            if head.missed_listings or not _reads_clock(self._dialect, entry.raw):
-                continue
-            self._digests.confirm(campaign_id, clocked_digest(entry.fingerprint, head.status))
-
-    def _confirm_written(self, entries: Sequence[Entry], changes: Sequence[Change]) -> None:
-        """Tell the table the list items of the changes just committed (all of them
-        applied); one whose status is read against the clock, mixed with the status it
-        was stored with (``clocked_digest``)."""
-        if self._digests is None or not changes:
-            return
-        by_id = {entry.campaign_id: entry for entry in entries}
-        for change in changes:
-            campaign_id = change.campaign.campaign_id
-            entry = by_id.get(campaign_id)
-            if entry is None or change.list_hash is None or entry.fingerprint is None:
-                continue
-            if change.list_hash != entry.fingerprint:
-                continue
-            if _reads_clock(self._dialect, entry.raw):
-                digest = clocked_digest(change.list_hash, change.campaign.status)
-            else:
-                digest = digest_of(change.list_hash)
-            self._digests.confirm(campaign_id, digest)
-
-
-def _reads_clock(dialect: Dialect, raw: RawRecord) -> bool:
-    try:
-        return dialect.reads_clock(raw)
-    except Exception:  # noqa: BLE001 - when unsure, the record is read every cycle
-        return True

@@ -35,10 +35,11 @@ from worker.domain.timestamps import to_iso8601
 from worker.ports import Dialect, PageHeads, RawRecord
 from worker.sync.listing import Entry
 from worker.sync.policy import CycleLimits
-from worker.sync.reading import Candidate, PageReading, ToRead, read_page
+from worker.sync.reading import Candidate, Gathered, PageReading, ToRead, read_page
 
 __all__ = [
     "Candidate",
+    "Gathered",
     "HeadsWanted",
     "PagePlan",
     "PageReading",
@@ -48,6 +49,7 @@ __all__ = [
     "heads_wanted",
     "plan_page",
     "read_page",
+    "reads_clock",
     "stale_behind_newer_page",
 ]
 
@@ -122,7 +124,7 @@ def heads_wanted(
     if full_refresh:
         return HeadsWanted(ids, None)
     # A status read against the clock needs its head even when the item is the same.
-    hashes = tuple(None if _reads_clock(dialect, e.raw) else e.fingerprint for e in listed)
+    hashes = tuple(None if reads_clock(dialect, e.raw) else e.fingerprint for e in listed)
     return HeadsWanted(ids, hashes)
 
 
@@ -238,7 +240,9 @@ def stale_behind_newer_page(
     )
 
 
-def _reads_clock(dialect: Dialect, raw: RawRecord) -> bool:
+def reads_clock(dialect: Dialect, raw: RawRecord) -> bool:
+    """Whether the record's status is read against the clock; ``True`` when its reading
+    rules raise (then it is read whole, where a bug costs only its record)."""
     try:
         return dialect.reads_clock(raw)
     except Exception:  # noqa: BLE001 - read it whole: normalize quarantines a broken record
@@ -251,7 +255,7 @@ def _known_unchanged(
     head = heads.heads.get(campaign_id)
     if head is None or not known_unchanged(head, entry.fingerprint, clock_dependent=False):
         return False
-    if not _reads_clock(dialect, entry.raw):
+    if not reads_clock(dialect, entry.raw):
         return True
     # Same list item, but its status is read against the clock: read it again, from
     # the stored dates (the same record has the same dates).

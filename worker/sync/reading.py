@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from worker.domain.campaign import Campaign, Status
-from worker.domain.diff import stale_reason, unchanged
+from worker.domain.diff import StoredHead, stale_reason, unchanged
 from worker.domain.drift import DriftNote, drift_notes
 from worker.domain.poison import find_poison
 from worker.domain.records import Rejection, RejectionKind, reader_error
@@ -27,7 +27,7 @@ from worker.ports import Detail, Dialect, PageHeads, RawRecord
 from worker.sync.listing import Entry
 from worker.sync.policy import CycleLimits
 
-__all__ = ["Candidate", "PageReading", "ToRead", "read_page"]
+__all__ = ["Candidate", "Gathered", "PageReading", "ToRead", "read_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,53 @@ class ToRead:
 
     entries: tuple[Entry, ...]
     unchanged: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """Stages 1 and 2 for some listed entries: their stored heads, the entries read
+    with their details (in order), and the ids known unchanged. Several pages' are
+    :meth:`joined`; a write chunk takes its own entries' :meth:`part`."""
+
+    heads: PageHeads
+    to_read: ToRead
+    details: tuple[Detail, ...]
+
+    @staticmethod
+    def joined(parts: Sequence[Gathered]) -> Gathered:
+        """One for all of ``parts`` (a cycle lists each campaign once: no id repeats)."""
+        heads: dict[str, StoredHead] = {}
+        for part in parts:
+            heads.update(part.heads.heads)
+        return Gathered(
+            PageHeads(heads, frozenset().union(*(part.heads.unchanged for part in parts))),
+            ToRead(
+                tuple(e for part in parts for e in part.to_read.entries),
+                tuple(cid for part in parts for cid in part.to_read.unchanged),
+            ),
+            tuple(d for part in parts for d in part.details),
+        )
+
+    def part(self, entries: Sequence[Entry]) -> Gathered:
+        """What was gathered for ``entries`` (some of those this was gathered for)."""
+        chosen = {id(entry) for entry in entries}
+        ids = {entry.campaign_id for entry in entries if entry.campaign_id is not None}
+        pairs = [
+            (entry, detail)
+            for entry, detail in zip(self.to_read.entries, self.details, strict=True)
+            if id(entry) in chosen
+        ]
+        return Gathered(
+            PageHeads(
+                {cid: head for cid, head in self.heads.heads.items() if cid in ids},
+                self.heads.unchanged & ids,
+            ),
+            ToRead(
+                tuple(entry for entry, _ in pairs),
+                tuple(cid for cid in self.to_read.unchanged if cid in ids),
+            ),
+            tuple(detail for _, detail in pairs),
+        )
 
 
 class Candidate(NamedTuple):

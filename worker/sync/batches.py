@@ -12,10 +12,10 @@ most.
 
 For a provider whose list shows less than its details (``PageStep.reads_ahead``),
 the stored heads and details of each ``GATHER_FROM`` entries are read as soon as
-they are listed (the rest when the batch is written), on a task of their own (at
-most ``page.HEAD_READS_AT_ONCE`` head reads at a time; the detail requests share
-the provider's ``http.max_concurrency``): a batch's detail requests then overlap
-the listing instead of starting when the batch is written.
+they are listed (the rest when the batch is written), on a task of their own
+(``page.HEAD_READS_AT_ONCE`` head reads at a time; the detail requests share the
+provider's ``http.max_concurrency``): a batch's detail requests then overlap the
+listing instead of starting when the batch is written.
 
 Each batch is planned here and written by the cycle's write-behind task
 (``worker.sync.write_behind``) while the next is listed and planned. A plan that

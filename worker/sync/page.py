@@ -62,9 +62,11 @@ from worker.sync.policy import CycleLimits
 
 __all__ = ["HEAD_READS_AT_ONCE", "PageStep", "PendingWrite", "StoredPage"]
 
-# Entries read ahead (``PageStep.reads_ahead``) read their heads in groups: at most
-# this many such reads hold a database connection at once, per target.
-HEAD_READS_AT_ONCE = 2
+# Entries read ahead (``PageStep.reads_ahead``) read their heads in groups, one group
+# at a time per target: with the batch being written and the stored versions a plan
+# reads, a target holds at most three database connections (each read takes a few
+# milliseconds; the groups' detail requests still overlap).
+HEAD_READS_AT_ONCE = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,7 +216,8 @@ class PageBatches:
 
 
 class _Gathering:
-    """One listed page's stages 1 and 2 (``PageStep.gather``), run ahead of its batch."""
+    """Stages 1 and 2 (``PageStep.gather``) of a group of listed entries, run ahead of
+    their batch's plan."""
 
     def __init__(self) -> None:
         self._done = anyio.Event()

@@ -94,7 +94,8 @@ class ProviderHttp:
         self.client = client
         self.target = target
         self.settings = settings
-        self._auth = auth
+        # What each request passes to httpx: this target's auth, else the client's own.
+        self._auth = auth if auth is not None else httpx.USE_CLIENT_DEFAULT
         self._clock = clock or SystemClock()
         self._secrets = secrets
         self._slots = anyio.CapacityLimiter(settings.max_concurrency)
@@ -231,8 +232,7 @@ class ProviderHttp:
             url = self._prefix + path.lstrip("/")
             url, params = httpx.URL(f"{url}?{httpx.QueryParams(params)}" if params else url), None
         request = self.client.build_request(method, url, params=params, json=json_body)
-        auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
-        return await self.client.send(request, auth=auth, stream=True)
+        return await self.client.send(request, auth=self._auth, stream=True)
 
     @contextlib.contextmanager
     def _observed(self, method: str) -> Iterator[list[int]]:

@@ -169,13 +169,16 @@ class PageBatches:
         for start in range(0, max(len(entries), 1), size):
             chunk = entries[start : start + size]
             pages, records = counts if start == 0 else (0, 0)
+            own = gathered  # a batch of one chunk (the usual one) takes all of it
+            if gathered is not None and len(chunk) < len(entries):
+                own = gathered.part(chunk)
             prepared = await self._step.prepare(
                 chunk,
                 rejections if start == 0 else (),
                 observed_at=observed_at,
                 records=records,
                 pages=pages,
-                gathered=gathered.part(chunk) if gathered is not None else None,
+                gathered=own,
             )
             if isinstance(prepared, StoredPage):
                 self._tally(prepared, len(chunk), pages, records)
